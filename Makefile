@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper.
+JOBS ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
+PRESET ?= $(if $(CI),ci,release)
+
+.PHONY: demo test deps build build-asan test-release test-asan bench format tidy clean
+
+demo: build
+	./build/bin/cvmsim demo
+
+test: build build-asan
+	ctest --test-dir build $(CTEST_FLAGS)
+	ctest --test-dir build-asan $(CTEST_FLAGS)
+
+deps:
+	./scripts/install-deps.sh
+
+build: deps
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build build -j $(JOBS)
+
+build-asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build build-asan -j $(JOBS)
+
+test-release: build
+	ctest --test-dir build $(CTEST_FLAGS)
+
+test-asan: build-asan
+	ctest --test-dir build-asan $(CTEST_FLAGS)
+
+bench: build
+	./build/bin/cvmsim-bench
+
+format:
+	git ls-files '*.cc' '*.h' '*.c' | xargs clang-format -i
+
+tidy: build
+	git ls-files 'src/*.cc' | xargs clang-tidy -p build --quiet
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,38 @@
+// cvmsim: the command-line front end. Subcommands live in one file per group.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "common/error.h"
+
+int main(int argc, char** argv) {
+  using namespace cvmsim::cli;
+  CLI::App app{"cvmsim: a confidential-computing server simulator and its host tools"};
+  app.set_version_flag("--version", std::string(CVMSIM_VERSION));
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  register_identity_commands(app);
+  register_measure_commands(app);
+  register_inspect_command(app);
+  register_demo_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  } catch (const ExitWith& e) {
+    return e.code;
+  } catch (const cvmsim::Error& e) {
+    fmt::print(stderr, "cvmsim: error [{}]: {}\n", e.id(), e.what());
+    return kExitError;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cvmsim: internal error: {}\n", e.what());
+    return kExitError;
+  }
+  return kExitOk;
+}
