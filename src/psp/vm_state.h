@@ -1,0 +1,40 @@
+// The PSP's per-VM state machine (documented in docs/psp.md):
+//
+//   LAUNCH_START -> launching --LAUNCH_UPDATE*--> launching
+//   launching --LAUNCH_VERIFY ok--> verified --LAUNCH_FINISH--> running
+//   launching --LAUNCH_VERIFY mismatch/bad signature--> refused
+//   launching|verified|running --VM_STOP or tamper found--> stopped
+//   any --DECOMMISSION--> (gone: VEK slot scrubbed, ASID free, frames scrubbed)
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace cvmsim::psp {
+
+enum class VmState : std::uint8_t { launching, verified, running, refused, stopped };
+
+std::string_view to_string(VmState state);
+
+// Why the PSP stopped a VM (the detail word of Status::vm_stopped).
+enum class StopReason : std::uint8_t {
+  none = 0,
+  requested = 1,          // VM_STOP from the VMM
+  npt_tampered = 2,       // an NPT check found the table changed behind the PSP's back
+  guest_fault = 3,        // the guest took an unrecoverable fault
+};
+
+std::string_view to_string(StopReason reason);
+
+// Whether the VM may receive command-class `what` in `state`.
+enum class CommandClass : std::uint8_t {
+  launch_update,  // LAUNCH_UPDATE, LAUNCH_VERIFY
+  launch_finish,  // LAUNCH_FINISH
+  mapping,        // NPT_MAP / NPT_UNMAP
+  run,            // secure calls, running the guest
+  stop,           // VM_STOP
+};
+
+bool allowed(VmState state, CommandClass what);
+
+}  // namespace cvmsim::psp
