@@ -1,0 +1,77 @@
+// The attestation report: what the PSP signs in answer to an ATTEST secure call.
+// Fixed little-endian layout, version 1 (docs/formats.md "Attestation report"):
+//
+//   off  size  field
+//   0    8     magic "CVMSRPT1"
+//   8    2     version (1)
+//   10   1     suite (1 sm, 2 nist)
+//   11   1     flags: bit 0 = produced by the cvmsim simulator (always set here)
+//   12   4     PSP firmware version (major << 16 | minor << 8 | patch)
+//   16   64    chip id (zero padded)
+//   80   8     policy
+//   88   48    launch digest (d bytes, zero padded)
+//   136  1     firmware check: 0 not checked, 1 matched the signed reference, 2 mismatch
+//   137  1     image certificate check: 0 none submitted, 1 valid, 2 refused
+//   138  1     NPT guard mode (0 off, 1 detect, 2 isolate)
+//   139  1     NPT integrity state: 0 intact, 1 tampering detected, 2 not guarded
+//   140  4     ASID
+//   144  48    image certificate digest H(certificate bytes), zero when none
+//   192  48    provider key id (from the verified reference), zero when none
+//   240  64    report data (the tenant's nonce)
+//   304  16    zero
+//   320  2     signature length L (1..256)
+//   322  L     signature over bytes [0, 320) with the chip's attestation key (DER)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "crypto/key.h"
+#include "crypto/suite_id.h"
+
+namespace cvmsim::attest {
+
+inline constexpr std::size_t kReportSignedSize = 320;
+inline constexpr std::size_t kMaxReportSize = 1024;
+inline constexpr std::size_t kChipIdField = 64;
+inline constexpr std::size_t kReportDataSize = 64;
+
+enum class FirmwareCheck : std::uint8_t { not_checked = 0, matched = 1, mismatch = 2 };
+enum class CertificateCheck : std::uint8_t { none = 0, valid = 1, refused = 2 };
+enum class NptIntegrityState : std::uint8_t { intact = 0, tampered = 1, not_guarded = 2 };
+
+struct Report {
+  crypto::SuiteId suite = crypto::SuiteId::sm;
+  bool simulated = true;
+  std::uint32_t psp_version = 0;
+  Bytes chip_id;  // up to 64 bytes
+  std::uint64_t policy = 0;
+  Bytes launch_digest;
+  FirmwareCheck firmware_check = FirmwareCheck::not_checked;
+  CertificateCheck certificate_check = CertificateCheck::none;
+  std::uint8_t guard_mode = 0;
+  NptIntegrityState npt_integrity = NptIntegrityState::not_guarded;
+  std::uint32_t asid = 0;
+  Bytes certificate_digest;  // empty or digest_size bytes
+  Bytes provider_key_id;     // empty or digest_size bytes
+  std::array<std::uint8_t, kReportDataSize> report_data{};
+  Bytes signature;
+
+  [[nodiscard]] Bytes signed_body() const;
+  [[nodiscard]] Bytes encode() const;
+  // Structural checks only; names `source` and the field on failure.
+  static Report decode(ByteView data, std::string_view source);
+  // True when `attestation_key` (public) signed this report.
+  [[nodiscard]] bool signature_valid(const crypto::Key& attestation_key) const;
+};
+
+// Signs `report` in place with the chip's attestation key (PSP side).
+void sign_report(Report& report, const crypto::Key& attestation_key);
+
+std::string_view to_string(FirmwareCheck v);
+std::string_view to_string(CertificateCheck v);
+std::string_view to_string(NptIntegrityState v);
+
+}  // namespace cvmsim::attest
