@@ -3,7 +3,7 @@ add_library(cvmsim_flags INTERFACE)
 target_compile_options(cvmsim_flags INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
-  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+  -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(CVMSIM_WERROR)
   target_compile_options(cvmsim_flags INTERFACE -Werror)
 endif()

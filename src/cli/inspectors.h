@@ -1,0 +1,19 @@
+// Recognisers behind `cvmsim inspect`: each looks at bytes and, if they are its kind of
+// artifact, returns a JSON description (hex strings for binary fields).
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/bytes.h"
+
+namespace cvmsim::cli {
+
+inline constexpr std::uint64_t kMaxInspectedFile = 64ull << 20;
+
+// Throws CliError-like cvmsim::Error when the bytes are no known artifact.
+nlohmann::json inspect_file(ByteView data, const std::string& source);
+nlohmann::json inspect_directory(const std::filesystem::path& dir);
+
+}  // namespace cvmsim::cli

@@ -1,0 +1,50 @@
+// An X.509 certificate (move-only owner of an OpenSSL X509). PEM and DER are accepted on
+// input; a PEM file may hold several certificates (a chain).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "crypto/key.h"
+
+struct x509_st;
+
+namespace cvmsim::pki {
+
+class Certificate {
+ public:
+  // Exactly one certificate, PEM or DER. Throws PkiError{bad_certificate} naming `source`.
+  static Certificate parse(ByteView pem_or_der, std::string_view source);
+  // One or more certificates: a PEM bundle, or a single DER certificate.
+  static std::vector<Certificate> parse_all(ByteView pem_or_der, std::string_view source);
+  static Certificate adopt(x509_st* cert);
+
+  [[nodiscard]] std::string pem() const;
+  [[nodiscard]] Bytes der() const;
+  [[nodiscard]] std::string subject() const;      // one-line RFC 2253 form
+  [[nodiscard]] std::string issuer() const;
+  [[nodiscard]] std::string common_name() const;  // the subject's CN
+  [[nodiscard]] std::string serial_hex() const;
+  [[nodiscard]] std::string not_after() const;
+  [[nodiscard]] bool is_ca() const;
+  [[nodiscard]] crypto::Key public_key() const;
+  [[nodiscard]] Bytes sha256_fingerprint() const;
+  [[nodiscard]] Certificate clone() const;
+
+  [[nodiscard]] x509_st* get() const noexcept { return cert_.get(); }
+
+ private:
+  struct Free {
+    void operator()(x509_st* p) const noexcept;
+  };
+  explicit Certificate(std::unique_ptr<x509_st, Free> cert) : cert_(std::move(cert)) {}
+  std::unique_ptr<x509_st, Free> cert_;
+};
+
+// Concatenated PEM of `certs`.
+std::string to_pem_bundle(const std::vector<Certificate>& certs);
+
+}  // namespace cvmsim::pki

@@ -1,0 +1,24 @@
+// Helpers for identity directories: crash-safe creation and the JSON descriptor files.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cvmsim::pki::detail {
+
+// Runs `fill` on a fresh temporary sibling of `dir`, then moves it into place. With
+// `force` an existing `dir` is replaced only after `fill` succeeded; without, an existing
+// `dir` is refused. On failure nothing is left behind and an old `dir` is untouched.
+void create_directory_atomically(const std::filesystem::path& dir, bool force,
+                                 const std::function<void(const std::filesystem::path&)>& fill);
+
+// Reads DIR/NAME as a JSON object whose "format" is `format`, naming the file on error.
+nlohmann::json read_descriptor(const std::filesystem::path& dir, const std::string& name,
+                               const std::string& format);
+
+std::string read_string_field(const nlohmann::json& doc, const std::string& field,
+                              const std::filesystem::path& file);
+
+}  // namespace cvmsim::pki::detail

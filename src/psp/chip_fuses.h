@@ -1,0 +1,23 @@
+// The chip's secrets as the PSP sees them: the simulated fuses in CHIPDIR/fuses/. Only
+// the PSP model calls this loader; host tools load public certificates through pki.
+#pragma once
+
+#include <filesystem>
+
+#include "crypto/key.h"
+#include "pki/identity.h"
+
+namespace cvmsim::psp {
+
+struct ChipFuses {
+  pki::ChipIdentity identity;  // chip id, suite and the public chain
+  crypto::Key endorsement_key;
+  crypto::Key attestation_key;
+  crypto::Key wrapping_key;
+};
+
+// Throws PkiError{bad_identity} when a fuse file is missing, or a private key does not
+// match the certificate the chip presents for it.
+ChipFuses load_chip_fuses(const std::filesystem::path& chip_dir);
+
+}  // namespace cvmsim::psp
