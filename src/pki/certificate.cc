@@ -74,15 +74,18 @@ std::vector<Certificate> Certificate::parse_all(ByteView data, std::string_view 
     // The loop ends on "no more PEM blocks", which OpenSSL reports as an error.
     ERR_clear_error();
   } else {
+    // One DER certificate, or several concatenated (as `cvmsim chip export --format der`).
     const unsigned char* cursor = data.data();
-    X509* cert = d2i_X509(nullptr, &cursor, static_cast<long>(data.size()));
-    ERR_clear_error();
-    if (cert != nullptr) {
-      out.push_back(adopt(cert));
-      if (cursor != data.data() + data.size()) {
+    const unsigned char* const end = data.data() + data.size();
+    while (cursor < end) {
+      X509* cert = d2i_X509(nullptr, &cursor, static_cast<long>(end - cursor));
+      ERR_clear_error();
+      if (cert == nullptr) {
         throw PkiError(PkiErrc::bad_certificate,
-                       fmt::format("{}: trailing bytes after the DER certificate", source));
+                       fmt::format("{}: byte {} does not start a DER certificate", source,
+                                   cursor - data.data()));
       }
+      out.push_back(adopt(cert));
     }
   }
   if (out.empty()) {

@@ -44,7 +44,13 @@ crypto::Key load_private_key(const fs::path& file) {
 }
 
 SuiteId suite_field(const nlohmann::json& doc, const fs::path& file) {
-  return crypto::parse_suite(detail::read_string_field(doc, "suite", file));
+  const std::string text = detail::read_string_field(doc, "suite", file);
+  if (text != "sm" && text != "nist") {
+    throw PkiError(PkiErrc::bad_identity,
+                   fmt::format("{}: \"suite\" is \"{}\"; expected \"sm\" or \"nist\"", file,
+                               text));
+  }
+  return crypto::parse_suite(text);
 }
 
 void expect_suite(const Certificate& cert, SuiteId suite, const fs::path& file) {
