@@ -25,7 +25,7 @@ void BM_AesXtsEvpDirect(benchmark::State& state) {
     benchmark::DoNotOptimize(data.data());
   }
   EVP_CIPHER_CTX_free(ctx);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * unit));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(unit));
 }
 
 void BM_AesXtsSuite(benchmark::State& state) {
@@ -37,7 +37,7 @@ void BM_AesXtsSuite(benchmark::State& state) {
     xts->encrypt_unit(crypto::plain64_tweak(sector++), data, data);
     benchmark::DoNotOptimize(data.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * unit));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(unit));
 }
 
 void BM_Sm4XtsOpenSslReference(benchmark::State& state) {
@@ -49,7 +49,7 @@ void BM_Sm4XtsOpenSslReference(benchmark::State& state) {
     xts->encrypt_unit(crypto::plain64_tweak(sector++), data, data);
     benchmark::DoNotOptimize(data.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * unit));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(unit));
 }
 
 BENCHMARK(BM_AesXtsEvpDirect)->Arg(512)->Arg(4096);
