@@ -1,0 +1,69 @@
+#include "hw/host_memory.h"
+
+#include <sys/mman.h>
+
+#include <fmt/format.h>
+
+#include "common/checked.h"
+#include "hw/hw_error.h"
+
+namespace cvmsim::hw {
+
+std::string_view error_code_name(HwErrc code) {
+  switch (code) {
+    case HwErrc::bad_address: return "bad_address";
+    case HwErrc::access_denied: return "access_denied";
+    case HwErrc::no_key: return "no_key";
+    case HwErrc::cpu: return "cpu";
+  }
+  return "unknown";
+}
+
+// One 2 MiB chunk of anonymous memory (the kernel zero-fills pages on first touch).
+struct HostMemory::Chunk {
+  Chunk() {
+    void* p = ::mmap(nullptr, kChunkSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    base = static_cast<std::uint8_t*>(p);
+  }
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+  ~Chunk() { ::munmap(base, kChunkSize); }
+  std::uint8_t* base = nullptr;
+};
+
+HostMemory::HostMemory(std::uint64_t size) : size_(size) {
+  if (size == 0 || size % kChunkSize != 0) {
+    throw HwError(HwErrc::bad_address,
+                  fmt::format("host memory size {:#x} is not a positive multiple of 2 MiB", size));
+  }
+}
+
+HostMemory::~HostMemory() = default;
+
+void HostMemory::check_range(std::uint64_t hpa, std::uint64_t length) const {
+  const auto end = add_checked(hpa, length);
+  if (!end || *end > size_) {
+    throw HwError(HwErrc::bad_address,
+                  fmt::format("host physical range {:#x}+{:#x} is outside the {:#x}-byte host "
+                              "memory",
+                              hpa, length, size_));
+  }
+}
+
+std::uint8_t* HostMemory::frame(std::uint64_t hpa) {
+  check_range(hpa, 1);
+  const std::uint64_t index = hpa / kChunkSize;
+  auto& chunk = chunks_[index];
+  if (!chunk) chunk = std::make_unique<Chunk>();
+  return chunk->base + (hpa % kChunkSize) / kFrameSize * kFrameSize;
+}
+
+std::uint8_t* HostMemory::span(std::uint64_t hpa, std::uint64_t length) {
+  check_range(hpa, length);
+  if (length == 0 || hpa / kChunkSize != (hpa + length - 1) / kChunkSize) return nullptr;
+  return frame(hpa) + hpa % kFrameSize;
+}
+
+}  // namespace cvmsim::hw

@@ -1,0 +1,176 @@
+#include "hw/memory_controller.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/checked.h"
+#include "crypto/suite.h"
+#include "hw/hw_error.h"
+
+namespace cvmsim::hw {
+namespace {
+
+std::uint64_t frame_number(std::uint64_t hpa) { return hpa / kFrameSize; }
+
+std::string_view initiator_name(Initiator who) {
+  switch (who) {
+    case Initiator::host_cpu: return "host CPU";
+    case Initiator::guest_cpu: return "guest CPU";
+    case Initiator::dma: return "DMA";
+    case Initiator::psp: return "PSP";
+  }
+  return "?";
+}
+
+}  // namespace
+
+MemoryController::MemoryController(HostMemory& memory, crypto::SuiteId suite, bool strict)
+    : memory_(memory), suite_(suite), strict_(strict) {}
+
+FrameTag MemoryController::tag(std::uint64_t hpa) const {
+  const auto it = tags_.find(frame_number(hpa));
+  return it == tags_.end() ? FrameTag{} : it->second;
+}
+
+const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
+  const auto it = keys_.find(asid);
+  if (it == keys_.end()) {
+    throw HwError(HwErrc::no_key, fmt::format("no memory encryption key in slot {}", asid));
+  }
+  return *it->second;
+}
+
+void MemoryController::check_guard(const FrameTag& t, Requester who, bool write,
+                                   std::uint64_t hpa) const {
+  if (who.who == Initiator::psp) return;
+  const bool denied = t.guard == FrameGuard::no_access ||
+                      (write && t.guard == FrameGuard::write_blocked);
+  if (denied) {
+    throw HwError(HwErrc::access_denied,
+                  fmt::format("memory controller blocked a {} {} of frame {:#x} (guarded {})",
+                              initiator_name(who.who), write ? "write" : "read",
+                              hpa / kFrameSize * kFrameSize,
+                              t.guard == FrameGuard::no_access ? "PSP-private" : "write-blocked"));
+  }
+}
+
+Bytes MemoryController::dram_of(std::uint64_t frame_hpa, const FrameTag& t) {
+  const std::uint8_t* bytes = memory_.frame(frame_hpa);
+  Bytes dram(bytes, bytes + kFrameSize);
+  if (!strict_ && t.asid != 0) {
+    key(t.asid).encrypt_unit(crypto::plain64_tweak(frame_number(frame_hpa)), dram, dram);
+  }
+  return dram;
+}
+
+void MemoryController::store_dram(std::uint64_t frame_hpa, const FrameTag& t, ByteView dram) {
+  std::uint8_t* bytes = memory_.frame(frame_hpa);
+  MutableByteView out(bytes, kFrameSize);
+  if (!strict_ && t.asid != 0) {
+    key(t.asid).decrypt_unit(crypto::plain64_tweak(frame_number(frame_hpa)), dram, out);
+  } else {
+    std::memcpy(bytes, dram.data(), kFrameSize);
+  }
+}
+
+void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
+                                    MutableByteView out, ByteView in, Requester who,
+                                    bool write) {
+  const FrameTag t = tag(frame_hpa);
+  check_guard(t, who, write, frame_hpa);
+  const std::size_t length = write ? in.size() : out.size();
+  if (!strict_ && who.key_asid == t.asid) {
+    std::uint8_t* bytes = memory_.frame(frame_hpa) + offset;
+    if (write) {
+      std::memcpy(bytes, in.data(), length);
+    } else {
+      std::memcpy(out.data(), bytes, length);
+    }
+    return;
+  }
+  // Slow path: go through the DRAM image, as the hardware would.
+  Bytes view = dram_of(frame_hpa, t);
+  const auto tweak = crypto::plain64_tweak(frame_number(frame_hpa));
+  if (who.key_asid != 0) key(who.key_asid).decrypt_unit(tweak, view, view);
+  if (!write) {
+    std::memcpy(out.data(), view.data() + offset, length);
+    return;
+  }
+  std::memcpy(view.data() + offset, in.data(), length);
+  if (who.key_asid != 0) key(who.key_asid).encrypt_unit(tweak, view, view);
+  store_dram(frame_hpa, t, view);
+}
+
+void MemoryController::read(std::uint64_t hpa, MutableByteView out, Requester who) {
+  memory_.check_range(hpa, out.size());
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t at = hpa + done;
+    const std::size_t offset = at % kFrameSize;
+    const std::size_t n = std::min<std::size_t>(kFrameSize - offset, out.size() - done);
+    access_frame(at - offset, offset, out.subspan(done, n), {}, who, false);
+    done += n;
+  }
+}
+
+void MemoryController::write(std::uint64_t hpa, ByteView data, Requester who) {
+  memory_.check_range(hpa, data.size());
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const std::uint64_t at = hpa + done;
+    const std::size_t offset = at % kFrameSize;
+    const std::size_t n = std::min<std::size_t>(kFrameSize - offset, data.size() - done);
+    access_frame(at - offset, offset, {}, data.subspan(done, n), who, true);
+    done += n;
+  }
+}
+
+std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
+  if (strict_) return nullptr;
+  const FrameTag t = tag(hpa);
+  if (t.asid != who.key_asid) return nullptr;
+  if (t.guard == FrameGuard::no_access || (for_write && t.guard == FrameGuard::write_blocked)) {
+    return nullptr;
+  }
+  return memory_.frame(hpa);
+}
+
+void MemoryController::load_key(PspPasskey passkey, std::uint32_t asid, ByteView new_key) {
+  if (asid == 0) throw HwError(HwErrc::bad_address, "key slot 0 means unencrypted");
+  if (keys_.contains(asid)) clear_key(passkey, asid);
+  keys_[asid] = crypto::suite(suite_).new_xts(new_key);
+}
+
+void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
+  if (!keys_.contains(asid)) return;
+  // Frames still kept under this key keep their DRAM content: it becomes raw ciphertext.
+  for (auto& [frame, t] : tags_) {
+    if (t.asid != asid) continue;
+    const std::uint64_t hpa = frame * kFrameSize;
+    const Bytes dram = dram_of(hpa, t);
+    FrameTag raw = t;
+    raw.asid = 0;
+    store_dram(hpa, raw, dram);
+    t = raw;
+  }
+  keys_.erase(asid);
+}
+
+void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) {
+  memory_.check_range(hpa, kFrameSize);
+  const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
+  const FrameTag old = tag(frame_hpa);
+  if (old.asid != new_tag.asid) {
+    const Bytes dram = dram_of(frame_hpa, old);
+    store_dram(frame_hpa, new_tag, dram);
+  }
+  if (new_tag == FrameTag{}) {
+    tags_.erase(frame_number(frame_hpa));
+  } else {
+    tags_[frame_number(frame_hpa)] = new_tag;
+  }
+}
+
+}  // namespace cvmsim::hw

@@ -1,0 +1,112 @@
+// The memory controller and its encryption engine: every access to host DRAM goes through
+// here, tagged with who makes it and which ASID's key applies.
+//
+// Model (docs/architecture.md, "Guest memory path"): each frame has a tag naming its key
+// slot (ASID; 0 = no encryption) and how it is guarded. The DRAM content of a frame is
+// *defined* as Enc(VEK[tag.asid], plaintext, tweak = frame number) — the fast
+// representation keeps the plaintext and computes ciphertext only when someone without
+// that key touches the frame. An access with key slot r reads Dec(VEK[r], DRAM) (r = 0:
+// the raw DRAM bytes) and writes DRAM = Enc(VEK[r], data). So the VMM (r = 0) sees
+// ciphertext, another VM sees garbage, a non-owner write garbles the 16-byte blocks it
+// touches, and replaying old ciphertext restores old plaintext: the engine has no
+// integrity, as on SEV. `strict` mode stores the DRAM bytes literally; a differential test
+// proves both give identical observations.
+//
+// Privileged operations (keys, tags) take a PspPasskey, which only the PSP can construct.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "common/bytes.h"
+#include "crypto/suite_id.h"
+#include "crypto/xts.h"
+#include "hw/host_memory.h"
+
+namespace cvmsim::psp {
+class Psp;
+}
+
+namespace cvmsim::hw {
+
+struct HardwareTestAccess;
+
+// The capability behind every privileged hardware port. Its constructor is private: only
+// the PSP firmware (and the hardware's own unit tests) can make one.
+class PspPasskey {
+  friend class cvmsim::psp::Psp;
+  friend struct HardwareTestAccess;
+  PspPasskey() = default;
+};
+
+enum class Initiator : std::uint8_t { host_cpu, guest_cpu, dma, psp };
+
+struct Requester {
+  Initiator who = Initiator::host_cpu;
+  std::uint32_t key_asid = 0;  // the key slot the access uses (0 = none)
+};
+
+inline constexpr Requester kHostAccess{Initiator::host_cpu, 0};
+
+enum class FrameUse : std::uint8_t { host = 0, guest = 1, npt = 2, psp = 3, merkle = 4 };
+
+enum class FrameGuard : std::uint8_t {
+  none = 0,
+  write_blocked = 1,  // only the PSP may write (NPT frames in isolate mode, Merkle nodes)
+  no_access = 2,      // only the PSP may read or write (PSP-private frames)
+};
+
+struct FrameTag {
+  std::uint32_t asid = 0;  // key slot the plaintext is kept under (0: unencrypted)
+  std::uint32_t owner = 0; // VM handle for guest/npt frames (0: none)
+  FrameUse use = FrameUse::host;
+  FrameGuard guard = FrameGuard::none;
+  bool operator==(const FrameTag&) const = default;
+};
+
+class MemoryController {
+ public:
+  MemoryController(HostMemory& memory, crypto::SuiteId suite, bool strict = false);
+
+  // Reads/writes may span frames. Throws HwError{access_denied} when the frame's guard
+  // refuses the initiator, HwError{bad_address} outside memory, HwError{no_key} when the
+  // access names a key slot without a key.
+  void read(std::uint64_t hpa, MutableByteView out, Requester who);
+  void write(std::uint64_t hpa, ByteView data, Requester who);
+
+  [[nodiscard]] FrameTag tag(std::uint64_t hpa) const;
+  [[nodiscard]] bool has_key(std::uint32_t asid) const { return keys_.contains(asid); }
+  [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
+  [[nodiscard]] bool strict() const noexcept { return strict_; }
+  // Plaintext pointer to a frame for an access that needs no conversion (its key slot is
+  // the frame's and the guard allows it), else nullptr. The guest CPU maps these directly.
+  std::uint8_t* direct_frame(std::uint64_t hpa, Requester who, bool for_write);
+  HostMemory& memory() noexcept { return memory_; }
+
+  // --- privileged port ----------------------------------------------------------------
+  // Loading a key into a slot that still tags frames first turns those frames into raw
+  // ciphertext under the old key (their DRAM content does not change).
+  void load_key(PspPasskey, std::uint32_t asid, ByteView key);
+  void clear_key(PspPasskey, std::uint32_t asid);
+  // Re-tags a frame without changing its DRAM content as seen through its new key slot's
+  // eyes: the PSP uses it on frames it has just written or scrubbed.
+  void set_tag(PspPasskey, std::uint64_t hpa, FrameTag tag);
+
+ private:
+  const crypto::XtsCipher& key(std::uint32_t asid) const;
+  void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
+  // Whole-frame DRAM image and its inverse, for the conversions.
+  Bytes dram_of(std::uint64_t frame_hpa, const FrameTag& tag);
+  void store_dram(std::uint64_t frame_hpa, const FrameTag& tag, ByteView dram);
+  void access_frame(std::uint64_t frame_hpa, std::size_t offset, MutableByteView out,
+                    ByteView in, Requester who, bool write);
+
+  HostMemory& memory_;
+  crypto::SuiteId suite_;
+  bool strict_;
+  std::unordered_map<std::uint64_t, FrameTag> tags_;  // frame number -> tag (default: host)
+  std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
+};
+
+}  // namespace cvmsim::hw

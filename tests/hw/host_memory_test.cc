@@ -1,0 +1,33 @@
+#include "hw/host_memory.h"
+
+#include <gtest/gtest.h>
+
+#include "hw/hw_error.h"
+
+namespace cvmsim::hw {
+namespace {
+
+TEST(HostMemory, TerabyteAddressSpaceCostsOnlyTouchedChunks) {
+  HostMemory memory;  // 1 TiB
+  EXPECT_EQ(memory.resident_chunks(), 0u);
+  std::uint8_t* low = memory.frame(0x1000);
+  std::uint8_t* high = memory.frame((1ull << 40) - kFrameSize);
+  low[0] = 1;
+  high[kFrameSize - 1] = 2;
+  EXPECT_EQ(memory.resident_chunks(), 2u);
+  EXPECT_EQ(memory.frame(0x1000)[0], 1);
+  EXPECT_EQ(memory.frame(0x2000)[0], 0);  // fresh frames are zero
+  EXPECT_EQ(memory.frame(0x2000), low + kFrameSize);  // contiguous within a chunk
+}
+
+TEST(HostMemory, RefusesAddressesOutsideAndWrapping) {
+  HostMemory memory(4 * kChunkSize);
+  EXPECT_THROW((void)memory.frame(4 * kChunkSize), HwError);
+  EXPECT_THROW(memory.check_range(~std::uint64_t{0} - 10, 100), HwError);
+  EXPECT_EQ(memory.span(kChunkSize - 8, 16), nullptr);  // crosses a chunk boundary
+  EXPECT_NE(memory.span(kChunkSize - 16, 16), nullptr);
+  EXPECT_THROW(HostMemory(12345), HwError);
+}
+
+}  // namespace
+}  // namespace cvmsim::hw
