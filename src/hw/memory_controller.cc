@@ -20,6 +20,7 @@ std::string_view initiator_name(Initiator who) {
     case Initiator::guest_cpu: return "guest CPU";
     case Initiator::dma: return "DMA";
     case Initiator::psp: return "PSP";
+    case Initiator::page_walker: return "page walker";
   }
   return "?";
 }
@@ -44,7 +45,7 @@ const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
 
 void MemoryController::check_guard(const FrameTag& t, Requester who, bool write,
                                    std::uint64_t hpa) const {
-  if (who.who == Initiator::psp) return;
+  if (who.who == Initiator::psp || (who.who == Initiator::page_walker && !write)) return;
   const bool denied = t.guard == FrameGuard::no_access ||
                       (write && t.guard == FrameGuard::write_blocked);
   if (denied) {

@@ -40,7 +40,9 @@ class PspPasskey {
   PspPasskey() = default;
 };
 
-enum class Initiator : std::uint8_t { host_cpu, guest_cpu, dma, psp };
+// page_walker: the hardware NPT walker; it reads tables without a key and is not subject
+// to guards (guards restrict software, not the MMU).
+enum class Initiator : std::uint8_t { host_cpu, guest_cpu, dma, psp, page_walker };
 
 struct Requester {
   Initiator who = Initiator::host_cpu;

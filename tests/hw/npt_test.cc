@@ -1,0 +1,77 @@
+#include "hw/npt.h"
+
+#include <gtest/gtest.h>
+
+#include "hw_test_access.h"
+
+namespace cvmsim::hw::npt {
+namespace {
+
+struct NptFixture : ::testing::Test {
+  HostMemory memory{16 * kChunkSize};
+  MemoryController mc{memory, crypto::SuiteId::sm};
+  Editor editor{mc, kHostAccess};
+  std::uint64_t next_frame = 0x200000;
+  Editor::TableAllocator allocate = [this] {
+    const std::uint64_t f = next_frame;
+    next_frame += kFrameSize;
+    return f;
+  };
+  const std::uint64_t root = allocate();
+
+  void map(std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags) {
+    editor.write_entry(*editor.leaf_entry_address(root, gpa, &allocate), make_entry(hpa, flags));
+  }
+};
+
+TEST_F(NptFixture, WalkTranslatesAndFaultsWithTheLevel) {
+  map(0x7000, 0x900000, kPresent | kWritable);
+  const auto ok = walk(mc, root, 0x7123, Access::read);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.translation->hpa, 0x900123u);
+  EXPECT_TRUE(ok.translation->writable);
+  EXPECT_FALSE(ok.translation->executable);
+  const auto exec = walk(mc, root, 0x7000, Access::execute);
+  EXPECT_FALSE(exec.ok());
+  EXPECT_EQ(exec.fault.kind, FaultKind::permission);
+  // A GPA in another 512 GiB region stops at the root (level 3).
+  const auto far = walk(mc, root, 1ull << 40, Access::read);
+  EXPECT_EQ(far.fault.kind, FaultKind::not_present);
+  EXPECT_EQ(far.fault.level, 3);
+  // Same leaf table, empty slot: stops at level 0.
+  EXPECT_EQ(walk(mc, root, 0x8000, Access::read).fault.level, 0);
+  EXPECT_EQ(walk(mc, root, kGpaLimit, Access::read).fault.kind, FaultKind::bad_address);
+}
+
+TEST_F(NptFixture, ReservedBitsAreRefused) {
+  map(0x7000, 0x900000, kPresent);
+  const auto entry_hpa = *editor.leaf_entry_address(root, 0x7000, nullptr);
+  editor.write_entry(entry_hpa, make_entry(0x900000, kPresent) | (1ull << 60));
+  EXPECT_EQ(walk(mc, root, 0x7000, Access::read).fault.kind, FaultKind::reserved_bits);
+}
+
+TEST_F(NptFixture, TlbKeepsStaleTranslationsUntilFlushed) {
+  Tlb tlb;
+  map(0x7000, 0x900000, kPresent | kWritable);
+  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0x900000u);
+  map(0x7000, 0xa00000, kPresent | kWritable);  // remapped behind the TLB's back
+  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0x900000u);
+  tlb.flush(2);  // another ASID's flush changes nothing
+  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0x900000u);
+  tlb.flush(1);
+  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0xa00000u);
+}
+
+TEST_F(NptFixture, SparseTerabyteGuestNeedsTablesOnlyWhereMapped) {
+  const std::uint64_t before = next_frame;
+  for (int i = 0; i < 8; ++i) {
+    map((static_cast<std::uint64_t>(i) << 37) + 0x1000, 0x900000, kPresent);
+  }
+  // 8 mappings 128 GiB apart span two root entries (512 GiB each): 2 level-2 tables, and
+  // one level-1 and one level-0 table per mapping: 18 table pages for a 1 TiB range.
+  EXPECT_EQ((next_frame - before) / kFrameSize, 18u);
+  EXPECT_TRUE(walk(mc, root, (7ull << 37) + 0x1000, Access::read).ok());
+}
+
+}  // namespace
+}  // namespace cvmsim::hw::npt
