@@ -35,6 +35,15 @@ FrameTag MemoryController::tag(std::uint64_t hpa) const {
   return it == tags_.end() ? FrameTag{} : it->second;
 }
 
+std::vector<std::uint64_t> MemoryController::frames_of(std::uint32_t owner) const {
+  std::vector<std::uint64_t> out;
+  for (const auto& [frame, t] : tags_) {
+    if (t.owner == owner && t.use != FrameUse::host) out.push_back(frame * kFrameSize);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
   const auto it = keys_.find(asid);
   if (it == keys_.end()) {
@@ -130,7 +139,22 @@ void MemoryController::write(std::uint64_t hpa, ByteView data, Requester who) {
 
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
   if (strict_) return nullptr;
-  const FrameTag t = tag(hpa);
+  FrameTag t = tag(hpa);
+  if (t.asid != who.key_asid && t.use == FrameUse::host && t.guard == FrameGuard::none &&
+      (who.key_asid == 0 || has_key(who.key_asid))) {
+    // Plain host memory used through another key slot (e.g. by a guest in `off` mode,
+    // where no PSP assigns frames): keep it in that slot's representation from now on.
+    // The DRAM content does not change, so this is invisible to every observer.
+    const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
+    const Bytes dram = dram_of(frame_hpa, t);
+    t.asid = who.key_asid;
+    store_dram(frame_hpa, t, dram);
+    if (t == FrameTag{}) {
+      tags_.erase(frame_number(frame_hpa));
+    } else {
+      tags_[frame_number(frame_hpa)] = t;
+    }
+  }
   if (t.asid != who.key_asid) return nullptr;
   if (t.guard == FrameGuard::no_access || (for_write && t.guard == FrameGuard::write_blocked)) {
     return nullptr;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "common/bytes.h"
 #include "crypto/suite_id.h"
@@ -78,6 +79,9 @@ class MemoryController {
   void write(std::uint64_t hpa, ByteView data, Requester who);
 
   [[nodiscard]] FrameTag tag(std::uint64_t hpa) const;
+  // Host addresses of every frame whose tag names `owner` (the frame-tag table is
+  // hardware state, like SNP's RMP, so reading it is not privileged).
+  [[nodiscard]] std::vector<std::uint64_t> frames_of(std::uint32_t owner) const;
   [[nodiscard]] bool has_key(std::uint32_t asid) const { return keys_.contains(asid); }
   [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
   [[nodiscard]] bool strict() const noexcept { return strict_; }

@@ -1,0 +1,117 @@
+// PSP core: dispatch, platform status, frame bookkeeping, stop and decommission.
+#include "psp/psp.h"
+
+#include "common/error.h"
+#include "crypto/suite.h"
+#include "hw/npt.h"
+#include "psp/vm_context.h"
+
+namespace cvmsim::psp {
+
+Psp::Psp(hw::MemoryController& mc, ChipFuses fuses, PspConfig config)
+    : mc_(mc),
+      fuses_(std::move(fuses)),
+      suite_(fuses_.identity.suite),
+      config_(config),
+      memory_(config.private_memory_budget),
+      asid_in_use_(config.max_asids + 1, false) {
+  asid_in_use_[0] = true;  // slot 0 means "no key"
+}
+
+Psp::~Psp() = default;
+
+Response Psp::execute(const Command& command) {
+  ++commands_;
+  return std::visit([this](const auto& c) { return handle(c); }, command);
+}
+
+Psp::Vm* Psp::find(VmHandle vm) {
+  const auto it = vms_.find(vm);
+  return it == vms_.end() ? nullptr : it->second.get();
+}
+
+std::optional<VmInfo> Psp::vm_info(VmHandle handle) const {
+  const auto it = vms_.find(handle);
+  if (it == vms_.end()) return std::nullopt;
+  const Vm& vm = *it->second;
+  VmInfo info;
+  info.state = vm.state;
+  info.stop_reason = vm.stop_reason;
+  info.asid = vm.key_asid();
+  info.npt_root = vm.npt_root;
+  info.policy = vm.policy;
+  info.vcpu = vm.vcpu;
+  info.private_memory = memory_.used_by(vm.handle);
+  info.table_pages = vm.guard ? vm.guard->table_pages() : 0;
+  info.table_pool = vm.table_pool.size();
+  return info;
+}
+
+Response Psp::handle(const PlatformStatus&) {
+  PlatformStatusInfo info;
+  info.suite = suite_;
+  info.chip_id = fuses_.identity.chip_id;
+  info.vms = static_cast<std::uint32_t>(vms_.size());
+  for (bool used : asid_in_use_) info.free_asids += used ? 0 : 1;
+  info.private_memory_used = memory_.used();
+  info.private_memory_budget = memory_.budget();
+  return {Result::success(), info};
+}
+
+bool Psp::frame_is_free(std::uint64_t hpa) const {
+  if (hpa % hw::kFrameSize != 0) return false;
+  try {
+    mc_.memory().check_range(hpa, hw::kFrameSize);
+  } catch (const Error&) {
+    return false;
+  }
+  const hw::FrameTag t = mc_.tag(hpa);
+  return t.use == hw::FrameUse::host && t.owner == 0 && t.guard == hw::FrameGuard::none;
+}
+
+void Psp::scrub_frame(std::uint64_t hpa) {
+  // Zero the frame's DRAM and hand it back as plain host memory.
+  mc_.set_tag(hw::PspPasskey{}, hpa, hw::FrameTag{});
+  mc_.write(hpa, Bytes(hw::kFrameSize, 0), {hw::Initiator::psp, 0});
+}
+
+void Psp::stop(Vm& vm, StopReason reason) {
+  vm.state = VmState::stopped;
+  vm.stop_reason = reason;
+}
+
+Response Psp::handle(const VmStop& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
+  if (!allowed(vm->state, CommandClass::stop)) {
+    return {Result::failure(Status::invalid_state, static_cast<std::uint64_t>(vm->state)), {}};
+  }
+  stop(*vm, StopReason::requested);
+  return {Result::success(), {}};
+}
+
+Response Psp::handle(const Decommission& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
+  // Scrub every frame the VM owned (memory, tables) before the key slot is reused.
+  for (std::uint64_t hpa : mc_.frames_of(vm->handle)) scrub_frame(hpa);
+  mc_.clear_key(hw::PspPasskey{}, vm->asid);
+  asid_in_use_[vm->asid] = false;
+  vms_.erase(c.vm);
+  return {Result::success(), {}};
+}
+
+std::vector<VmHandle> Psp::periodic_check() {
+  std::vector<VmHandle> stopped;
+  for (auto& [handle, vm] : vms_) {
+    if (!vm->guard || vm->state == VmState::stopped || vm->state == VmState::refused) continue;
+    if (!vm->guard->check_all(mc_)) {
+      vm->tampered = true;
+      stop(*vm, StopReason::npt_tampered);
+      stopped.push_back(handle);
+    }
+  }
+  return stopped;
+}
+
+}  // namespace cvmsim::psp

@@ -1,0 +1,151 @@
+// LAUNCH_START / LAUNCH_UPDATE / LAUNCH_VERIFY / LAUNCH_FINISH.
+#include <algorithm>
+
+#include "common/binary.h"
+#include "common/error.h"
+#include "crypto/suite.h"
+#include "hw/npt.h"
+#include "measure/reference.h"
+#include "psp/psp.h"
+#include "psp/vm_context.h"
+
+namespace cvmsim::psp {
+namespace {
+
+Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, detail), {}}; }
+
+hw::FrameGuard table_guard_for(const measure::Policy& policy) {
+  return policy.guard == measure::GuardMode::isolate ? hw::FrameGuard::write_blocked
+                                                     : hw::FrameGuard::none;
+}
+
+}  // namespace
+
+Response Psp::handle(const LaunchStart& c) {
+  measure::Policy policy;
+  try {
+    policy = measure::Policy::decode(c.policy, "LAUNCH_START policy");
+  } catch (const Error&) {
+    return fail(Status::invalid_parameter, c.policy);
+  }
+  if (!frame_is_free(c.npt_root_hpa)) return fail(Status::frame_not_available, c.npt_root_hpa);
+  const auto free_asid = std::find(asid_in_use_.begin() + 1, asid_in_use_.end(), false);
+  if (free_asid == asid_in_use_.end()) return fail(Status::resource_exhausted, 0);
+  const auto asid = static_cast<std::uint32_t>(free_asid - asid_in_use_.begin());
+  const VmHandle handle = next_handle_;
+  auto vm = std::make_unique<Vm>(handle, asid, policy, suite_);
+  const std::size_t guard_bytes = 48 + sizeof(std::uint64_t);
+  if (!memory_.try_allocate(handle, kVmContextBytes + guard_bytes, vm->footprint)) {
+    return fail(Status::resource_exhausted, memory_.budget() - memory_.used());
+  }
+  // Nothing can fail from here on.
+  ++next_handle_;
+  asid_in_use_[asid] = true;
+  // A fresh VEK for every launch: a reused ASID never sees an old key.
+  Bytes vek;
+  const crypto::Suite& s = crypto::suite(suite_);
+  do {
+    vek = crypto::random_bytes(s.xts_key_size());
+  } while (equal_constant_time(ByteView(vek).first(vek.size() / 2),
+                               ByteView(vek).subspan(vek.size() / 2)));
+  if (policy.memory_encryption) mc_.load_key(hw::PspPasskey{}, asid, vek);
+  secure_wipe(vek);
+  vm->npt_root = c.npt_root_hpa;
+  mc_.set_tag(hw::PspPasskey{}, c.npt_root_hpa,
+              {0, handle, hw::FrameUse::npt, table_guard_for(policy)});
+  mc_.write(c.npt_root_hpa, Bytes(hw::kFrameSize, 0), {hw::Initiator::psp, 0});
+  if (vm->guarded()) {
+    vm->guard = std::make_unique<TableGuard>(suite_, policy.npt_integrity);
+    vm->guard->add_table(mc_, c.npt_root_hpa);
+  }
+  vms_.emplace(handle, std::move(vm));
+  return {Result::success(), LaunchStartInfo{handle, asid}};
+}
+
+Response Psp::handle(const LaunchUpdate& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (!allowed(vm->state, CommandClass::launch_update)) {
+    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  }
+  if (c.type == measure::PageType::vcpu_state) {
+    if (c.contents.size() != measure::kPageSize) return fail(Status::invalid_parameter, 0);
+    ByteReader r(c.contents, "vcpu state page");
+    const ByteView magic = r.bytes("magic", 8);
+    if (!equal_constant_time(magic, as_bytes("CVMSVCPU")) || r.u32("version") != 1) {
+      return fail(Status::invalid_parameter, 1);
+    }
+    (void)r.u32("reserved");
+    vm->vcpu.rip = r.u64("rip");
+    vm->vcpu.rsp = r.u64("rsp");
+    vm->vcpu.rflags = r.u64("rflags");
+    vm->digest.extend(measure::kVcpuStateGpa, c.type, c.contents);
+    return {Result::success(), {}};
+  }
+  const bool zero = c.type == measure::PageType::zero;
+  if (c.type != measure::PageType::firmware && !zero) return fail(Status::invalid_parameter, 2);
+  if (c.contents.size() != (zero ? 0 : measure::kPageSize)) {
+    return fail(Status::invalid_parameter, c.contents.size());
+  }
+  if (c.gpa % hw::kFrameSize != 0 || c.gpa >= hw::npt::kGpaLimit) {
+    return fail(Status::invalid_address, c.gpa);
+  }
+  if (!frame_is_free(c.hpa)) return fail(Status::frame_not_available, c.hpa);
+  if (hw::npt::walk(mc_, vm->npt_root, c.gpa, hw::npt::Access::read).ok()) {
+    return fail(Status::already_mapped, c.gpa);
+  }
+  if (missing_tables(*vm, c.gpa, 1) > vm->table_pool.size()) {
+    return fail(Status::resource_exhausted, missing_tables(*vm, c.gpa, 1));
+  }
+  mc_.set_tag(hw::PspPasskey{}, c.hpa,
+              {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
+  const hw::Requester as_vm{hw::Initiator::psp, vm->key_asid()};
+  mc_.write(c.hpa, zero ? Bytes(hw::kFrameSize, 0) : c.contents, as_vm);
+  const Result installed =
+      install(*vm, c.gpa, c.hpa, hw::npt::kPresent | hw::npt::kWritable | hw::npt::kExecutable);
+  if (!installed.ok()) return {installed, {}};
+  vm->digest.extend(c.gpa, c.type, c.contents);
+  return {Result::success(), {}};
+}
+
+Response Psp::handle(const LaunchVerify& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (!allowed(vm->state, CommandClass::launch_update)) {
+    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  }
+  try {
+    const measure::Reference ref = measure::Reference::decode(c.reference, "reference");
+    const crypto::Key provider = crypto::Key::parse(c.provider_key, "provider key");
+    ref.verify(provider);
+    if (ref.suite != suite_) return fail(Status::invalid_parameter, 3);
+    if (!equal_constant_time(ref.launch_digest, vm->digest.value())) {
+      vm->firmware_check = attest::FirmwareCheck::mismatch;
+      vm->state = VmState::refused;
+      return fail(Status::measurement_mismatch, vm->digest.pages());
+    }
+    if (ref.policy != vm->policy) {
+      vm->state = VmState::refused;
+      return fail(Status::policy_violation, ref.policy.encode());
+    }
+    vm->firmware_check = attest::FirmwareCheck::matched;
+    vm->provider_key_id = ref.provider_key_id;
+  } catch (const Error&) {
+    vm->state = VmState::refused;
+    return fail(Status::bad_signature, 0);
+  }
+  vm->state = VmState::verified;
+  return {Result::success(), {}};
+}
+
+Response Psp::handle(const LaunchFinish& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (!allowed(vm->state, CommandClass::launch_finish)) {
+    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  }
+  vm->state = VmState::running;
+  return {Result::success(), {}};
+}
+
+}  // namespace cvmsim::psp

@@ -1,0 +1,43 @@
+// The PSP's per-VM context (internal to the PSP).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "attest/report.h"
+#include "measure/launch_digest.h"
+#include "measure/launch_plan.h"
+#include "psp/npt_guard/table_guard.h"
+#include "psp/psp.h"
+
+namespace cvmsim::psp {
+
+// Bytes of PSP-private memory a VM context takes besides its NPT guard value: state,
+// policy, handles, launch digest, provider key id, vCPU state (the VEK lives in the
+// memory controller's key slot, not here).
+inline constexpr std::size_t kVmContextBytes = 384;
+
+struct Psp::Vm {
+  Vm(VmHandle h, std::uint32_t a, const measure::Policy& p, crypto::SuiteId suite)
+      : handle(h), asid(a), policy(p), digest(suite) {}
+
+  VmHandle handle;
+  std::uint32_t asid;
+  measure::Policy policy;
+  VmState state = VmState::launching;
+  StopReason stop_reason = StopReason::none;
+  std::uint64_t npt_root = 0;
+  std::vector<std::uint64_t> table_pool;  // donated frames, zeroed, not yet tables
+  std::unique_ptr<TableGuard> guard;      // null when the guard mode is off
+  bool tampered = false;
+  measure::LaunchDigest digest;
+  attest::FirmwareCheck firmware_check = attest::FirmwareCheck::not_checked;
+  Bytes provider_key_id;
+  measure::VcpuState vcpu;
+  PrivateMemory::Allocation footprint;
+
+  [[nodiscard]] std::uint32_t key_asid() const { return policy.memory_encryption ? asid : 0; }
+  [[nodiscard]] bool guarded() const { return policy.guard != measure::GuardMode::off; }
+};
+
+}  // namespace cvmsim::psp
