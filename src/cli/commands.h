@@ -17,5 +17,6 @@ void register_identity_commands(CLI::App& app);  // vendor, chip, provider
 void register_measure_commands(CLI::App& app);   // measure, sign-reference
 void register_inspect_command(CLI::App& app);    // inspect
 void register_demo_command(CLI::App& app);       // demo
+void register_run_command(CLI::App& app);        // run
 
 }  // namespace cvmsim::cli

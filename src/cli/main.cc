@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   register_identity_commands(app);
   register_measure_commands(app);
   register_inspect_command(app);
+  register_run_command(app);
   register_demo_command(app);
 
   try {

@@ -6,6 +6,7 @@
 #include "crypto/crypto_error.h"
 #include "crypto/evp_hash.h"
 #include "crypto/openssl_xts.h"
+#include "crypto/sm4/sm4_xts_fast.h"
 #include "crypto/suites.h"
 
 namespace cvmsim::crypto {
@@ -104,7 +105,7 @@ class SmSuite final : public Suite {
   std::string_view xts_cipher_name() const override { return "sm4-xts-plain64"; }
   std::size_t xts_key_size() const override { return 32; }
   std::unique_ptr<XtsCipher> new_xts(ByteView key) const override {
-    return make_openssl_sm4_xts(key);
+    return make_sm4_xts(key);
   }
 };
 

@@ -4,62 +4,28 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
+#include "hw/cpu/fiber.h"
+#include "hw/cpu/region_map.h"
+#include "hw/cpu/unicorn_check.h"
+#include "hw/cpu/watchdog.h"
 #include "hw/hw_error.h"
 
 namespace cvmsim::hw {
 namespace {
 
-// Unicorn 2.0.1 asserts at about 4096 mapped regions; stay well below and start over.
-constexpr std::size_t kMaxRegions = 2048;
-// How far a direct region may grow past the faulting page when the NPT maps the following
-// GPAs to the following frames of the same chunk.
-constexpr std::uint64_t kMaxRegionPages = 64;
+using cpu::check_uc;
 
-void check_uc(uc_err err, const char* what) {
-  if (err != UC_ERR_OK) {
-    throw HwError(HwErrc::cpu, fmt::format("unicorn: {}: {}", what, uc_strerror(err)));
-  }
-}
+constexpr std::array<int, 18> kRegisterIds = {
+    UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
+    UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_RSP, UC_X86_REG_R8,  UC_X86_REG_R9,
+    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
+    UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_EFLAGS};
 
-bool hook_unmapped(uc_engine*, uc_mem_type type, std::uint64_t address, int, std::int64_t,
-                   void* self) {
-  return static_cast<GuestCpu*>(self)->on_unmapped(static_cast<int>(type), address);
-}
-
-void hook_out(uc_engine*, std::uint32_t port, int size, std::uint32_t value, void* self) {
-  static_cast<GuestCpu*>(self)->on_out(port, size, value);
-}
-
-std::uint64_t hook_mmio_read(uc_engine*, std::uint64_t offset, unsigned size, void* self);
-void hook_mmio_write(uc_engine*, std::uint64_t offset, unsigned size, std::uint64_t value,
-                     void* self);
-
-npt::Access access_of(int type) {
-  switch (type) {
-    case UC_MEM_WRITE_UNMAPPED:
-    case UC_MEM_WRITE_PROT:
-      return npt::Access::write;
-    case UC_MEM_FETCH_UNMAPPED:
-    case UC_MEM_FETCH_PROT:
-      return npt::Access::execute;
-    default:
-      return npt::Access::read;
-  }
-}
-
-// MMIO callbacks get offsets within their region; each MMIO region is one page whose GPA
-// comes with the callback's user data.
-using MmioPage = GuestCpu::MmioPage;
-
-std::uint64_t hook_mmio_read(uc_engine*, std::uint64_t offset, unsigned size, void* page) {
-  const auto* p = static_cast<MmioPage*>(page);
-  return p->cpu->mmio_read(p->gpa + offset, size);
-}
-
-void hook_mmio_write(uc_engine*, std::uint64_t offset, unsigned size, std::uint64_t value,
-                     void* page) {
-  const auto* p = static_cast<MmioPage*>(page);
-  p->cpu->mmio_write(p->gpa + offset, size, value);
+std::array<std::uint64_t*, 18> fields(Registers& r) {
+  return {&r.rax, &r.rbx, &r.rcx, &r.rdx, &r.rsi, &r.rdi, &r.rbp, &r.rsp, &r.r8,
+          &r.r9,  &r.r10, &r.r11, &r.r12, &r.r13, &r.r14, &r.r15, &r.rip, &r.rflags};
 }
 
 }  // namespace
@@ -68,198 +34,210 @@ std::string_view to_string(VmExit::Kind kind) {
   switch (kind) {
     case VmExit::Kind::halt: return "halt";
     case VmExit::Kind::io_out: return "io_out";
+    case VmExit::Kind::io_in: return "io_in";
     case VmExit::Kind::nested_page_fault: return "nested_page_fault";
     case VmExit::Kind::guest_fault: return "guest_fault";
     case VmExit::Kind::time_limit: return "time_limit";
+    case VmExit::Kind::instruction_limit: return "instruction_limit";
   }
   return "?";
 }
 
-GuestCpu::GuestCpu(MemoryController& mc, std::uint32_t asid, std::uint64_t npt_root)
-    : mc_(mc), asid_(asid), npt_root_(npt_root) {
-  check_uc(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), "open");
-  uc_hook hook{};
-  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,
-                       reinterpret_cast<void*>(&hook_unmapped), this, 1, 0),  // NOLINT
-           "unmapped hook");
-  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&hook_out),  // NOLINT
-                       this, 1, 0, UC_X86_INS_OUT),
-           "out hook");
-}
-
 GuestCpu::~GuestCpu() {
+  if (fiber_ && fiber_->started() && !fiber_->finished()) {
+    terminating_ = true;
+    fiber_->resume();  // unwinds a trapped instruction out of Unicorn; the fiber returns
+  }
+  fiber_.reset();
+  watchdog_.reset();
+  regions_.reset();
   if (uc_ != nullptr) uc_close(uc_);
 }
 
-void GuestCpu::set_entry(std::uint64_t rip, std::uint64_t rsp, std::uint64_t rflags) {
-  check_uc(uc_reg_write(uc_, UC_X86_REG_RIP, &rip), "rip");
-  check_uc(uc_reg_write(uc_, UC_X86_REG_RSP, &rsp), "rsp");
-  check_uc(uc_reg_write(uc_, UC_X86_REG_RFLAGS, &rflags), "rflags");
-}
-
-std::uint64_t GuestCpu::reg(int unicorn_reg) const {
-  std::uint64_t value = 0;
-  uc_reg_read(uc_, unicorn_reg, &value);
-  return value;
-}
-
-std::uint64_t GuestCpu::rip() const { return reg(UC_X86_REG_RIP); }
-
-VmExit GuestCpu::run(std::chrono::milliseconds limit) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  for (;;) {
-    if (regions_.size() >= kMaxRegions) unmap_all();
-    exit_pending_ = false;
-    exit_ = {};
-    const auto used = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(limit) - used;
-    if (left.count() <= 0) return {VmExit::Kind::time_limit, 0, 0, {}, "time limit reached"};
-    const uc_err err =
-        uc_emu_start(uc_, rip(), 0, static_cast<std::uint64_t>(left.count()), 0);
-    if (exit_pending_) {
-      if (exit_.kind == VmExit::Kind::guest_fault && exit_.detail == "region limit") continue;
-      ++stats_.exits;
-      if (exit_.kind == VmExit::Kind::nested_page_fault) ++stats_.nested_page_faults;
-      return exit_;
+void GuestCpu::fiber_main() {
+  // Exits posted here (between emulations) park the fiber idle, not inside an instruction.
+  const auto report = [this](VmExit exit) { return post(std::move(exit), Park::idle); };
+  while (!terminating_) {
+    std::uint64_t rip = 0;
+    uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
+    const uc_err err = uc_emu_start(uc_, rip, 0, 0, 0);
+    if (terminating_) return;
+    const bool timer = watchdog_->consume_fired();
+    if (abandon_) {  // a trapped instruction was abandoned: wait for the new state
+      abandon_ = false;
+      park_ = Park::idle;
+      fiber_->yield();
+      continue;
     }
-    ++stats_.exits;
+    if (dead_) {
+      report(*dead_);
+      continue;
+    }
+    if (instruction_budget_hit_) {
+      instruction_budget_hit_ = false;
+      report(VmExit::of(VmExit::Kind::instruction_limit, "instruction budget", this->rip()));
+      continue;
+    }
     if (err != UC_ERR_OK) {
-      return {VmExit::Kind::guest_fault, 0, 0, {},
-              fmt::format("{} at rip {:#x}", uc_strerror(err), rip())};
+      dead_ = VmExit::of(VmExit::Kind::guest_fault, uc_strerror(err), this->rip());
+      report(*dead_);
+      continue;
     }
-    if (Clock::now() - start >= limit) {
-      return {VmExit::Kind::time_limit, 0, 0, {}, "time limit reached"};
+    if (flush_pending_) {
+      apply_pending_flush();
+      continue;
     }
-    return {VmExit::Kind::halt, 0, 0, {}, {}};
+    if (timer) {
+      // The preemption timer stopped the guest between blocks (or raced with a HLT).
+      std::uint8_t before = 0;
+      const std::uint64_t at = this->rip();
+      const bool after_hlt = at > 0 && uc_mem_read(uc_, at - 1, &before, 1) == UC_ERR_OK &&
+                             before == 0xf4;
+      if (!after_hlt) {
+        if (std::chrono::steady_clock::now() >= deadline_) {
+          report(VmExit::of(VmExit::Kind::time_limit, "time slice ended", at));
+        }
+        continue;
+      }
+    }
+    report(VmExit::of(VmExit::Kind::halt, {}, this->rip()));
   }
 }
 
-bool GuestCpu::on_unmapped(int type, std::uint64_t address) {
-  const npt::Access access = access_of(type);
-  if (type == UC_MEM_WRITE_PROT || type == UC_MEM_FETCH_PROT || type == UC_MEM_READ_PROT) {
-    // The page is mapped but the NPT does not allow this access: a permission fault.
-    exit_ = {VmExit::Kind::nested_page_fault, 0, 0,
-             {address, access, npt::FaultKind::permission, 0}, {}};
-    exit_pending_ = true;
-    return false;
-  }
-  if (regions_.size() >= kMaxRegions) {
-    exit_ = {VmExit::Kind::guest_fault, 0, 0, {}, "region limit"};
-    exit_pending_ = true;
-    return false;
-  }
-  return map_for(address, access);
-}
-
-bool GuestCpu::map_for(std::uint64_t gpa, npt::Access access) {
-  const npt::WalkResult walk = npt::walk(mc_, npt_root_, gpa, access);
-  if (!walk.ok()) {
-    exit_ = {VmExit::Kind::nested_page_fault, 0, 0, walk.fault, {}};
-    exit_pending_ = true;
-    return false;
-  }
-  const npt::Translation& t = *walk.translation;
-  const std::uint64_t gpa_page = gpa & ~std::uint64_t{0xfff};
-  const std::uint64_t frame = t.hpa & ~std::uint64_t{0xfff};
-  const Requester who{Initiator::guest_cpu, t.shared ? 0 : asid_};
-  std::uint32_t prot = UC_PROT_READ;
-  if (t.writable) prot |= UC_PROT_WRITE;
-  if (t.executable) prot |= UC_PROT_EXEC;
-
-  std::uint8_t* direct = mc_.direct_frame(frame, who, t.writable);
-  if (direct == nullptr) {
-    // Slow path: every access goes through the memory controller.
-    auto page = std::make_unique<MmioPage>(MmioPage{this, gpa_page});
-    const uc_err err = uc_mmio_map(uc_, gpa_page, kFrameSize, &hook_mmio_read, page.get(),
-                                   &hook_mmio_write, page.get());
-    if (err != UC_ERR_OK) {
-      exit_ = {VmExit::Kind::guest_fault, 0, 0, {}, fmt::format("mmio map: {}", uc_strerror(err))};
-      exit_pending_ = true;
-      return false;
-    }
-    mmio_pages_.emplace(gpa_page, MmioBacking{frame, who, std::move(page)});
-    regions_.push_back({gpa_page, kFrameSize});
-    ++stats_.mmio_regions_mapped;
-    return true;
-  }
-  // Grow the region over following pages that map contiguously with the same rights.
-  std::uint64_t pages = 1;
-  while (pages < kMaxRegionPages) {
-    const std::uint64_t next_gpa = gpa_page + pages * kFrameSize;
-    if (next_gpa / kChunkSize != gpa_page / kChunkSize || is_mapped(next_gpa)) break;
-    const npt::WalkResult next = npt::walk(mc_, npt_root_, next_gpa, npt::Access::read);
-    if (!next.ok()) break;
-    const npt::Translation& n = *next.translation;
-    if (n.hpa != frame + pages * kFrameSize || n.writable != t.writable ||
-        n.executable != t.executable || n.shared != t.shared) {
-      break;
-    }
-    if (mc_.direct_frame(n.hpa, who, t.writable) != direct + pages * kFrameSize) break;
-    ++pages;
-  }
-  const uc_err err = uc_mem_map_ptr(uc_, gpa_page, pages * kFrameSize, prot, direct);
-  if (err != UC_ERR_OK) {
-    exit_ = {VmExit::Kind::guest_fault, 0, 0, {}, fmt::format("map: {}", uc_strerror(err))};
-    exit_pending_ = true;
-    return false;
-  }
-  regions_.push_back({gpa_page, pages * kFrameSize});
-  ++stats_.regions_mapped;
+bool GuestCpu::post(VmExit exit, Park where) {
+  if (exit.rip == 0) exit.rip = rip();
+  exit_ = std::move(exit);
+  park_ = where;
+  fiber_->yield();
+  park_ = Park::idle;
+  if (terminating_ || abandon_) return false;
+  // A flush requested while the guest was suspended takes effect before the trapped
+  // instruction goes on (as the VMM's flush precedes VMRUN on hardware).
+  apply_pending_flush();
   return true;
 }
 
-bool GuestCpu::is_mapped(std::uint64_t gpa) const {
-  for (const auto& r : regions_) {
-    if (gpa >= r.gpa && gpa - r.gpa < r.size) return true;
-  }
-  return false;
+bool GuestCpu::post_fault(VmExit exit) {
+  if (exit.rip == 0) exit.rip = rip();
+  dead_ = exit;
+  return post(std::move(exit));
 }
 
-void GuestCpu::on_out(std::uint32_t port, int, std::uint32_t value) {
-  exit_ = {VmExit::Kind::io_out, static_cast<std::uint16_t>(port), value, {}, {}};
-  exit_pending_ = true;
-  uc_emu_stop(uc_);
+void GuestCpu::apply_pending_flush() {
+  if (!flush_pending_) return;
+  flush_pending_ = false;
+  regions_->clear();
 }
 
-std::uint64_t GuestCpu::mmio_read(std::uint64_t gpa, unsigned size) {
-  const auto& backing = mmio_pages_.at(gpa & ~std::uint64_t{0xfff});
-  std::uint8_t bytes[8] = {};
-  try {
-    mc_.read(backing.frame + (gpa & 0xfff), {bytes, size}, backing.who);
-  } catch (const HwError& e) {
-    exit_ = {VmExit::Kind::guest_fault, 0, 0, {}, e.what()};
-    exit_pending_ = true;
-    uc_emu_stop(uc_);
-    return 0;
+bool GuestCpu::serve_miss(std::uint64_t gpa, npt::Access access) {
+  for (;;) {
+    apply_pending_flush();
+    if (access == npt::Access::execute && regions_->mmio_page(gpa) != nullptr) {
+      post_fault(VmExit::of(VmExit::Kind::guest_fault,
+                  fmt::format("instruction fetch at GPA {:#x} from a frame this vCPU sees only "
+                              "through the memory controller (not under its key)",
+                              gpa)));
+      return false;
+    }
+    cpu::RegionMap::Fill fill;
+    try {
+      fill = regions_->fill(gpa, access);
+    } catch (const std::exception& e) {  // nothing may unwind through Unicorn's C frames
+      fill = {cpu::RegionMap::Outcome::refused, {}, e.what()};
+    }
+    switch (fill.outcome) {
+      case cpu::RegionMap::Outcome::mapped:
+        return true;
+      case cpu::RegionMap::Outcome::refused:
+        post_fault(VmExit::of(VmExit::Kind::guest_fault, fill.detail));
+        return false;
+      case cpu::RegionMap::Outcome::fault: {
+        ++stats_.nested_page_faults;
+        VmExit e = VmExit::of(VmExit::Kind::nested_page_fault);
+        e.fault = fill.fault;
+        if (!post(std::move(e))) return false;
+        break;  // the VMM has had its say: walk again
+      }
+    }
   }
+}
+
+VmExit GuestCpu::run(const RunLimits& limits) {
+  if (dead_) return *dead_;
+  deadline_ = std::chrono::steady_clock::now() + limits.time;
+  instruction_budget_end_ = 0;
+  if (limits.instructions) {
+    if (!options_.count_instructions) {
+      throw HwError(HwErrc::cpu, "an instruction budget needs CpuOptions::count_instructions");
+    }
+    instruction_budget_end_ = stats_.instructions + *limits.instructions;
+  }
+  watchdog_->arm(deadline_);
+  fiber_->resume();
+  watchdog_->disarm();
+  ++stats_.exits;
+  return exit_;
+}
+
+void GuestCpu::unwind() {
+  if (park_ != Park::in_hook) return;
+  abandon_ = true;
+  fiber_->resume();  // the hook gives up, uc_emu_start returns, the fiber parks idle
+  abandon_ = false;
+}
+
+void GuestCpu::set_entry(std::uint64_t rip, std::uint64_t rsp, std::uint64_t rflags) {
+  Registers regs = registers();
+  regs.rip = rip;
+  regs.rsp = rsp;
+  regs.rflags = rflags;
+  set_registers(regs);
+}
+
+Registers GuestCpu::registers() const {
+  Registers regs;
+  const auto out = fields(regs);
+  for (std::size_t i = 0; i < kRegisterIds.size(); ++i) {
+    check_uc(uc_reg_read(uc_, kRegisterIds[i], out[i]), "read register");
+  }
+  return regs;
+}
+
+void GuestCpu::set_registers(const Registers& regs) {
+  unwind();
+  dead_.reset();
+  Registers copy = regs;
+  const auto in = fields(copy);
+  for (std::size_t i = 0; i < kRegisterIds.size(); ++i) {
+    check_uc(uc_reg_write(uc_, kRegisterIds[i], in[i]), "write register");
+  }
+}
+
+std::uint64_t GuestCpu::rip() const {
   std::uint64_t value = 0;
-  for (unsigned i = 0; i < size; ++i) value |= std::uint64_t{bytes[i]} << (8 * i);
+  uc_reg_read(uc_, UC_X86_REG_RIP, &value);
   return value;
 }
 
-void GuestCpu::mmio_write(std::uint64_t gpa, unsigned size, std::uint64_t value) {
-  const auto& backing = mmio_pages_.at(gpa & ~std::uint64_t{0xfff});
-  std::uint8_t bytes[8] = {};
-  for (unsigned i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
-  try {
-    mc_.write(backing.frame + (gpa & 0xfff), {bytes, size}, backing.who);
-  } catch (const HwError& e) {
-    exit_ = {VmExit::Kind::guest_fault, 0, 0, {}, e.what()};
-    exit_pending_ = true;
-    uc_emu_stop(uc_);
+void GuestCpu::flush_tlb() {
+  ++stats_.tlb_flushes;
+  // Inside a trapped instruction the regions are dropped when the guest resumes (Unicorn
+  // must not lose regions under its feet while suspended in a hook).
+  if (park_ == Park::in_hook) {
+    flush_pending_ = true;
+  } else {
+    regions_->clear();
   }
 }
 
-void GuestCpu::unmap_all() {
-  for (const auto& r : regions_) uc_mem_unmap(uc_, r.gpa, r.size);
-  regions_.clear();
-  mmio_pages_.clear();
-}
-
-void GuestCpu::flush_tlb() {
-  unmap_all();
-  ++stats_.tlb_flushes;
+CpuStats GuestCpu::stats() const {
+  CpuStats s = stats_;
+  const cpu::RegionStats& r = regions_->stats();
+  s.tlb_fills = r.fills;
+  s.regions_mapped = r.direct_regions;
+  s.mmio_pages_mapped = r.mmio_pages;
+  s.tlb_evictions = r.evictions;
+  return s;
 }
 
 }  // namespace cvmsim::hw

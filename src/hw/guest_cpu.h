@@ -1,24 +1,38 @@
-// The guest CPU: Unicorn 2 running x86-64 code in 64-bit mode, with our nested page
-// tables and memory controller behind every access.
+// The guest CPU: Unicorn 2 running x86-64 code in 64-bit mode, with our nested page tables
+// and memory controller behind every access (docs/architecture.md, "Guest memory path").
 //
-// Route chosen (docs/architecture.md, "Guest memory path"): no guest paging; Unicorn's
-// mapped regions act as the TLB. A guest access to an unmapped GPA walks the NPT in
-// memory; a present translation to a frame the access may use directly becomes a region
-// mapped onto the frame's plaintext (uc_mem_map_ptr, so ordinary loads and stores run at
-// full speed with no hooks); any other frame (another VM's, a guarded one) is mapped as
-// MMIO whose every access goes through the memory controller, so the guest sees what the
-// hardware would show (garbage for foreign frames, refusals for guarded ones). A missing
-// translation is a nested page fault exit. flush_tlb() drops all regions: like a hardware
-// TLB, stale regions survive NPT edits until the VMM or PSP flushes.
+// Boot state: Unicorn's UC_MODE_64 starts directly in 64-bit mode (flat segments, CR0.PE,
+// EFER.LME/LMA) with guest paging off, so guest addresses are GPAs. No GDT or page tables
+// are needed in guest memory.
+//
+// How a VMM drives it:
+//
+//   GuestCpu cpu(mc, binding);            // binding: issued by the PSP at LAUNCH_FINISH
+//   cpu.set_entry(rip, rsp, rflags);
+//   for (;;) {
+//     VmExit e = cpu.run(slice);
+//     switch (e.kind) {
+//       case nested_page_fault: ask the PSP to map e.fault.gpa (or give up); break;
+//       case io_out:  console / secure call (e.value = request GPA) / exit port; break;
+//       case io_in:   cpu.complete_io_in(value); break;
+//       case halt: case time_limit: case instruction_limit: ...; break;
+//       case guest_fault: the VM is dead unless the VMM restarts it with set_registers();
+//     }
+//   }
+//
+// Exits are exact: the guest is suspended *inside* the instruction that trapped (the
+// emulator runs on a fiber), and run() finishes that instruction: a faulting access is
+// retried against the NPT as it then is, OUT has completed, IN returns the VMM's value.
+// Translations stay cached (stale) until flush_tlb(), as on hardware.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <string>
-#include <vector>
+#include <optional>
 
+#include "hw/cpu/vcpu_binding.h"
+#include "hw/cpu/vm_exit.h"
 #include "hw/memory_controller.h"
 #include "hw/npt.h"
 
@@ -26,83 +40,100 @@ struct uc_struct;
 
 namespace cvmsim::hw {
 
-// The guest ABI's I/O ports (docs/formats.md, "Guest ABI").
-inline constexpr std::uint16_t kConsolePort = 0x3f8;    // OUT al: one console byte
-inline constexpr std::uint16_t kSecureCallPort = 0xca0; // OUT eax: GPA of a request page
-inline constexpr std::uint16_t kExitPort = 0x501;       // OUT eax: exit status, then HLT
+namespace cpu {
+class Fiber;
+class RegionMap;
+class Watchdog;
+struct RegionStats;
+}  // namespace cpu
 
-struct VmExit {
-  enum class Kind { halt, io_out, nested_page_fault, guest_fault, time_limit };
-  Kind kind = Kind::halt;
-  std::uint16_t port = 0;   // io_out
-  std::uint32_t value = 0;  // io_out
-  npt::Fault fault;         // nested_page_fault
-  std::string detail;       // guest_fault: what went wrong
+struct CpuOptions {
+  // Counts executed instructions (stats().instructions, RunLimits::instructions). Costs a
+  // hook on every instruction: about 17x slower guest code (docs/benchmarks.md).
+  bool count_instructions = false;
 };
 
-std::string_view to_string(VmExit::Kind kind);
+struct RunLimits {
+  std::chrono::nanoseconds time = std::chrono::seconds(60);  // preemption timer
+  std::optional<std::uint64_t> instructions;  // needs CpuOptions::count_instructions
+};
+
+struct Registers {
+  std::uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, rbp = 0, rsp = 0;
+  std::uint64_t r8 = 0, r9 = 0, r10 = 0, r11 = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
+  std::uint64_t rip = 0, rflags = 0x2;
+};
 
 struct CpuStats {
   std::uint64_t exits = 0;
   std::uint64_t nested_page_faults = 0;
+  std::uint64_t io_exits = 0;
+  std::uint64_t instructions = 0;  // only with CpuOptions::count_instructions
+  std::uint64_t tlb_fills = 0;     // TLB misses served from the NPT without an exit
   std::uint64_t regions_mapped = 0;
-  std::uint64_t mmio_regions_mapped = 0;
+  std::uint64_t mmio_pages_mapped = 0;
+  std::uint64_t tlb_evictions = 0;
   std::uint64_t tlb_flushes = 0;
 };
 
 class GuestCpu {
  public:
-  // `asid` is the key slot of the VM's private memory (0 when memory encryption is off).
-  GuestCpu(MemoryController& mc, std::uint32_t asid, std::uint64_t npt_root);
+  GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions options = {});
   GuestCpu(const GuestCpu&) = delete;
   GuestCpu& operator=(const GuestCpu&) = delete;
   ~GuestCpu();
 
   void set_entry(std::uint64_t rip, std::uint64_t rsp, std::uint64_t rflags);
-  // Runs until the next VM exit, or until `limit` of wall-clock time passes (a safety net
-  // against runaway guests).
-  VmExit run(std::chrono::milliseconds limit = std::chrono::seconds(60));
+  // Reading is always allowed (after an exit inside an instruction, rip is that of its
+  // translation block). Writing abandons a trapped instruction: it restarts the vCPU.
+  [[nodiscard]] Registers registers() const;
+  void set_registers(const Registers& regs);
+  [[nodiscard]] std::uint64_t rip() const;
+
+  VmExit run(const RunLimits& limits);
+  VmExit run(std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+    return run(RunLimits{limit, std::nullopt});
+  }
+  // The value an IN that caused an io_in exit reads (default: all ones, a floating bus).
+  void complete_io_in(std::uint32_t value) { in_value_ = value; }
+  // Drops every cached translation; NPT edits made since become visible.
   void flush_tlb();
 
-  [[nodiscard]] std::uint64_t rip() const;
-  [[nodiscard]] std::uint64_t reg(int unicorn_reg) const;
-  [[nodiscard]] const CpuStats& stats() const noexcept { return stats_; }
-  [[nodiscard]] std::uint32_t asid() const noexcept { return asid_; }
+  [[nodiscard]] CpuStats stats() const;
+  [[nodiscard]] std::uint32_t asid() const noexcept { return binding_.key_asid(); }
+  [[nodiscard]] const VcpuBinding& binding() const noexcept { return binding_; }
 
-  // User data of one MMIO page's Unicorn callbacks.
-  struct MmioPage {
-    GuestCpu* cpu;
-    std::uint64_t gpa;
-  };
-
-  // Called from Unicorn's hooks (C callbacks); not for other users.
-  bool on_unmapped(int type, std::uint64_t address);
-  void on_out(std::uint32_t port, int size, std::uint32_t value);
-  std::uint64_t mmio_read(std::uint64_t gpa, unsigned size);
-  void mmio_write(std::uint64_t gpa, unsigned size, std::uint64_t value);
+  // Unicorn's C callbacks land here; not for other users.
+  struct Hooks;
 
  private:
-  struct Region {
-    std::uint64_t gpa;
-    std::uint64_t size;
-  };
-  struct MmioBacking {
-    std::uint64_t frame;
-    Requester who;
-    std::unique_ptr<MmioPage> page;  // what Unicorn's MMIO callbacks point at
-  };
-  bool map_for(std::uint64_t gpa, npt::Access access);
-  [[nodiscard]] bool is_mapped(std::uint64_t gpa) const;
-  void unmap_all();
+  enum class Park : std::uint8_t { idle, in_hook };
+  void fiber_main();
+  // Suspends the guest with `exit`; returns when run() is called again. False: the
+  // instruction must be abandoned (restart or teardown) and emulation stopped.
+  bool post(VmExit exit, Park where = Park::in_hook);
+  bool post_fault(VmExit exit);
+  void unwind();
+  void apply_pending_flush();
+  bool serve_miss(std::uint64_t gpa, npt::Access access);
 
   MemoryController& mc_;
-  std::uint32_t asid_;
-  std::uint64_t npt_root_;
+  VcpuBinding binding_;
+  CpuOptions options_;
   uc_struct* uc_ = nullptr;
-  std::vector<Region> regions_;
-  std::map<std::uint64_t, MmioBacking> mmio_pages_;
-  bool exit_pending_ = false;
+  std::unique_ptr<cpu::RegionMap> regions_;
+  std::unique_ptr<cpu::Fiber> fiber_;
+  std::unique_ptr<cpu::Watchdog> watchdog_;
   VmExit exit_;
+  std::optional<VmExit> dead_;  // a guest_fault stays until the registers are reset
+  Park park_ = Park::idle;
+  bool abandon_ = false;     // resume only to unwind the trapped instruction
+  bool terminating_ = false;
+  bool flush_pending_ = false;
+  std::uint32_t in_value_ = 0xffffffff;
+  std::uint64_t instruction_budget_end_ = 0;
+  bool instruction_budget_hit_ = false;
+  std::chrono::steady_clock::time_point deadline_{};
   CpuStats stats_;
 };
 

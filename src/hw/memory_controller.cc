@@ -54,13 +54,13 @@ const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
 
 void MemoryController::check_guard(const FrameTag& t, Requester who, bool write,
                                    std::uint64_t hpa) const {
-  if (who.who == Initiator::psp || (who.who == Initiator::page_walker && !write)) return;
+  if (who.who() == Initiator::psp) return;  // guards restrict everyone but the PSP
   const bool denied = t.guard == FrameGuard::no_access ||
                       (write && t.guard == FrameGuard::write_blocked);
   if (denied) {
     throw HwError(HwErrc::access_denied,
                   fmt::format("memory controller blocked a {} {} of frame {:#x} (guarded {})",
-                              initiator_name(who.who), write ? "write" : "read",
+                              initiator_name(who.who()), write ? "write" : "read",
                               hpa / kFrameSize * kFrameSize,
                               t.guard == FrameGuard::no_access ? "PSP-private" : "write-blocked"));
   }
@@ -91,7 +91,7 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
   const FrameTag t = tag(frame_hpa);
   check_guard(t, who, write, frame_hpa);
   const std::size_t length = write ? in.size() : out.size();
-  if (!strict_ && who.key_asid == t.asid) {
+  if (!strict_ && who.key_asid() == t.asid) {
     std::uint8_t* bytes = memory_.frame(frame_hpa) + offset;
     if (write) {
       std::memcpy(bytes, in.data(), length);
@@ -103,13 +103,13 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
   // Slow path: go through the DRAM image, as the hardware would.
   Bytes view = dram_of(frame_hpa, t);
   const auto tweak = crypto::plain64_tweak(frame_number(frame_hpa));
-  if (who.key_asid != 0) key(who.key_asid).decrypt_unit(tweak, view, view);
+  if (who.key_asid() != 0) key(who.key_asid()).decrypt_unit(tweak, view, view);
   if (!write) {
     std::memcpy(out.data(), view.data() + offset, length);
     return;
   }
   std::memcpy(view.data() + offset, in.data(), length);
-  if (who.key_asid != 0) key(who.key_asid).encrypt_unit(tweak, view, view);
+  if (who.key_asid() != 0) key(who.key_asid()).encrypt_unit(tweak, view, view);
   store_dram(frame_hpa, t, view);
 }
 
@@ -140,14 +140,14 @@ void MemoryController::write(std::uint64_t hpa, ByteView data, Requester who) {
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
   if (strict_) return nullptr;
   FrameTag t = tag(hpa);
-  if (t.asid != who.key_asid && t.use == FrameUse::host && t.guard == FrameGuard::none &&
-      (who.key_asid == 0 || has_key(who.key_asid))) {
+  if (t.asid != who.key_asid() && t.use == FrameUse::host && t.guard == FrameGuard::none &&
+      (who.key_asid() == 0 || has_key(who.key_asid()))) {
     // Plain host memory used through another key slot (e.g. by a guest in `off` mode,
     // where no PSP assigns frames): keep it in that slot's representation from now on.
     // The DRAM content does not change, so this is invisible to every observer.
     const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
     const Bytes dram = dram_of(frame_hpa, t);
-    t.asid = who.key_asid;
+    t.asid = who.key_asid();
     store_dram(frame_hpa, t, dram);
     if (t == FrameTag{}) {
       tags_.erase(frame_number(frame_hpa));
@@ -155,7 +155,7 @@ std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, b
       tags_[frame_number(frame_hpa)] = t;
     }
   }
-  if (t.asid != who.key_asid) return nullptr;
+  if (t.asid != who.key_asid()) return nullptr;
   if (t.guard == FrameGuard::no_access || (for_write && t.guard == FrameGuard::write_blocked)) {
     return nullptr;
   }

@@ -34,23 +34,49 @@ namespace cvmsim::hw {
 struct HardwareTestAccess;
 
 // The capability behind every privileged hardware port. Its constructor is private: only
-// the PSP firmware (and the hardware's own unit tests) can make one.
+// the PSP firmware (and the hardware's own unit tests, tests/hw/hw_test_access.h) can make
+// one; VMM code cannot name a way to obtain it.
 class PspPasskey {
   friend class cvmsim::psp::Psp;
   friend struct HardwareTestAccess;
-  PspPasskey() = default;
+  constexpr PspPasskey() = default;
 };
 
-// page_walker: the hardware NPT walker; it reads tables without a key and is not subject
-// to guards (guards restrict software, not the MMU).
+// Who makes an access. page_walker: the hardware NPT walker; it reads tables without a key
+// and has no privilege (isolated NPT frames are write-blocked, not read-blocked).
 enum class Initiator : std::uint8_t { host_cpu, guest_cpu, dma, psp, page_walker };
 
-struct Requester {
-  Initiator who = Initiator::host_cpu;
-  std::uint32_t key_asid = 0;  // the key slot the access uses (0 = none)
+// An access's initiator and the key slot it uses. Unkeyed host, DMA and walker requesters
+// are free for anyone; a requester that uses a VM's key slot (a vCPU of that VM, a DMA
+// descriptor programmed for its ASID) or that speaks as the PSP (guards do not apply) can
+// only be minted with a PspPasskey. So the VMM cannot read a VM's memory through its key
+// or bypass the isolate-mode write block by claiming to be the PSP.
+class Requester {
+ public:
+  static constexpr Requester host() { return {Initiator::host_cpu, 0}; }
+  static constexpr Requester dma() { return {Initiator::dma, 0}; }
+  static constexpr Requester walker() { return {Initiator::page_walker, 0}; }
+  // A guest vCPU or DMA engine using `key_asid`'s key slot (0: shared/unencrypted).
+  static constexpr Requester keyed(PspPasskey, Initiator who, std::uint32_t key_asid) {
+    return {who, key_asid};
+  }
+  // The PSP itself, optionally through a VM's key slot.
+  static constexpr Requester psp(PspPasskey, std::uint32_t key_asid = 0) {
+    return {Initiator::psp, key_asid};
+  }
+  [[nodiscard]] constexpr Initiator who() const noexcept { return who_; }
+  [[nodiscard]] constexpr std::uint32_t key_asid() const noexcept { return key_asid_; }
+  // The same initiator without its key (e.g. a vCPU's access through a shared NPT entry).
+  [[nodiscard]] constexpr Requester unkeyed() const noexcept { return {who_, 0}; }
+  constexpr bool operator==(const Requester&) const = default;
+
+ private:
+  constexpr Requester(Initiator who, std::uint32_t key_asid) : who_(who), key_asid_(key_asid) {}
+  Initiator who_;
+  std::uint32_t key_asid_;
 };
 
-inline constexpr Requester kHostAccess{Initiator::host_cpu, 0};
+inline constexpr Requester kHostAccess = Requester::host();
 
 enum class FrameUse : std::uint8_t { host = 0, guest = 1, npt = 2, psp = 3, merkle = 4 };
 

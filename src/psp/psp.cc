@@ -47,6 +47,12 @@ std::optional<VmInfo> Psp::vm_info(VmHandle handle) const {
   return info;
 }
 
+std::optional<hw::VcpuBinding> Psp::vcpu_binding(VmHandle handle) const {
+  const auto it = vms_.find(handle);
+  if (it == vms_.end() || it->second->state != VmState::running) return std::nullopt;
+  return hw::VcpuBinding::issue(hw::PspPasskey{}, it->second->key_asid(), it->second->npt_root);
+}
+
 Response Psp::handle(const PlatformStatus&) {
   PlatformStatusInfo info;
   info.suite = suite_;
@@ -72,7 +78,7 @@ bool Psp::frame_is_free(std::uint64_t hpa) const {
 void Psp::scrub_frame(std::uint64_t hpa) {
   // Zero the frame's DRAM and hand it back as plain host memory.
   mc_.set_tag(hw::PspPasskey{}, hpa, hw::FrameTag{});
-  mc_.write(hpa, Bytes(hw::kFrameSize, 0), {hw::Initiator::psp, 0});
+  mc_.write(hpa, Bytes(hw::kFrameSize, 0), as_psp());
 }
 
 void Psp::stop(Vm& vm, StopReason reason) {

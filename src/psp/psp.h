@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attest/report.h"
+#include "hw/cpu/vcpu_binding.h"
 #include "hw/memory_controller.h"
 #include "measure/launch_digest.h"
 #include "measure/launch_plan.h"
@@ -81,6 +82,9 @@ class Psp {
   std::vector<VmHandle> periodic_check();
 
   [[nodiscard]] std::optional<VmInfo> vm_info(VmHandle vm) const;
+  // The binding a vCPU of `vm` runs with (its key slot and NPT root), issued only for a
+  // VM that passed LAUNCH_FINISH: the VMM cannot run guest code under a VM's key otherwise.
+  [[nodiscard]] std::optional<hw::VcpuBinding> vcpu_binding(VmHandle vm) const;
   [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
   [[nodiscard]] const PrivateMemory& private_memory() const noexcept { return memory_; }
   [[nodiscard]] std::uint64_t commands_executed() const noexcept { return commands_; }
@@ -100,6 +104,10 @@ class Psp {
   Response handle(const VmStop&);
   Response handle(const Decommission&);
 
+  // The PSP's own accesses: not subject to guards, optionally through a VM's key slot.
+  static hw::Requester as_psp(std::uint32_t key_asid = 0) {
+    return hw::Requester::psp(hw::PspPasskey{}, key_asid);
+  }
   Vm* find(VmHandle vm);
   [[nodiscard]] bool frame_is_free(std::uint64_t hpa) const;
   void scrub_frame(std::uint64_t hpa);

@@ -53,9 +53,9 @@ Response Psp::handle(const LaunchStart& c) {
   vm->npt_root = c.npt_root_hpa;
   mc_.set_tag(hw::PspPasskey{}, c.npt_root_hpa,
               {0, handle, hw::FrameUse::npt, table_guard_for(policy)});
-  mc_.write(c.npt_root_hpa, Bytes(hw::kFrameSize, 0), {hw::Initiator::psp, 0});
+  mc_.write(c.npt_root_hpa, Bytes(hw::kFrameSize, 0), as_psp());
   if (vm->guarded()) {
-    vm->guard = std::make_unique<TableGuard>(suite_, policy.npt_integrity);
+    vm->guard = std::make_unique<TableGuard>(suite_, policy.npt_integrity, as_psp());
     vm->guard->add_table(mc_, c.npt_root_hpa);
   }
   vms_.emplace(handle, std::move(vm));
@@ -99,7 +99,7 @@ Response Psp::handle(const LaunchUpdate& c) {
   }
   mc_.set_tag(hw::PspPasskey{}, c.hpa,
               {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
-  const hw::Requester as_vm{hw::Initiator::psp, vm->key_asid()};
+  const hw::Requester as_vm = as_psp(vm->key_asid());
   mc_.write(c.hpa, zero ? Bytes(hw::kFrameSize, 0) : c.contents, as_vm);
   const Result installed =
       install(*vm, c.gpa, c.hpa, hw::npt::kPresent | hw::npt::kWritable | hw::npt::kExecutable);

@@ -16,11 +16,6 @@ namespace npt = hw::npt;
 
 Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, detail), {}}; }
 
-constexpr hw::Requester kPsp{hw::Initiator::psp, 0};
-
-std::uint64_t read_entry(hw::MemoryController& mc, std::uint64_t entry_hpa) {
-  return npt::Editor(mc, kPsp).read_entry(entry_hpa);
-}
 
 }  // namespace
 
@@ -35,7 +30,7 @@ std::vector<std::uint64_t> Psp::path_tables(const Vm& vm, std::uint64_t gpa) {
   std::vector<std::uint64_t> tables{vm.npt_root};
   std::uint64_t table = vm.npt_root;
   for (int level = npt::kLevels - 1; level > 0; --level) {
-    const std::uint64_t entry = read_entry(mc_, table + 8 * npt::index_at(gpa, level));
+    const std::uint64_t entry = npt::Editor(mc_, as_psp()).read_entry(table + 8 * npt::index_at(gpa, level));
     if ((entry & npt::kPresent) == 0) break;
     table = entry & npt::kFrameMask;
     tables.push_back(table);
@@ -59,7 +54,7 @@ std::uint64_t Psp::missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t
 }
 
 Result Psp::install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags) {
-  npt::Editor editor(mc_, kPsp);
+  npt::Editor editor(mc_, as_psp());
   const npt::Editor::TableAllocator allocate = [this, &vm] {
     const std::uint64_t frame = take_table_frame(vm);
     return frame;
@@ -91,7 +86,7 @@ Response Psp::handle(const NptDonate& c) {
                                    : hw::FrameGuard::none;
   for (std::uint64_t frame : c.frames) {
     mc_.set_tag(hw::PspPasskey{}, frame, {0, vm->handle, hw::FrameUse::npt, guard});
-    mc_.write(frame, Bytes(hw::kFrameSize, 0), kPsp);
+    mc_.write(frame, Bytes(hw::kFrameSize, 0), as_psp());
     vm->table_pool.push_back(frame);
   }
   return {Result::success(), {}};
@@ -150,7 +145,7 @@ Response Psp::handle(const NptMap& c) {
       // A private page starts as zeros under the VM's key, whatever the VMM left in it.
       mc_.set_tag(hw::PspPasskey{}, frame,
                   {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
-      mc_.write(frame, Bytes(hw::kFrameSize, 0), {hw::Initiator::psp, vm->key_asid()});
+      mc_.write(frame, Bytes(hw::kFrameSize, 0), as_psp(vm->key_asid()));
     }
     const Result r = install(*vm, c.gpa + i * hw::kFrameSize, frame, flags);
     if (!r.ok()) return {r, {}};
@@ -175,7 +170,7 @@ Response Psp::handle(const NptUnmap& c) {
   if (!end || *end > npt::kGpaLimit) return fail(Status::invalid_address, c.gpa);
   std::vector<std::uint64_t> entries;
   std::set<std::uint64_t> touched;
-  npt::Editor editor(mc_, kPsp);
+  npt::Editor editor(mc_, as_psp());
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t gpa = c.gpa + i * hw::kFrameSize;
     const auto entry_hpa = editor.leaf_entry_address(vm->npt_root, gpa, nullptr);

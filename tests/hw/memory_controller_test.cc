@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 
 #include "crypto/suite.h"
@@ -17,7 +18,7 @@ using crypto::SuiteId;
 
 PspPasskey psp() { return HardwareTestAccess::passkey(); }
 
-Requester guest(std::uint32_t asid) { return {Initiator::guest_cpu, asid}; }
+Requester guest(std::uint32_t asid) { return keyed(asid); }
 
 class EngineForSuite : public ::testing::TestWithParam<SuiteId> {
  protected:
@@ -107,7 +108,7 @@ TEST_P(EngineForSuite, GuardsBlockEveryoneButThePsp) {
   mc.set_tag(psp(), 0x51000, {0, 1, FrameUse::npt, FrameGuard::write_blocked});
   Bytes b(8);
   EXPECT_THROW(mc.read(0x50000, b, kHostAccess), HwError);
-  EXPECT_THROW(mc.write(0x50000, b, {Initiator::dma, 0}), HwError);
+  EXPECT_THROW(mc.write(0x50000, b, Requester::dma()), HwError);
   EXPECT_NO_THROW(mc.read(0x51000, b, kHostAccess));
   try {
     mc.write(0x51000, b, kHostAccess);
@@ -115,7 +116,7 @@ TEST_P(EngineForSuite, GuardsBlockEveryoneButThePsp) {
   } catch (const HwError& e) {
     EXPECT_EQ(e.code(), HwErrc::access_denied);
   }
-  EXPECT_NO_THROW(mc.write(0x51000, b, {Initiator::psp, 0}));
+  EXPECT_NO_THROW(mc.write(0x51000, b, psp_access()));
   EXPECT_EQ(mc.direct_frame(0x51000, kHostAccess, true), nullptr);
   EXPECT_NE(mc.direct_frame(0x51000, kHostAccess, false), nullptr);
 }
@@ -126,7 +127,8 @@ INSTANTIATE_TEST_SUITE_P(Suites, EngineForSuite, ::testing::Values(SuiteId::sm, 
                          });
 
 // Random operation sequences against both representations: every observation (reads by
-// every kind of requester, refusals) must be identical.
+// every kind of requester, refusals and their codes, the final DRAM) must be identical.
+// Accesses may span two frames; tags carry random guards; keys are loaded and cleared.
 TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
   for (SuiteId suite : {SuiteId::sm, SuiteId::nist}) {
     HostMemory fast_memory(4 * kChunkSize);
@@ -137,12 +139,36 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
     const std::size_t key_size = crypto::suite(suite).xts_key_size();
     constexpr std::uint32_t kAsids = 4;
     constexpr std::uint64_t kFrames = 6;
-    for (int step = 0; step < 3000; ++step) {
+    // Runs `op` on both controllers; both must succeed, or fail with the same code.
+    const auto both = [&](int step, const auto& op) {
+      std::optional<HwErrc> fast_error;
+      std::optional<HwErrc> strict_error;
+      try {
+        op(fast);
+      } catch (const HwError& e) {
+        fast_error = e.code();
+      }
+      try {
+        op(strict);
+      } catch (const HwError& e) {
+        strict_error = e.code();
+      }
+      ASSERT_EQ(fast_error, strict_error) << "step " << step;
+    };
+    std::size_t refusals = 0;
+    for (int step = 0; step < 4000; ++step) {
       const std::uint64_t frame = (rng() % kFrames) * kFrameSize + 0x100000;
       const auto asid = static_cast<std::uint32_t>(rng() % kAsids);
-      const Requester who{rng() % 2 ? Initiator::guest_cpu : Initiator::dma,
-                          fast.has_key(asid) ? asid : 0};
-      switch (rng() % 8) {
+      const auto slot = fast.has_key(asid) ? asid : 0;
+      Requester who = kHostAccess;
+      switch (rng() % 4) {
+        case 0: who = keyed(slot, Initiator::guest_cpu); break;
+        case 1: who = keyed(slot, Initiator::dma); break;
+        case 2: who = psp_access(slot); break;
+        default: break;
+      }
+      const std::size_t offset = rng() % kFrameSize;
+      switch (rng() % 10) {
         case 0: {  // (re)load a key
           if (asid == 0) break;
           const Bytes key = crypto::random_bytes(key_size);
@@ -150,39 +176,51 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
           strict.load_key(psp(), asid, key);
           break;
         }
-        case 1: {  // re-tag a frame
-          if (asid != 0 && !fast.has_key(asid)) break;
-          const FrameTag t{asid, asid, FrameUse::guest, FrameGuard::none};
+        case 1: {  // clear a key (the frames it kept become raw ciphertext)
+          fast.clear_key(psp(), asid);
+          strict.clear_key(psp(), asid);
+          break;
+        }
+        case 2: {  // re-tag a frame, sometimes guarded
+          if (slot != asid) break;
+          const auto guard = static_cast<FrameGuard>(rng() % 5 == 0 ? 1 + rng() % 2 : 0);
+          const FrameTag t{asid, asid, FrameUse::guest, guard};
           fast.set_tag(psp(), frame, t);
           strict.set_tag(psp(), frame, t);
           break;
         }
-        case 2:
         case 3:
-        case 4: {  // write
-          const std::size_t offset = rng() % kFrameSize;
-          const std::size_t length = 1 + rng() % std::min<std::size_t>(200, kFrameSize - offset);
-          const Bytes data = crypto::random_bytes(length);
-          fast.write(frame + offset, data, who);
-          strict.write(frame + offset, data, who);
+        case 4:
+        case 5: {  // write, possibly into the next frame
+          const Bytes data = crypto::random_bytes(1 + rng() % 300);
+          both(step, [&](MemoryController& mc) { mc.write(frame + offset, data, who); });
           break;
         }
-        default: {  // read through a random key slot
-          const std::size_t offset = rng() % kFrameSize;
-          const std::size_t length = 1 + rng() % (kFrameSize - offset);
+        default: {  // read, possibly into the next frame
+          const std::size_t length = 1 + rng() % kFrameSize;
           Bytes a(length);
           Bytes b(length);
-          fast.read(frame + offset, a, who);
-          strict.read(frame + offset, b, who);
+          both(step, [&](MemoryController& mc) {
+            mc.read(frame + offset, &mc == &fast ? MutableByteView(a) : MutableByteView(b), who);
+          });
+          if (HasFatalFailure()) return;
           ASSERT_EQ(a, b) << "step " << step;
         }
       }
+      if (HasFatalFailure()) return;
+      try {
+        Bytes probe(1);
+        fast.read(frame, probe, who);
+      } catch (const HwError&) {
+        ++refusals;
+      }
     }
-    for (std::uint64_t f = 0; f < kFrames; ++f) {
+    EXPECT_GT(refusals, 0u);  // the guards were exercised
+    for (std::uint64_t f = 0; f <= kFrames; ++f) {
       Bytes a(kFrameSize);
       Bytes b(kFrameSize);
-      fast.read(0x100000 + f * kFrameSize, a, kHostAccess);
-      strict.read(0x100000 + f * kFrameSize, b, kHostAccess);
+      fast.read(0x100000 + f * kFrameSize, a, psp_access());
+      strict.read(0x100000 + f * kFrameSize, b, psp_access());
       ASSERT_EQ(a, b) << "DRAM of frame " << f;
     }
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hw/hw_error.h"
 #include "hw_test_access.h"
 
 namespace cvmsim::hw::npt {
@@ -71,6 +72,48 @@ TEST_F(NptFixture, SparseTerabyteGuestNeedsTablesOnlyWhereMapped) {
   // one level-1 and one level-0 table per mapping: 18 table pages for a 1 TiB range.
   EXPECT_EQ((next_frame - before) / kFrameSize, 18u);
   EXPECT_TRUE(walk(mc, root, (7ull << 37) + 0x1000, Access::read).ok());
+}
+
+TEST_F(NptFixture, TablePagesAreEnumeratedForTheDigest) {
+  map(0x7000, 0x900000, kPresent);
+  map(1ull << 39, 0x901000, kPresent);  // second root entry: 3 more tables
+  std::vector<std::pair<std::uint64_t, int>> seen;
+  for_each_table_page(mc, root, [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
+  ASSERT_EQ(seen.size(), 7u);  // root + 2 x (level 2, 1, 0)
+  EXPECT_EQ(seen[0], std::make_pair(root, 3));
+  EXPECT_EQ(seen[1].second, 2);
+  EXPECT_EQ(seen[3].second, 0);
+  // An entry with reserved bits is not followed (the walker would refuse it too).
+  const auto entry_hpa = root + kEntrySize * index_at(1ull << 39, 3);
+  editor.write_entry(entry_hpa, editor.read_entry(entry_hpa) | (1ull << 55));
+  seen.clear();
+  for_each_table_page(mc, root, [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
+  EXPECT_EQ(seen.size(), 4u);
+}
+
+TEST_F(NptFixture, LeafTableCarriesUpperPermissions) {
+  map(0x200000, 0x900000, kPresent | kWritable);
+  map(0x201000, 0x901000, kPresent);
+  const auto leaf = read_leaf_table(mc, root, 0x200000);
+  ASSERT_TRUE(leaf.has_value());
+  EXPECT_TRUE(leaf->writable);
+  EXPECT_EQ(leaf->entries[0], make_entry(0x900000, kPresent | kWritable));
+  EXPECT_EQ(leaf->entries[1], make_entry(0x901000, kPresent));
+  EXPECT_EQ(leaf->entries[2], 0u);
+  EXPECT_FALSE(read_leaf_table(mc, root, 1ull << 30).has_value());  // no level-1 table there
+  EXPECT_THROW((void)editor.leaf_entry_address(root, kGpaLimit, &allocate), HwError);
+}
+
+TEST_F(NptFixture, IsolatedTablesRefuseHostWritesButStayWalkable) {
+  map(0x7000, 0x900000, kPresent);
+  const auto entry_hpa = *editor.leaf_entry_address(root, 0x7000, nullptr);
+  const std::uint64_t table = entry_hpa & ~std::uint64_t{0xfff};
+  mc.set_tag(HardwareTestAccess::passkey(), table, {0, 1, FrameUse::npt, FrameGuard::write_blocked});
+  EXPECT_THROW(editor.write_entry(entry_hpa, 0), HwError);  // the VMM's editor
+  EXPECT_TRUE(walk(mc, root, 0x7000, Access::read).ok());   // the walker only reads
+  Editor psp_editor(mc, Requester::psp(HardwareTestAccess::passkey()));
+  psp_editor.write_entry(entry_hpa, 0);
+  EXPECT_FALSE(walk(mc, root, 0x7000, Access::read).ok());
 }
 
 }  // namespace

@@ -5,20 +5,15 @@
 #include "hw/host_memory.h"
 
 namespace cvmsim::psp {
-namespace {
-
-constexpr hw::Requester kPspRead{hw::Initiator::psp, 0};
-
-}  // namespace
-
-TableGuard::TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm)
-    : suite_(suite), algorithm_(algorithm), tree_(suite) {}
+TableGuard::TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm,
+                       hw::Requester reader)
+    : suite_(suite), algorithm_(algorithm), reader_(reader), tree_(suite) {}
 
 Bytes TableGuard::page_payload(hw::MemoryController& mc, std::uint64_t hpa) const {
   ByteWriter w;
   w.u64(hpa);
   Bytes page(hw::kFrameSize);
-  mc.read(hpa, page, kPspRead);
+  mc.read(hpa, page, reader_);
   w.bytes(page);
   return w.take();
 }

@@ -28,7 +28,8 @@ namespace cvmsim::psp {
 
 class TableGuard {
  public:
-  TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm);
+  // `reader` is how the guard reads table pages (the PSP's own requester).
+  TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm, hw::Requester reader);
 
   // Records a new (zeroed or freshly written) table page.
   void add_table(hw::MemoryController& mc, std::uint64_t table_hpa);
@@ -52,6 +53,7 @@ class TableGuard {
 
   crypto::SuiteId suite_;
   measure::NptIntegrity algorithm_;
+  hw::Requester reader_;
   std::vector<std::uint64_t> tables_;                  // install order
   std::unordered_map<std::uint64_t, std::size_t> index_;  // hpa -> leaf index
   MerkleTree tree_;

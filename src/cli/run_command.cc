@@ -1,0 +1,158 @@
+// cvmsim run: boot confidential VMs on the simulated platform.
+#include <fmt/core.h>
+
+#include <chrono>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "common/file_io.h"
+#include "crypto/suite.h"
+#include "measure/reference.h"
+#include "pki/identity.h"
+#include "vmm/vmm.h"
+#include "vmm/vmm_error.h"
+
+namespace cvmsim::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunOptions {
+  std::string chip_dir;
+  std::string firmware;
+  std::string reference;
+  std::string provider;
+  std::string memory = "256M";
+  int vms = 1;
+  int timeout_seconds = 60;
+  OutputFormat format = OutputFormat::text;
+};
+
+std::uint64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  std::uint64_t value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("--mem", "'" + text + "' is not a size like 256M or 4G");
+  }
+  const std::string unit = text.substr(used);
+  const std::uint64_t scale = unit.empty() ? 1
+                              : unit == "K" ? 1ull << 10
+                              : unit == "M" ? 1ull << 20
+                              : unit == "G" ? 1ull << 30
+                              : unit == "T" ? 1ull << 40
+                                            : 0;
+  if (scale == 0 || value == 0 || value > (1ull << 40) / scale) {
+    throw CLI::ValidationError("--mem", "'" + text + "' must be 1..1T with unit K, M, G or T");
+  }
+  return value * scale;
+}
+
+// The provider's public key from a provider directory, a certificate or a key file.
+Bytes provider_public_key(const fs::path& path) {
+  if (fs::is_directory(path)) {
+    return pki::load_provider(path).certificate.public_key().public_der();
+  }
+  const Bytes data = read_file(path, 1 << 20);
+  try {
+    return pki::Certificate::parse(data, path.string()).public_key().public_der();
+  } catch (const Error&) {
+    return crypto::Key::parse(data, path.string()).public_der();
+  }
+}
+
+void run_vms(const RunOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  vmm::Platform platform(o.chip_dir);
+  vmm::Vmm vmm(platform);
+  vmm::LaunchRequest request;
+  request.firmware = read_file(o.firmware, measure::GuestLayout{}.max_firmware_size);
+  request.reference = read_file(o.reference, measure::kMaxReferenceSize);
+  request.provider_key = provider_public_key(o.provider);
+  request.policy = measure::Reference::decode(request.reference, o.reference).policy;
+  request.memory_size = parse_size(o.memory);
+
+  nlohmann::json report = nlohmann::json::array();
+  bool all_ok = true;
+  std::vector<psp::VmHandle> handles;
+  for (int i = 0; i < o.vms; ++i) {
+    try {
+      handles.push_back(vmm.launch(request));
+    } catch (const vmm::VmmError& e) {
+      fmt::print(stderr, "cvmsim: VM {} was not started: {}\n", i + 1, e.what());
+      throw ExitWith{kExitVmFailed};
+    }
+  }
+  for (psp::VmHandle handle : handles) {
+    const auto start = Clock::now();
+    const vmm::RunResult r = vmm.run(handle, std::chrono::seconds(o.timeout_seconds));
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    const auto info = platform.psp().vm_info(handle);
+    const bool ok = r.fate == vmm::VmFate::exited && r.exit_status == 0u;
+    all_ok = all_ok && ok;
+    nlohmann::json vm{{"vm", handle},
+                      {"fate", vmm::to_string(r.fate)},
+                      {"exit_status", r.exit_status ? nlohmann::json(*r.exit_status) : nullptr},
+                      {"detail", r.detail},
+                      {"console", r.console},
+                      {"asid", info ? info->asid : 0},
+                      {"policy", request.policy.to_string()},
+                      {"vm_exits", r.stats.exits},
+                      {"nested_page_faults", r.stats.nested_page_faults},
+                      {"pages_mapped", r.stats.pages_mapped},
+                      {"psp_commands", r.stats.psp_commands},
+                      {"psp_private_memory_bytes", info ? info->private_memory : 0},
+                      {"run_ms", ms}};
+    if (o.format == OutputFormat::text) {
+      fmt::print("{}", r.console);
+      fmt::print("-- VM {} {}{}: {} exits, {} nested page faults, {} pages mapped, {} PSP "
+                 "commands, {} bytes of PSP private memory, {:.1f} ms\n",
+                 handle, vmm::to_string(r.fate),
+                 r.exit_status ? fmt::format(" (status {})", *r.exit_status) : "",
+                 r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped,
+                 r.stats.psp_commands, info ? info->private_memory : 0, ms);
+      if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
+    }
+    report.push_back(vm);
+  }
+  if (o.format == OutputFormat::json) {
+    print_json({{"vms", report},
+                {"psp_private_memory_used", platform.psp().private_memory().used()},
+                {"psp_private_memory_budget", platform.psp().private_memory().budget()}});
+  }
+  if (!all_ok) throw ExitWith{kExitVmFailed};
+}
+
+}  // namespace
+
+void register_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Boot confidential VMs on the simulated platform");
+  cmd->add_option("--chip", o->chip_dir, "Chip directory (the platform's identity and fuses)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--firmware", o->firmware, "Firmware image (flat x86-64 binary)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--reference", o->reference, "Signed reference measurement (CVMSREF1)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--provider", o->provider,
+                  "Provider directory, certificate or public key that signed the reference")
+      ->required()
+      ->check(CLI::ExistingPath);
+  cmd->add_option("--mem", o->memory, "Guest-physical memory per VM (e.g. 256M, 4G, 1T)")
+      ->capture_default_str();
+  cmd->add_option("--vms", o->vms, "Number of VMs to launch on the platform")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
+  cmd->add_option("--timeout", o->timeout_seconds, "Wall-clock limit per VM, seconds")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  add_output_option(*cmd, o->format);
+  cmd->callback([o] { run_vms(*o); });
+}
+
+}  // namespace cvmsim::cli

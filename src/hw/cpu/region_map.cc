@@ -1,0 +1,150 @@
+#include "hw/cpu/region_map.h"
+
+#include <unicorn/unicorn.h>
+
+#include <fmt/format.h>
+
+#include "hw/hw_error.h"
+
+namespace cvmsim::hw::cpu {
+namespace {
+
+constexpr std::uint64_t kPageMask = ~std::uint64_t{kFrameSize - 1};
+
+std::uint32_t prot_of(const npt::Translation& t) {
+  std::uint32_t prot = UC_PROT_READ;
+  if (t.writable) prot |= UC_PROT_WRITE;
+  if (t.executable) prot |= UC_PROT_EXEC;
+  return prot;
+}
+
+// Whether leaf entry `entry` continues a run: same rights, the expected frame.
+bool continues(std::uint64_t entry, const npt::Translation& t, std::uint64_t expected_frame) {
+  if ((entry & npt::kPresent) == 0 || (entry & npt::kReservedMask) != 0) return false;
+  if ((entry & npt::kFrameMask) != expected_frame) return false;
+  return ((entry & npt::kWritable) != 0) == t.writable &&
+         ((entry & npt::kExecutable) != 0) == t.executable &&
+         ((entry & npt::kShared) != 0) == t.shared;
+}
+
+}  // namespace
+
+RegionMap::RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding,
+                     void* owner, MmioRead mmio_read, MmioWrite mmio_write)
+    : uc_(uc), mc_(mc), binding_(binding), owner_(owner), mmio_read_(mmio_read),
+      mmio_write_(mmio_write) {}
+
+RegionMap::Regions::const_iterator RegionMap::find(std::uint64_t gpa) const {
+  auto it = regions_.upper_bound(gpa);
+  if (it == regions_.begin()) return regions_.end();
+  --it;
+  return gpa - it->first < it->second.size ? it : regions_.end();
+}
+
+bool RegionMap::contains(std::uint64_t gpa) const { return find(gpa) != regions_.end(); }
+
+const MmioPage* RegionMap::mmio_page(std::uint64_t gpa) const {
+  const auto it = find(gpa);
+  return it == regions_.end() ? nullptr : it->second.mmio.get();
+}
+
+RegionMap::Fill RegionMap::fill(std::uint64_t gpa, npt::Access access) {
+  ++stats_.fills;
+  const npt::WalkResult walk = npt::walk(mc_, binding_.npt_root(), gpa, access);
+  if (!walk.ok()) return {Outcome::fault, walk.fault, {}};
+  if (regions_.size() >= kMaxRegions) {
+    clear();
+    --stats_.flushes;
+    ++stats_.evictions;
+  }
+  const npt::Translation& t = *walk.translation;
+  // A shared entry (the C-bit clear) makes the access use no key, as on SEV.
+  const Requester who = t.shared ? binding_.requester().unkeyed() : binding_.requester();
+  std::uint8_t* frame = mc_.direct_frame(t.hpa & kPageMask, who, t.writable);
+  if (frame != nullptr) return map_direct(gpa & kPageMask, t, frame, who);
+  if (access == npt::Access::execute) {
+    return {Outcome::refused, {},
+            fmt::format("instruction fetch at GPA {:#x} from frame {:#x}, which is not kept "
+                        "under this vCPU's key (another VM's, unencrypted behind a private "
+                        "entry, or guarded): the hardware would fetch ciphertext",
+                        gpa, t.hpa & kPageMask)};
+  }
+  return map_mmio(gpa & kPageMask, t, who);
+}
+
+RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Translation& t,
+                                      std::uint8_t* frame, Requester who) {
+  const std::uint64_t frame_hpa = t.hpa & kPageMask;
+  std::uint64_t first = gpa_page;
+  std::uint64_t last = gpa_page;  // inclusive
+  // Grow over neighbours in the same leaf table: the following (and preceding) GPAs must
+  // map the following (preceding) frames of the same host chunk, with the same rights.
+  if (const auto leaf = npt::read_leaf_table(mc_, binding_.npt_root(), gpa_page)) {
+    const std::size_t index = npt::index_at(gpa_page, 0);
+    const auto usable = [&](std::uint64_t gpa, std::size_t i, std::uint64_t hpa) {
+      return continues(leaf->entries[i], t, hpa) && !contains(gpa) &&
+             mc_.direct_frame(hpa, who, t.writable) == frame + (hpa - frame_hpa);
+    };
+    for (std::size_t i = index + 1; i < npt::kEntriesPerTable; ++i) {
+      const std::uint64_t hpa = frame_hpa + (i - index) * kFrameSize;
+      if ((last - first) / kFrameSize + 1 >= kMaxRunPages || hpa / kChunkSize != frame_hpa / kChunkSize ||
+          !usable(last + kFrameSize, i, hpa)) {
+        break;
+      }
+      last += kFrameSize;
+    }
+    for (std::size_t i = index; i-- > 0;) {
+      const std::uint64_t back = (index - i) * kFrameSize;
+      if (back > frame_hpa) break;
+      const std::uint64_t hpa = frame_hpa - back;
+      if ((last - first) / kFrameSize + 1 >= kMaxRunPages || hpa / kChunkSize != frame_hpa / kChunkSize ||
+          !usable(first - kFrameSize, i, hpa)) {
+        break;
+      }
+      first -= kFrameSize;
+    }
+  }
+  std::uint8_t* host = frame - (gpa_page - first);
+  const std::uint64_t size = last - first + kFrameSize;
+  const uc_err err = uc_mem_map_ptr(uc_, first, size, prot_of(t), host);
+  if (err != UC_ERR_OK) {
+    return {Outcome::refused, {},
+            fmt::format("unicorn could not map GPA {:#x}+{:#x}: {}", first, size,
+                        uc_strerror(err))};
+  }
+  regions_.emplace(first, Region{size, nullptr});
+  ++stats_.direct_regions;
+  stats_.direct_pages += size / kFrameSize;
+  return {};
+}
+
+RegionMap::Fill RegionMap::map_mmio(std::uint64_t gpa_page, const npt::Translation& t,
+                                    Requester who) {
+  auto page = std::make_unique<MmioPage>(
+      MmioPage{owner_, gpa_page, t.hpa & kPageMask, who, t.writable});
+  const uc_err err = uc_mmio_map(uc_, gpa_page, kFrameSize, mmio_read_, page.get(),
+                                 mmio_write_, page.get());
+  if (err != UC_ERR_OK) {
+    return {Outcome::refused, {},
+            fmt::format("unicorn could not map MMIO page {:#x}: {}", gpa_page,
+                        uc_strerror(err))};
+  }
+  regions_.emplace(gpa_page, Region{kFrameSize, std::move(page)});
+  ++stats_.mmio_pages;
+  return {};
+}
+
+void RegionMap::drop(std::uint64_t gpa) {
+  const auto it = find(gpa);
+  if (it == regions_.end()) return;
+  uc_mem_unmap(uc_, it->first, it->second.size);
+  regions_.erase(it);
+}
+
+void RegionMap::clear() {
+  for (const auto& [gpa, region] : regions_) uc_mem_unmap(uc_, gpa, region.size);
+  regions_.clear();
+  ++stats_.flushes;
+}
+
+}  // namespace cvmsim::hw::cpu

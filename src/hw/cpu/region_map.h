@@ -1,0 +1,101 @@
+// The guest CPU's TLB: Unicorn memory regions over guest-physical addresses.
+//
+// A fill walks the NPT *as it is in memory now* and maps the translation: a frame the vCPU
+// may use as it is (kept in the vCPU's key slot, not guarded) becomes a region aliasing the
+// frame's plaintext (uc_mem_map_ptr: loads, stores and instruction fetches run at full
+// speed with no hook); neighbouring pages of the same leaf table that map the following
+// frames with the same rights join the region. Any other frame (another VM's, an unkeyed
+// frame behind a private entry, a guarded frame) becomes a one-page MMIO region whose
+// accesses go through the memory controller, so the guest sees what the hardware would
+// show: garbage, or a refusal. Instruction fetches cannot be served from MMIO; they are
+// refused (VmExit guest_fault) instead of executing decrypted garbage.
+//
+// Regions stay, stale, until clear() (the TLB flush): NPT edits take effect when hardware
+// would see them. Unicorn's region operations cost about 10 us each and grow with the
+// number of regions (QEMU rebuilds its flat view on every change; measured in
+// docs/benchmarks.md, "Guest CPU"), so the map holds at most kMaxRegions and starts over
+// when full, as a hardware TLB evicts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "hw/cpu/vcpu_binding.h"
+#include "hw/npt/walker.h"
+
+struct uc_struct;
+
+namespace cvmsim::hw::cpu {
+
+inline constexpr std::size_t kMaxRegions = 32;
+inline constexpr std::uint64_t kMaxRunPages = 128;  // pages per direct region (512 KiB)
+
+struct RegionStats {
+  std::uint64_t fills = 0;
+  std::uint64_t direct_regions = 0;
+  std::uint64_t direct_pages = 0;
+  std::uint64_t mmio_pages = 0;
+  std::uint64_t evictions = 0;  // times the map was full and started over
+  std::uint64_t flushes = 0;
+};
+
+// One MMIO page: the frame behind it and how the vCPU reaches it.
+struct MmioPage {
+  void* owner = nullptr;  // the GuestCpu whose callbacks serve it
+  std::uint64_t gpa = 0;
+  std::uint64_t frame_hpa = 0;
+  Requester who = Requester::host();
+  bool writable = false;
+};
+
+class RegionMap {
+ public:
+  using MmioRead = std::uint64_t (*)(uc_struct*, std::uint64_t, unsigned, void*);
+  using MmioWrite = void (*)(uc_struct*, std::uint64_t, unsigned, std::uint64_t, void*);
+
+  RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding, void* owner,
+            MmioRead mmio_read, MmioWrite mmio_write);
+  RegionMap(const RegionMap&) = delete;
+  RegionMap& operator=(const RegionMap&) = delete;
+
+  enum class Outcome : std::uint8_t { mapped, fault, refused };
+  struct Fill {
+    Outcome outcome = Outcome::mapped;
+    npt::Fault fault;    // Outcome::fault
+    std::string detail;  // Outcome::refused
+  };
+  // A TLB miss at `gpa`: walks the NPT and maps what it finds.
+  Fill fill(std::uint64_t gpa, npt::Access access);
+  // Drops the region holding `gpa` (a permission miss re-walks, as hardware does).
+  void drop(std::uint64_t gpa);
+  void clear();  // the TLB flush
+
+  [[nodiscard]] bool contains(std::uint64_t gpa) const;
+  [[nodiscard]] const MmioPage* mmio_page(std::uint64_t gpa) const;
+  [[nodiscard]] std::size_t size() const noexcept { return regions_.size(); }
+  [[nodiscard]] const RegionStats& stats() const noexcept { return stats_; }
+
+ private:
+  struct Region {
+    std::uint64_t size = 0;
+    std::unique_ptr<MmioPage> mmio;  // null for direct regions
+  };
+  using Regions = std::map<std::uint64_t, Region>;  // by first GPA
+  Regions::const_iterator find(std::uint64_t gpa) const;
+  Fill map_direct(std::uint64_t gpa_page, const npt::Translation& t, std::uint8_t* frame,
+                  Requester who);
+  Fill map_mmio(std::uint64_t gpa_page, const npt::Translation& t, Requester who);
+
+  uc_struct* uc_;
+  MemoryController& mc_;
+  VcpuBinding binding_;
+  void* owner_;
+  MmioRead mmio_read_;
+  MmioWrite mmio_write_;
+  Regions regions_;
+  RegionStats stats_;
+};
+
+}  // namespace cvmsim::hw::cpu

@@ -1,0 +1,49 @@
+// What GuestCpu::run() returns: why the guest stopped running (docs/architecture.md,
+// "Guest memory path"; ports in docs/formats.md, "Guest ABI").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "hw/npt/walker.h"
+
+namespace cvmsim::hw {
+
+// The guest ABI's I/O ports.
+inline constexpr std::uint16_t kConsolePort = 0x3f8;     // OUT al: one console byte
+inline constexpr std::uint16_t kSecureCallPort = 0xca0;  // OUT eax: GPA of a request page
+inline constexpr std::uint16_t kExitPort = 0x501;        // OUT eax: exit status, then HLT
+
+struct VmExit {
+  enum class Kind : std::uint8_t {
+    halt,               // HLT executed; run() continues after it
+    io_out,             // OUT port, value: the instruction has completed
+    io_in,              // IN port: the VMM calls GuestCpu::complete_io_in(value) first
+    nested_page_fault,  // `fault`: the access is retried when run() is called again
+    guest_fault,        // an exception or an access the hardware refuses; not resumable
+    time_limit,         // run()'s time slice ended (preemption timer); resumable
+    instruction_limit,  // run()'s instruction budget ended (needs counting); resumable
+  };
+  Kind kind = Kind::halt;
+  std::uint16_t port = 0;   // io_out, io_in
+  std::uint8_t size = 0;    // io_out, io_in: 1, 2 or 4 bytes
+  std::uint32_t value = 0;  // io_out
+  npt::Fault fault;         // nested_page_fault
+  int vector = -1;          // guest_fault: the x86 exception vector when there is one
+  std::uint64_t rip = 0;    // where the guest was (for io and faults: the instruction's block)
+  std::string detail;       // guest_fault, limits: what happened, for logs
+
+  static VmExit of(Kind kind, std::string detail = {}, std::uint64_t rip = 0) {
+    VmExit e;
+    e.kind = kind;
+    e.detail = std::move(detail);
+    e.rip = rip;
+    return e;
+  }
+};
+
+std::string_view to_string(VmExit::Kind kind);
+
+}  // namespace cvmsim::hw

@@ -1,0 +1,19 @@
+#include "vmm/platform.h"
+
+#include "psp/chip_fuses.h"
+
+namespace cvmsim::vmm {
+namespace {
+
+// The VMM hands out frames above the first 16 MiB of host memory (kept for the host).
+constexpr std::uint64_t kHostReserved = 16ull << 20;
+
+}  // namespace
+
+Platform::Platform(const std::filesystem::path& chip_dir, const PlatformOptions& options)
+    : memory_(options.host_memory),
+      mc_(memory_, pki::load_chip(chip_dir).suite),
+      psp_(std::make_unique<psp::Psp>(mc_, psp::load_chip_fuses(chip_dir), options.psp)),
+      frames_(kHostReserved, (options.host_memory - kHostReserved) / hw::kFrameSize) {}
+
+}  // namespace cvmsim::vmm

@@ -1,0 +1,256 @@
+// The guest CPU's semantics on hand-assembled x86-64 code: exact exits, TLB staleness until
+// flush, what the guest sees of frames that are not its own, permissions, limits.
+#include "hw/guest_cpu.h"
+
+#include <gtest/gtest.h>
+
+#include <type_traits>
+
+#include "crypto/suite.h"
+#include "hw/hw_error.h"
+#include "test_machine.h"
+
+namespace cvmsim::hw::testing {
+namespace {
+
+// Compile-time half of the capability story: nothing outside the PSP can mint these.
+static_assert(!std::is_default_constructible_v<PspPasskey>);
+static_assert(!std::is_constructible_v<Requester, Initiator, std::uint32_t>);
+static_assert(!std::is_default_constructible_v<VcpuBinding>);
+
+constexpr std::uint64_t kData = 0x300000;  // a data page the tests map themselves
+
+std::uint32_t read32(TestMachine& m, std::uint64_t hpa, Requester who) {
+  std::array<std::uint8_t, 4> b{};
+  m.mc.read(hpa, b, who);
+  return std::uint32_t{b[0]} | std::uint32_t{b[1]} << 8 | std::uint32_t{b[2]} << 16 |
+         std::uint32_t{b[3]} << 24;
+}
+
+void write32(TestMachine& m, std::uint64_t hpa, std::uint32_t v, Requester who) {
+  const std::array<std::uint8_t, 4> b{static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
+                                      static_cast<std::uint8_t>(v >> 16),
+                                      static_cast<std::uint8_t>(v >> 24)};
+  m.mc.write(hpa, b, who);
+}
+
+// loop: mov eax, [kData]; out 0x80, eax; jmp loop
+const Bytes kReadLoop = {0x8b, 0x04, 0x25, 0x00, 0x00, 0x30, 0x00, 0xe7, 0x80, 0xeb, 0xf5};
+
+VmExit next_out(TestMachine& m) {
+  const VmExit e = m.cpu->run();
+  EXPECT_EQ(e.kind, VmExit::Kind::io_out) << e.detail;
+  return e;
+}
+
+TEST(GuestCpu, TranslationsStayStaleUntilTheTlbIsFlushed) {
+  TestMachine m;
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t a = m.new_frame();
+  const std::uint64_t b = m.new_frame();
+  m.own(a, kAsid);
+  m.own(b, kAsid);
+  write32(m, a, 111, psp_access(kAsid));
+  write32(m, b, 222, psp_access(kAsid));
+  m.map(kData, a);
+  EXPECT_EQ(next_out(m).value, 111u);
+  m.map(kData, b);  // remapped behind the vCPU's back
+  EXPECT_EQ(next_out(m).value, 111u);
+  EXPECT_EQ(next_out(m).value, 111u);
+  m.cpu->flush_tlb();  // flushed while the guest is suspended inside OUT
+  EXPECT_EQ(next_out(m).value, 222u);
+}
+
+TEST(GuestCpu, ExitsAreExactAndNothingRunsTwice) {
+  TestMachine m;
+  // mov ebx, 5; inc ebx; mov [0x500000], ebx; mov dword [kData], 0; out 0x80, al;
+  // mov eax, [kData]; out 0x81, eax; mov eax, ebx; out 0x82, eax; hlt
+  m.load(kLoadGpa, Bytes{0xbb, 0x05, 0, 0, 0, 0xff, 0xc3, 0x89, 0x1c, 0x25, 0, 0, 0x50, 0,
+                         0xc7, 0x04, 0x25, 0, 0, 0x30, 0, 0, 0, 0, 0, 0xe6, 0x80,
+                         0x8b, 0x04, 0x25, 0, 0, 0x30, 0, 0xe7, 0x81, 0x89, 0xd8, 0xe7, 0x82, 0xf4});
+  const std::uint64_t data = m.new_frame();
+  m.own(data, kAsid);
+  m.map(kData, data);
+  const VmExit npf = m.cpu->run();
+  ASSERT_EQ(npf.kind, VmExit::Kind::nested_page_fault);
+  EXPECT_EQ(npf.fault.gpa, 0x500000u);
+  EXPECT_EQ(npf.fault.access, npt::Access::write);
+  EXPECT_EQ(npf.fault.level, 1);  // no level-1 entry for the 2 MiB range at 4 MiB
+  const std::uint64_t page = m.new_frame();
+  m.own(page, kAsid);
+  m.map(0x500000, page);
+  ASSERT_EQ(next_out(m).port, 0x80);
+  // The guest is suspended inside OUT: what the VMM does now is seen by the next load.
+  write32(m, data, 7, psp_access(kAsid));
+  EXPECT_EQ(next_out(m).value, 7u);
+  EXPECT_EQ(next_out(m).value, 6u);  // inc ran once although the store faulted
+  EXPECT_EQ(read32(m, page, psp_access(kAsid)), 6u);
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
+}
+
+TEST(GuestCpu, InReturnsTheValueTheVmmSupplies) {
+  TestMachine m;
+  // in eax, 0x90; out 0x80, eax; in al, 0x91; out 0x80, eax; hlt
+  m.load(kLoadGpa, Bytes{0xe5, 0x90, 0xe7, 0x80, 0xe4, 0x91, 0xe7, 0x80, 0xf4});
+  VmExit e = m.cpu->run();
+  ASSERT_EQ(e.kind, VmExit::Kind::io_in);
+  EXPECT_EQ(e.port, 0x90);
+  EXPECT_EQ(e.size, 4);
+  m.cpu->complete_io_in(0x12345678);
+  EXPECT_EQ(next_out(m).value, 0x12345678u);
+  e = m.cpu->run();
+  ASSERT_EQ(e.kind, VmExit::Kind::io_in);
+  EXPECT_EQ(e.size, 1);
+  m.cpu->complete_io_in(0xabcdef99);
+  EXPECT_EQ(next_out(m).value, 0x12345699u);  // only AL changed
+}
+
+TEST(GuestCpu, AnotherVmsFrameShowsWhatTheMemoryControllerShows) {
+  TestMachine m;
+  m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t theirs = m.new_frame();
+  m.own(theirs, 2);
+  write32(m, theirs, 0x5ec4e7, psp_access(2));
+  m.map(kData, theirs);  // an attacker's remap onto VM 2's frame
+  const std::uint32_t seen = next_out(m).value;
+  EXPECT_NE(seen, 0x5ec4e7u);
+  // Exactly the hardware's answer: VM 2's ciphertext decrypted with this VM's key.
+  EXPECT_EQ(seen, read32(m, theirs, keyed(kAsid)));
+  EXPECT_EQ(m.cpu->stats().mmio_pages_mapped, 1u);
+}
+
+TEST(GuestCpu, WritesToAnotherVmsFrameGarbleItForItsOwner) {
+  TestMachine m;
+  m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
+  // mov dword [kData], 0x41414141; hlt
+  m.load(kLoadGpa, Bytes{0xc7, 0x04, 0x25, 0, 0, 0x30, 0, 0x41, 0x41, 0x41, 0x41, 0xf4});
+  const std::uint64_t theirs = m.new_frame();
+  m.own(theirs, 2);
+  m.map(kData, theirs);
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
+  const std::uint32_t owner_sees = read32(m, theirs, keyed(2));
+  EXPECT_NE(owner_sees, 0x41414141u);
+  EXPECT_NE(owner_sees, 0u);
+}
+
+TEST(GuestCpu, CodeInAFrameNotUnderTheVcpusKeyIsNotExecuted) {
+  TestMachine m;
+  m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
+  const std::uint64_t code = m.new_frame();  // VM 2's page of code, mapped into this VM
+  m.own(code, 2);
+  m.mc.write(code, Bytes{0xf4}, psp_access(2));
+  m.map(kLoadGpa, code);
+  const VmExit e = m.cpu->run();
+  EXPECT_EQ(e.kind, VmExit::Kind::guest_fault);
+  EXPECT_NE(e.detail.find("fetch"), std::string::npos) << e.detail;
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::guest_fault);  // stays dead
+}
+
+TEST(GuestCpu, SharedEntriesGiveThePlaintextTheHostWrote) {
+  TestMachine m;
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t shared = m.new_frame();
+  write32(m, shared, 0xc0ffee, kHostAccess);
+  m.map(kData, shared, npt::kPresent | npt::kWritable | npt::kShared);
+  EXPECT_EQ(next_out(m).value, 0xc0ffeeu);
+  EXPECT_EQ(m.cpu->stats().mmio_pages_mapped, 0u);  // mapped directly: same key slot (none)
+}
+
+TEST(GuestCpu, PermissionFaultsReportTheAccessAndRetryAfterTheFix) {
+  TestMachine m;
+  // mov dword [kData], 9; hlt
+  m.load(kLoadGpa, Bytes{0xc7, 0x04, 0x25, 0, 0, 0x30, 0, 9, 0, 0, 0, 0xf4});
+  const std::uint64_t data = m.new_frame();
+  m.own(data, kAsid);
+  m.map(kData, data, npt::kPresent);  // read-only
+  const VmExit e = m.cpu->run();
+  ASSERT_EQ(e.kind, VmExit::Kind::nested_page_fault);
+  EXPECT_EQ(e.fault.kind, npt::FaultKind::permission);
+  EXPECT_EQ(e.fault.access, npt::Access::write);
+  m.map(kData, data, npt::kPresent | npt::kWritable);
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
+  EXPECT_EQ(read32(m, data, psp_access(kAsid)), 9u);
+}
+
+TEST(GuestCpu, GuestExceptionsAreFaultsUntilTheVcpuIsRestarted) {
+  TestMachine m;
+  // xor ecx, ecx; div ecx; ... at +4: hlt
+  m.load(kLoadGpa, Bytes{0x31, 0xc9, 0xf7, 0xf1, 0xf4});
+  VmExit e = m.cpu->run();
+  ASSERT_EQ(e.kind, VmExit::Kind::guest_fault) << e.detail;
+  EXPECT_EQ(e.vector, 0);  // #DE
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::guest_fault);
+  Registers r = m.cpu->registers();
+  r.rip = kLoadGpa + 4;
+  m.cpu->set_registers(r);
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
+}
+
+TEST(GuestCpu, TimeSlicesEndAndResume) {
+  TestMachine m;
+  // inc rax; jmp back
+  m.load(kLoadGpa, Bytes{0x48, 0xff, 0xc0, 0xeb, 0xfb});
+  VmExit e = m.cpu->run(std::chrono::milliseconds(30));
+  ASSERT_EQ(e.kind, VmExit::Kind::time_limit);
+  const std::uint64_t first = m.cpu->registers().rax;
+  EXPECT_GT(first, 1000u);
+  e = m.cpu->run(std::chrono::milliseconds(30));
+  ASSERT_EQ(e.kind, VmExit::Kind::time_limit);
+  EXPECT_GT(m.cpu->registers().rax, first);
+}
+
+TEST(GuestCpu, InstructionBudgetsNeedCountingAndStopTheGuest) {
+  TestMachine counting(crypto::SuiteId::sm, CpuOptions{true});
+  counting.load(kLoadGpa, Bytes{0x48, 0xff, 0xc0, 0xeb, 0xfb});
+  const VmExit e = counting.cpu->run(RunLimits{std::chrono::seconds(10), 100000});
+  ASSERT_EQ(e.kind, VmExit::Kind::instruction_limit);
+  EXPECT_GE(counting.cpu->stats().instructions, 100000u);
+  EXPECT_LT(counting.cpu->stats().instructions, 100100u);  // stops at a block boundary
+  TestMachine plain;
+  EXPECT_THROW((void)plain.cpu->run(RunLimits{std::chrono::seconds(1), 10}), HwError);
+}
+
+TEST(GuestCpu, ContiguousRunsBecomeOneRegion) {
+  TestMachine m;
+  // rdi = kData; rcx = 8; l: mov [rdi], rcx; add rdi, 4096; dec rcx; jnz l; hlt
+  m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0, 0x30, 0, 0x48, 0xc7, 0xc1, 8, 0, 0, 0,
+                         0x48, 0x89, 0x0f, 0x48, 0x81, 0xc7, 0, 0x10, 0, 0, 0x48, 0xff, 0xc9,
+                         0x75, 0xf1, 0xf4});
+  const std::uint64_t first = m.new_frame();
+  for (std::uint64_t i = 0; i < 8; ++i) {  // frames first..first+7, contiguous in one chunk
+    const std::uint64_t frame = i == 0 ? first : m.new_frame();
+    ASSERT_EQ(frame, first + i * kFrameSize);
+    m.own(frame, kAsid);
+  }
+  for (std::uint64_t i = 0; i < 8; ++i) m.map(kData + i * kFrameSize, first + i * kFrameSize);
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
+  // One region for the code page, one for all eight data pages.
+  EXPECT_EQ(m.cpu->stats().regions_mapped, 2u);
+  EXPECT_EQ(read32(m, first + 7 * kFrameSize, psp_access(kAsid)), 1u);
+}
+
+TEST(GuestCpu, ManyScatteredPagesEvictRegionsAndStayCorrect) {
+  TestMachine m;
+  // rdi = 0x10000000; rcx = 300; l: mov [rdi], rcx; add rdi, 0x11000; dec rcx; jnz l;
+  // then read back: rdi = 0x10000000; rcx = 300; xor eax, eax; l2: add rax, [rdi];
+  // add rdi, 0x11000; dec rcx; jnz l2; out 0x80, eax; hlt
+  m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0, 0, 0x10, 0x48, 0xc7, 0xc1, 0x2c, 0x01, 0, 0,
+                         0x48, 0x89, 0x0f, 0x48, 0x81, 0xc7, 0, 0x10, 0x01, 0, 0x48, 0xff, 0xc9,
+                         0x75, 0xf1, 0x48, 0xc7, 0xc7, 0, 0, 0, 0x10, 0x48, 0xc7, 0xc1, 0x2c,
+                         0x01, 0, 0, 0x31, 0xc0, 0x48, 0x03, 0x07, 0x48, 0x81, 0xc7, 0, 0x10,
+                         0x01, 0, 0x48, 0xff, 0xc9, 0x75, 0xf1, 0xe7, 0x80, 0xf4});
+  const RunOutcome out = m.run();
+  ASSERT_EQ(out.last.kind, VmExit::Kind::halt) << out.last.detail;
+  EXPECT_EQ(out.nested_page_faults, 300u);
+  EXPECT_GT(m.cpu->stats().tlb_evictions, 0u);
+  // The OUT was served inside run(): recompute what it printed from memory instead.
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    sum += read32(m, m.hpa_of(0x10000000 + i * 0x11000), psp_access(kAsid));
+  }
+  EXPECT_EQ(sum, 300u * 301u / 2);
+}
+
+}  // namespace
+}  // namespace cvmsim::hw::testing
