@@ -44,6 +44,7 @@ std::string_view to_string(VmExit::Kind kind) {
 }
 
 GuestCpu::~GuestCpu() {
+  mc_.remove_write_observer(write_observer_);
   if (fiber_ && fiber_->started() && !fiber_->finished()) {
     terminating_ = true;
     fiber_->resume();  // unwinds a trapped instruction out of Unicorn; the fiber returns
@@ -58,6 +59,7 @@ void GuestCpu::fiber_main() {
   // Exits posted here (between emulations) park the fiber idle, not inside an instruction.
   const auto report = [this](VmExit exit) { return post(std::move(exit), Park::idle); };
   while (!terminating_) {
+    apply_pending_flush();
     std::uint64_t rip = 0;
     uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
     const uc_err err = uc_emu_start(uc_, rip, 0, 0, 0);
@@ -124,6 +126,9 @@ bool GuestCpu::post_fault(VmExit exit) {
 }
 
 void GuestCpu::apply_pending_flush() {
+  for (const auto& [begin, end] : regions_->take_stale_code()) {
+    uc_ctl_remove_cache(uc_, begin, end);
+  }
   if (!flush_pending_) return;
   flush_pending_ = false;
   regions_->clear();

@@ -114,6 +114,9 @@ class GuestCpu {
   bool post(VmExit exit, Park where = Park::in_hook);
   bool post_fault(VmExit exit);
   void unwind();
+  // Applies what the VMM or PSP did while the guest was suspended: a TLB flush, and the
+  // removal of code translated from bytes written through the memory controller (a VM
+  // exit is serialising, so the next fetch must see them).
   void apply_pending_flush();
   bool serve_miss(std::uint64_t gpa, npt::Access access);
 
@@ -124,6 +127,7 @@ class GuestCpu {
   std::unique_ptr<cpu::RegionMap> regions_;
   std::unique_ptr<cpu::Fiber> fiber_;
   std::unique_ptr<cpu::Watchdog> watchdog_;
+  std::uint64_t write_observer_ = 0;
   VmExit exit_;
   std::optional<VmExit> dead_;  // a guest_fault stays until the registers are reset
   Park park_ = Park::idle;

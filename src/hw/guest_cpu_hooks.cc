@@ -162,6 +162,8 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
                          reinterpret_cast<void*>(&Hooks::instruction), this, 1, 0),
              "instruction hook");
   }
+  write_observer_ = mc_.add_write_observer(
+      [this](std::uint64_t hpa, std::uint64_t length) { regions_->note_external_write(hpa, length); });
   fiber_ = std::make_unique<cpu::Fiber>([this] { fiber_main(); });
   watchdog_ = std::make_unique<cpu::Watchdog>([this] { uc_emu_stop(uc_); });
 }

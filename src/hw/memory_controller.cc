@@ -135,7 +135,16 @@ void MemoryController::write(std::uint64_t hpa, ByteView data, Requester who) {
     access_frame(at - offset, offset, {}, data.subspan(done, n), who, true);
     done += n;
   }
+  for (const auto& [id, observer] : observers_) observer(hpa, data.size());
 }
+
+std::uint64_t MemoryController::add_write_observer(WriteObserver observer) {
+  const std::uint64_t id = next_observer_++;
+  observers_.emplace(id, std::move(observer));
+  return id;
+}
+
+void MemoryController::remove_write_observer(std::uint64_t id) { observers_.erase(id); }
 
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
   if (strict_) return nullptr;

@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -116,6 +118,13 @@ class MemoryController {
   std::uint8_t* direct_frame(std::uint64_t hpa, Requester who, bool for_write);
   HostMemory& memory() noexcept { return memory_; }
 
+  // Called after every write() with the HPA range written, whoever wrote it. The guest CPU
+  // uses it to drop code it translated from those bytes (its own stores through mapped
+  // regions bypass the controller and are tracked by the emulator itself).
+  using WriteObserver = std::function<void(std::uint64_t hpa, std::uint64_t length)>;
+  std::uint64_t add_write_observer(WriteObserver observer);
+  void remove_write_observer(std::uint64_t id);
+
   // --- privileged port ----------------------------------------------------------------
   // Loading a key into a slot that still tags frames first turns those frames into raw
   // ciphertext under the old key (their DRAM content does not change).
@@ -139,6 +148,8 @@ class MemoryController {
   bool strict_;
   std::unordered_map<std::uint64_t, FrameTag> tags_;  // frame number -> tag (default: host)
   std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
+  std::map<std::uint64_t, WriteObserver> observers_;
+  std::uint64_t next_observer_ = 1;
 };
 
 }  // namespace cvmsim::hw

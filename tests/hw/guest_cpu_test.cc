@@ -88,6 +88,22 @@ TEST(GuestCpu, ExitsAreExactAndNothingRunsTwice) {
   EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
 }
 
+TEST(GuestCpu, CodeRewrittenBehindTheGuestIsWhatItExecutesNext) {
+  TestMachine m;
+  // loop: mov eax, 1; out 0x80, eax; jmp loop
+  m.load(kLoadGpa, Bytes{0xb8, 1, 0, 0, 0, 0xe7, 0x80, 0xeb, 0xf7});
+  EXPECT_EQ(next_out(m).value, 1u);
+  EXPECT_EQ(next_out(m).value, 1u);  // the block is translated and cached by now
+  // The PSP rewrites the immediate (e.g. a replayed page); a VM exit is serialising, so
+  // the guest must execute the new bytes from its next fetch on.
+  m.mc.write(m.hpa_of(kLoadGpa) + 1, Bytes{2}, psp_access(kAsid));
+  EXPECT_EQ(next_out(m).value, 2u);
+  // The VMM garbles the page through its ciphertext view: no longer the same code.
+  m.mc.write(m.hpa_of(kLoadGpa), Bytes(16, 0), kHostAccess);
+  const VmExit e = m.cpu->run();
+  EXPECT_FALSE(e.kind == VmExit::Kind::io_out && e.value == 2u);
+}
+
 TEST(GuestCpu, InReturnsTheValueTheVmmSupplies) {
   TestMachine m;
   // in eax, 0x90; out 0x80, eax; in al, 0x91; out 0x80, eax; hlt

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "hw/hw_error.h"
 
 namespace cvmsim::hw::cpu {
@@ -112,7 +114,9 @@ RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Transla
             fmt::format("unicorn could not map GPA {:#x}+{:#x}: {}", first, size,
                         uc_strerror(err))};
   }
-  regions_.emplace(first, Region{size, nullptr});
+  const std::uint64_t first_hpa = frame_hpa - (gpa_page - first);
+  regions_.emplace(first, Region{size, nullptr, first_hpa, t.executable});
+  if (t.executable) executable_by_hpa_.emplace(first_hpa, first);
   ++stats_.direct_regions;
   stats_.direct_pages += size / kFrameSize;
   return {};
@@ -129,7 +133,7 @@ RegionMap::Fill RegionMap::map_mmio(std::uint64_t gpa_page, const npt::Translati
             fmt::format("unicorn could not map MMIO page {:#x}: {}", gpa_page,
                         uc_strerror(err))};
   }
-  regions_.emplace(gpa_page, Region{kFrameSize, std::move(page)});
+  regions_.emplace(gpa_page, Region{kFrameSize, std::move(page), 0, false});
   ++stats_.mmio_pages;
   return {};
 }
@@ -138,13 +142,38 @@ void RegionMap::drop(std::uint64_t gpa) {
   const auto it = find(gpa);
   if (it == regions_.end()) return;
   uc_mem_unmap(uc_, it->first, it->second.size);
+  if (it->second.executable) executable_by_hpa_.erase(it->second.hpa);
   regions_.erase(it);
 }
 
 void RegionMap::clear() {
   for (const auto& [gpa, region] : regions_) uc_mem_unmap(uc_, gpa, region.size);
   regions_.clear();
+  executable_by_hpa_.clear();
   ++stats_.flushes;
+}
+
+void RegionMap::note_external_write(std::uint64_t hpa, std::uint64_t length) {
+  if (executable_by_hpa_.empty() || length == 0) return;
+  // Executable regions that start at or before the last byte written.
+  auto it = executable_by_hpa_.upper_bound(hpa + (length - 1));
+  while (it != executable_by_hpa_.begin()) {
+    --it;
+    const Region& region = regions_.at(it->second);
+    const std::uint64_t region_end = it->first + region.size;
+    if (region_end <= hpa) {
+      // Regions are at most kMaxRunPages long: earlier ones cannot reach the write.
+      if (hpa - region_end >= kMaxRunPages * kFrameSize) break;
+      continue;
+    }
+    const std::uint64_t from = std::max(hpa, it->first);
+    const std::uint64_t to = std::min(hpa + length, region_end);
+    stale_code_.emplace_back(it->second + (from - it->first), it->second + (to - it->first));
+  }
+}
+
+std::vector<std::pair<std::uint64_t, std::uint64_t>> RegionMap::take_stale_code() {
+  return std::exchange(stale_code_, {});
 }
 
 }  // namespace cvmsim::hw::cpu

@@ -21,6 +21,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "hw/cpu/vcpu_binding.h"
 #include "hw/npt/walker.h"
@@ -71,6 +73,11 @@ class RegionMap {
   // Drops the region holding `gpa` (a permission miss re-walks, as hardware does).
   void drop(std::uint64_t gpa);
   void clear();  // the TLB flush
+  // A write through the memory controller to [hpa, hpa + length): code translated from
+  // executable direct regions over those frames must be dropped (take_stale_code()).
+  void note_external_write(std::uint64_t hpa, std::uint64_t length);
+  // GPA ranges [first, second) whose translated code is stale, and forgets them.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> take_stale_code();
 
   [[nodiscard]] bool contains(std::uint64_t gpa) const;
   [[nodiscard]] const MmioPage* mmio_page(std::uint64_t gpa) const;
@@ -81,6 +88,8 @@ class RegionMap {
   struct Region {
     std::uint64_t size = 0;
     std::unique_ptr<MmioPage> mmio;  // null for direct regions
+    std::uint64_t hpa = 0;           // direct regions: the first frame
+    bool executable = false;
   };
   using Regions = std::map<std::uint64_t, Region>;  // by first GPA
   Regions::const_iterator find(std::uint64_t gpa) const;
@@ -95,6 +104,8 @@ class RegionMap {
   MmioRead mmio_read_;
   MmioWrite mmio_write_;
   Regions regions_;
+  std::map<std::uint64_t, std::uint64_t> executable_by_hpa_;  // first frame -> first GPA
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> stale_code_;
   RegionStats stats_;
 };
 

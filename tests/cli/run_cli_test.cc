@@ -1,0 +1,67 @@
+// cvmsim run: boots the guest images from the command line, with exit codes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/file_io.h"
+#include "support/run_command.h"
+#include "support/temp_dir.h"
+
+namespace cvmsim {
+namespace {
+
+using test::run_cli;
+
+std::string guest(const std::string& name) {
+  return std::string(CVMSIM_GUEST_DIR) + "/" + name + ".bin";
+}
+
+TEST(RunCli, BootsTwoVmsAndReportsJson) {
+  test::TempDir dir;
+  const std::string chip = (dir / "chip").string();
+  const std::string provider = (dir / "p").string();
+  ASSERT_EQ(run_cli({"vendor", "init", "--suite", "nist", (dir / "v").string()}).exit_code, 0);
+  ASSERT_EQ(run_cli({"chip", "new", "--vendor", (dir / "v").string(), chip}).exit_code, 0);
+  ASSERT_EQ(run_cli({"provider", "init", "--suite", "nist", provider}).exit_code, 0);
+  ASSERT_EQ(run_cli({"sign-reference", "--provider", provider, "--firmware", guest("hello"),
+                     "--policy", "guard=isolate", "--out", (dir / "ref").string()})
+                .exit_code,
+            0);
+  const auto r = run_cli({"run", "--chip", chip, "--firmware", guest("hello"), "--reference",
+                          (dir / "ref").string(), "--provider", provider, "--vms", "2", "-o",
+                          "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["vms"].size(), 2u);
+  for (const auto& vm : doc["vms"]) {
+    EXPECT_EQ(vm["fate"], "exited");
+    EXPECT_EQ(vm["console"], "hello from a confidential VM\n");
+    EXPECT_NE(vm["policy"].get<std::string>().find("guard=isolate"), std::string::npos);
+    EXPECT_LE(vm["psp_private_memory_bytes"].get<int>(), 4096);
+  }
+  EXPECT_NE(doc["vms"][0]["asid"], doc["vms"][1]["asid"]);
+}
+
+TEST(RunCli, WrongFirmwareIsRefusedWithTheVmExitCode) {
+  test::TempDir dir;
+  const std::string chip = (dir / "chip").string();
+  const std::string provider = (dir / "p").string();
+  ASSERT_EQ(run_cli({"vendor", "init", (dir / "v").string()}).exit_code, 0);
+  ASSERT_EQ(run_cli({"chip", "new", "--vendor", (dir / "v").string(), chip}).exit_code, 0);
+  ASSERT_EQ(run_cli({"provider", "init", provider}).exit_code, 0);
+  ASSERT_EQ(run_cli({"sign-reference", "--provider", provider, "--firmware", guest("hello"),
+                     "--out", (dir / "ref").string()})
+                .exit_code,
+            0);
+  const auto r = run_cli({"run", "--chip", chip, "--firmware", guest("memwalk"), "--reference",
+                          (dir / "ref").string(), "--provider", provider});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("measurement_mismatch"), std::string::npos) << r.err;
+  EXPECT_EQ(run_cli({"run", "--chip", chip, "--firmware", guest("hello"), "--reference",
+                     (dir / "ref").string(), "--provider", provider, "--mem", "12Q"})
+                .exit_code,
+            2);
+}
+
+}  // namespace
+}  // namespace cvmsim
