@@ -31,10 +31,9 @@ constexpr std::uint64_t kCode = 0x100000;
 // loop: imul rax, rdx; add rax, rcx; dec rcx; jnz loop; out 0x80, eax; hlt
 Bytes compute_loop() {
   return {0xe5, 0x90, 0x89, 0xc1,                                      // in eax; mov ecx, eax
-          0xb8, 0x01, 0, 0, 0,                                         // mov eax, 1
+          0xb8, 0x01, 0,    0,    0,                                   // mov eax, 1
           0x48, 0xba, 0x2d, 0x7f, 0x95, 0x4c, 0x2d, 0xf4, 0x51, 0x58,  // movabs rdx, K
-          0x48, 0x0f, 0xaf, 0xc2, 0x48, 0x01, 0xc8, 0x48, 0xff, 0xc9, 0x75, 0xf4,
-          0xe7, 0x80, 0xf4};
+          0x48, 0x0f, 0xaf, 0xc2, 0x48, 0x01, 0xc8, 0x48, 0xff, 0xc9, 0x75, 0xf4, 0xe7, 0x80, 0xf4};
 }
 
 // A small machine: an NPT, frames handed out by a bump allocator, and a vCPU using key
@@ -76,8 +75,8 @@ struct Machine {
 constexpr std::uint32_t kIterations = 20'000'000;
 
 void BM_ComputeLoop_BareUnicorn(benchmark::State& state) {
-  void* page = ::mmap(nullptr, kFrameSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+  void* page =
+      ::mmap(nullptr, kFrameSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   const Bytes code = compute_loop();
   std::memcpy(page, code.data(), code.size());
   for (auto _ : state) {
@@ -85,11 +84,9 @@ void BM_ComputeLoop_BareUnicorn(benchmark::State& state) {
     uc_open(UC_ARCH_X86, UC_MODE_64, &uc);
     uc_mem_map_ptr(uc, kCode, kFrameSize, UC_PROT_ALL, page);
     uc_hook hook{};
-    const auto in = +[](uc_engine*, std::uint32_t, int, void*) -> std::uint32_t {
-      return kIterations;
-    };
-    uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(in), nullptr, 1, 0,
-                UC_X86_INS_IN);
+    const auto in =
+        +[](uc_engine*, std::uint32_t, int, void*) -> std::uint32_t { return kIterations; };
+    uc_hook_add(uc, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(in), nullptr, 1, 0, UC_X86_INS_IN);
     uc_emu_start(uc, kCode, 0, 0, 0);
     std::uint64_t rax = 0;
     uc_reg_read(uc, UC_X86_REG_RAX, &rax);
@@ -125,8 +122,8 @@ void BM_NestedPageFaultRoundTrip(benchmark::State& state) {
   const auto batch = static_cast<std::uint64_t>(state.range(0));
   Machine m(0);
   // rdi = 1 GiB; loop: mov [rdi], rdi; add rdi, 4096; jmp loop
-  m.load(kCode, Bytes{0xbf, 0, 0, 0, 0x40, 0x48, 0x89, 0x3f, 0x48, 0x81, 0xc7, 0, 0x10, 0, 0,
-                      0xeb, 0xf4});
+  m.load(kCode,
+         Bytes{0xbf, 0, 0, 0, 0x40, 0x48, 0x89, 0x3f, 0x48, 0x81, 0xc7, 0, 0x10, 0, 0, 0xeb, 0xf4});
   m.cpu.set_entry(kCode, kCode, 0x2);
   for (auto _ : state) {
     const VmExit e = m.cpu.run();
@@ -141,7 +138,10 @@ void BM_NestedPageFaultRoundTrip(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));  // pages
   state.counters["regions_evicted"] = static_cast<double>(m.cpu.stats().tlb_evictions);
 }
-BENCHMARK(BM_NestedPageFaultRoundTrip)->Arg(1)->Arg(16)->Iterations(10000)
+BENCHMARK(BM_NestedPageFaultRoundTrip)
+    ->Arg(1)
+    ->Arg(16)
+    ->Iterations(10000)
     ->Unit(benchmark::kMicrosecond);
 
 // One more one-page region with `state.range(0)` regions already mapped, then unmapped.
@@ -163,7 +163,12 @@ void BM_UnicornRegionMap(benchmark::State& state) {
   uc_close(uc);
   ::munmap(backing, (regions + 1) * kFrameSize);
 }
-BENCHMARK(BM_UnicornRegionMap)->Arg(8)->Arg(32)->Arg(96)->Arg(256)->Arg(1024)
+BENCHMARK(BM_UnicornRegionMap)
+    ->Arg(8)
+    ->Arg(32)
+    ->Arg(96)
+    ->Arg(256)
+    ->Arg(1024)
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -1,10 +1,10 @@
 #include "hw/guest_cpu.h"
 
+#include <fmt/format.h>
 #include <unicorn/unicorn.h>
 
-#include <fmt/format.h>
-
 #include <array>
+#include <utility>
 
 #include "hw/cpu/fiber.h"
 #include "hw/cpu/region_map.h"
@@ -18,9 +18,9 @@ namespace {
 using cpu::check_uc;
 
 constexpr std::array<int, 18> kRegisterIds = {
-    UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
-    UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_RSP, UC_X86_REG_R8,  UC_X86_REG_R9,
-    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
+    UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,   UC_X86_REG_RDX, UC_X86_REG_RSI,
+    UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_RSP,   UC_X86_REG_R8,  UC_X86_REG_R9,
+    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,   UC_X86_REG_R13, UC_X86_REG_R14,
     UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_EFLAGS};
 
 std::array<std::uint64_t*, 18> fields(Registers& r) {
@@ -32,13 +32,20 @@ std::array<std::uint64_t*, 18> fields(Registers& r) {
 
 std::string_view to_string(VmExit::Kind kind) {
   switch (kind) {
-    case VmExit::Kind::halt: return "halt";
-    case VmExit::Kind::io_out: return "io_out";
-    case VmExit::Kind::io_in: return "io_in";
-    case VmExit::Kind::nested_page_fault: return "nested_page_fault";
-    case VmExit::Kind::guest_fault: return "guest_fault";
-    case VmExit::Kind::time_limit: return "time_limit";
-    case VmExit::Kind::instruction_limit: return "instruction_limit";
+    case VmExit::Kind::halt:
+      return "halt";
+    case VmExit::Kind::io_out:
+      return "io_out";
+    case VmExit::Kind::io_in:
+      return "io_in";
+    case VmExit::Kind::nested_page_fault:
+      return "nested_page_fault";
+    case VmExit::Kind::guest_fault:
+      return "guest_fault";
+    case VmExit::Kind::time_limit:
+      return "time_limit";
+    case VmExit::Kind::instruction_limit:
+      return "instruction_limit";
   }
   return "?";
 }
@@ -62,9 +69,10 @@ void GuestCpu::fiber_main() {
     apply_pending_flush();
     std::uint64_t rip = 0;
     uc_reg_read(uc_, UC_X86_REG_RIP, &rip);
+    stopped_at_block_ = false;
     const uc_err err = uc_emu_start(uc_, rip, 0, 0, 0);
     if (terminating_) return;
-    const bool timer = watchdog_->consume_fired();
+    const bool timer = timer_expired_.exchange(false);
     if (abandon_) {  // a trapped instruction was abandoned: wait for the new state
       abandon_ = false;
       park_ = Park::idle;
@@ -85,23 +93,12 @@ void GuestCpu::fiber_main() {
       report(*dead_);
       continue;
     }
-    if (flush_pending_) {
-      apply_pending_flush();
+    if (stopped_at_block_) {  // our own stop, before a block: the slice ended, or maintenance
+      stop_at_block_ = false;
+      if (timer) report(VmExit::of(VmExit::Kind::time_limit, "time slice ended", this->rip()));
       continue;
     }
-    if (timer) {
-      // The preemption timer stopped the guest between blocks (or raced with a HLT).
-      std::uint8_t before = 0;
-      const std::uint64_t at = this->rip();
-      const bool after_hlt = at > 0 && uc_mem_read(uc_, at - 1, &before, 1) == UC_ERR_OK &&
-                             before == 0xf4;
-      if (!after_hlt) {
-        if (std::chrono::steady_clock::now() >= deadline_) {
-          report(VmExit::of(VmExit::Kind::time_limit, "time slice ended", at));
-        }
-        continue;
-      }
-    }
+    if (timer) timer_expired_ = true;  // still due: the next block stops
     report(VmExit::of(VmExit::Kind::halt, {}, this->rip()));
   }
 }
@@ -114,8 +111,10 @@ bool GuestCpu::post(VmExit exit, Park where) {
   park_ = Park::idle;
   if (terminating_ || abandon_) return false;
   // A flush requested while the guest was suspended takes effect before the trapped
-  // instruction goes on (as the VMM's flush precedes VMRUN on hardware).
-  apply_pending_flush();
+  // instruction goes on (as the VMM's flush precedes VMRUN on hardware). Dropped code
+  // takes effect at the end of the current translation block: the emulator keeps running
+  // the block it is in, so stop there and restart from the new bytes.
+  if (apply_pending_flush() && where == Park::in_hook) stop_at_block_ = true;
   return true;
 }
 
@@ -125,23 +124,30 @@ bool GuestCpu::post_fault(VmExit exit) {
   return post(std::move(exit));
 }
 
-void GuestCpu::apply_pending_flush() {
+bool GuestCpu::apply_pending_flush() {
+  // Unicorn 2.0.1 does not drop translated code on request (UC_CTL_TB_REMOVE_CACHE and
+  // UC_CTL_TB_FLUSH leave it in use; measured), but unmapping the region does.
+  bool code_dropped = false;
   for (const auto& [begin, end] : regions_->take_stale_code()) {
-    uc_ctl_remove_cache(uc_, begin, end);
+    regions_->drop(begin);
+    code_dropped = true;
   }
-  if (!flush_pending_) return;
-  flush_pending_ = false;
-  regions_->clear();
+  if (flush_pending_) {
+    flush_pending_ = false;
+    regions_->clear();
+  }
+  return code_dropped;
 }
 
 bool GuestCpu::serve_miss(std::uint64_t gpa, npt::Access access) {
   for (;;) {
     apply_pending_flush();
     if (access == npt::Access::execute && regions_->mmio_page(gpa) != nullptr) {
-      post_fault(VmExit::of(VmExit::Kind::guest_fault,
-                  fmt::format("instruction fetch at GPA {:#x} from a frame this vCPU sees only "
-                              "through the memory controller (not under its key)",
-                              gpa)));
+      post_fault(
+          VmExit::of(VmExit::Kind::guest_fault,
+                     fmt::format("instruction fetch at GPA {:#x} from a frame this vCPU sees only "
+                                 "through the memory controller (not under its key)",
+                                 gpa)));
       return false;
     }
     cpu::RegionMap::Fill fill;
@@ -177,6 +183,7 @@ VmExit GuestCpu::run(const RunLimits& limits) {
     }
     instruction_budget_end_ = stats_.instructions + *limits.instructions;
   }
+  timer_expired_ = false;
   watchdog_->arm(deadline_);
   fiber_->resume();
   watchdog_->disarm();

@@ -7,7 +7,7 @@
 //
 // How a VMM drives it:
 //
-//   GuestCpu cpu(mc, binding);            // binding: issued by the PSP at LAUNCH_FINISH
+//   GuestCpu cpu(mc, binding);            // binding: issued by the PSP (VcpuBinding)
 //   cpu.set_entry(rip, rsp, rflags);
 //   for (;;) {
 //     VmExit e = cpu.run(slice);
@@ -23,9 +23,13 @@
 // Exits are exact: the guest is suspended *inside* the instruction that trapped (the
 // emulator runs on a fiber), and run() finishes that instruction: a faulting access is
 // retried against the NPT as it then is, OUT has completed, IN returns the VMM's value.
-// Translations stay cached (stale) until flush_tlb(), as on hardware.
+// Other stops (time slice) happen only at translation-block starts, where Unicorn's RIP
+// is exact. Translations stay cached (stale) until flush_tlb(), as on hardware; code
+// bytes rewritten through the memory controller are re-fetched after the exit.
+// One GuestCpu per vCPU; not thread-safe (its preemption timer thread only sets a flag).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -55,7 +59,7 @@ struct CpuOptions {
 
 struct RunLimits {
   std::chrono::nanoseconds time = std::chrono::seconds(60);  // preemption timer
-  std::optional<std::uint64_t> instructions;  // needs CpuOptions::count_instructions
+  std::optional<std::uint64_t> instructions;                 // needs CpuOptions::count_instructions
 };
 
 struct Registers {
@@ -103,10 +107,8 @@ class GuestCpu {
   [[nodiscard]] std::uint32_t asid() const noexcept { return binding_.key_asid(); }
   [[nodiscard]] const VcpuBinding& binding() const noexcept { return binding_; }
 
-  // Unicorn's C callbacks land here; not for other users.
-  struct Hooks;
-
  private:
+  struct Hooks;  // Unicorn's C callbacks (guest_cpu_hooks.cc)
   enum class Park : std::uint8_t { idle, in_hook };
   void fiber_main();
   // Suspends the guest with `exit`; returns when run() is called again. False: the
@@ -117,7 +119,8 @@ class GuestCpu {
   // Applies what the VMM or PSP did while the guest was suspended: a TLB flush, and the
   // removal of code translated from bytes written through the memory controller (a VM
   // exit is serialising, so the next fetch must see them).
-  void apply_pending_flush();
+  // Returns whether translated code was dropped.
+  bool apply_pending_flush();
   bool serve_miss(std::uint64_t gpa, npt::Access access);
 
   MemoryController& mc_;
@@ -131,9 +134,16 @@ class GuestCpu {
   VmExit exit_;
   std::optional<VmExit> dead_;  // a guest_fault stays until the registers are reset
   Park park_ = Park::idle;
-  bool abandon_ = false;     // resume only to unwind the trapped instruction
+  bool abandon_ = false;  // resume only to unwind the trapped instruction
   bool terminating_ = false;
   bool flush_pending_ = false;
+  // Stops happen only at block starts (the block hook), the one place where Unicorn's
+  // RIP is exact: a stop requested from inside a memory or I/O hook, or from another
+  // thread while a hook runs, resumes at the start of the *translation block* (measured),
+  // which would run the block's earlier instructions twice.
+  std::atomic<bool> timer_expired_{false};  // set by the preemption timer's thread
+  bool stop_at_block_ = false;              // drop stale code before the next block
+  bool stopped_at_block_ = false;           // the block hook stopped the emulator
   std::uint32_t in_value_ = 0xffffffff;
   std::uint64_t instruction_budget_end_ = 0;
   bool instruction_budget_hit_ = false;

@@ -1,7 +1,6 @@
 // Unicorn's callbacks into the guest CPU, and their registration.
-#include <unicorn/unicorn.h>
-
 #include <fmt/format.h>
+#include <unicorn/unicorn.h>
 
 #include <array>
 
@@ -33,8 +32,8 @@ npt::Access access_of(uc_mem_type type) {
 
 // Unicorn's callbacks. Every one runs on the fiber, inside uc_emu_start; none may throw.
 struct GuestCpu::Hooks {
-  static bool memory_miss(uc_engine* uc, uc_mem_type type, std::uint64_t address, int,
-                          std::int64_t, void* self) {
+  static bool memory_miss(uc_engine* uc, uc_mem_type type, std::uint64_t address, int, std::int64_t,
+                          void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
     if (type == UC_MEM_READ_PROT || type == UC_MEM_WRITE_PROT || type == UC_MEM_FETCH_PROT) {
       cpu->regions_->drop(address);  // a permission miss re-walks, as hardware does
@@ -75,6 +74,15 @@ struct GuestCpu::Hooks {
     uc_emu_stop(uc);  // Unicorn's RIP after an exception hook is unreliable: never go on
   }
 
+  // The start of every translation block: the one place where a stop is exact.
+  static void block(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
+    auto* cpu = static_cast<GuestCpu*>(self);
+    if (cpu->stop_at_block_ || cpu->timer_expired_.load(std::memory_order_relaxed)) {
+      cpu->stopped_at_block_ = true;
+      uc_emu_stop(uc);
+    }
+  }
+
   static void instruction(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
     if (++cpu->stats_.instructions == cpu->instruction_budget_end_) {
@@ -83,8 +91,7 @@ struct GuestCpu::Hooks {
     }
   }
 
-  static std::uint64_t mmio_read(uc_engine* uc, std::uint64_t offset, unsigned size,
-                                 void* user) {
+  static std::uint64_t mmio_read(uc_engine* uc, std::uint64_t offset, unsigned size, void* user) {
     const auto* page = static_cast<const cpu::MmioPage*>(user);
     auto* cpu = static_cast<GuestCpu*>(page->owner);
     std::array<std::uint8_t, 8> bytes{};
@@ -100,8 +107,8 @@ struct GuestCpu::Hooks {
     return value;
   }
 
-  static void mmio_write(uc_engine* uc, std::uint64_t offset, unsigned size,
-                         std::uint64_t value, void* user) {
+  static void mmio_write(uc_engine* uc, std::uint64_t offset, unsigned size, std::uint64_t value,
+                         void* user) {
     const auto* page = static_cast<const cpu::MmioPage*>(user);
     auto* cpu = static_cast<GuestCpu*>(page->owner);
     const std::uint64_t gpa = page->gpa + offset;
@@ -148,24 +155,28 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
   check_uc(uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,
                        reinterpret_cast<void*>(&Hooks::memory_miss), this, 1, 0),
            "memory hook");
-  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::out), this, 1,
-                       0, UC_X86_INS_OUT),
+  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::out), this, 1, 0,
+                       UC_X86_INS_OUT),
            "out hook");
-  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::in), this, 1,
-                       0, UC_X86_INS_IN),
+  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_INSN, reinterpret_cast<void*>(&Hooks::in), this, 1, 0,
+                       UC_X86_INS_IN),
            "in hook");
-  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&Hooks::interrupt),
-                       this, 1, 0),
-           "interrupt hook");
+  check_uc(
+      uc_hook_add(uc_, &hook, UC_HOOK_INTR, reinterpret_cast<void*>(&Hooks::interrupt), this, 1, 0),
+      "interrupt hook");
+  check_uc(
+      uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Hooks::block), this, 1, 0),
+      "block hook");
   if (options_.count_instructions) {
-    check_uc(uc_hook_add(uc_, &hook, UC_HOOK_CODE,
-                         reinterpret_cast<void*>(&Hooks::instruction), this, 1, 0),
+    check_uc(uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Hooks::instruction),
+                         this, 1, 0),
              "instruction hook");
   }
-  write_observer_ = mc_.add_write_observer(
-      [this](std::uint64_t hpa, std::uint64_t length) { regions_->note_external_write(hpa, length); });
+  write_observer_ = mc_.add_write_observer([this](std::uint64_t hpa, std::uint64_t length) {
+    regions_->note_external_write(hpa, length);
+  });
   fiber_ = std::make_unique<cpu::Fiber>([this] { fiber_main(); });
-  watchdog_ = std::make_unique<cpu::Watchdog>([this] { uc_emu_stop(uc_); });
+  watchdog_ = std::make_unique<cpu::Watchdog>([this] { timer_expired_ = true; });
 }
 
 }  // namespace cvmsim::hw

@@ -1,8 +1,7 @@
 #include "hw/host_memory.h"
 
-#include <sys/mman.h>
-
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include "common/checked.h"
 #include "hw/hw_error.h"
@@ -11,10 +10,14 @@ namespace cvmsim::hw {
 
 std::string_view error_code_name(HwErrc code) {
   switch (code) {
-    case HwErrc::bad_address: return "bad_address";
-    case HwErrc::access_denied: return "access_denied";
-    case HwErrc::no_key: return "no_key";
-    case HwErrc::cpu: return "cpu";
+    case HwErrc::bad_address:
+      return "bad_address";
+    case HwErrc::access_denied:
+      return "access_denied";
+    case HwErrc::no_key:
+      return "no_key";
+    case HwErrc::cpu:
+      return "cpu";
   }
   return "unknown";
 }

@@ -14,7 +14,9 @@ enum class HwErrc {
   cpu,            // the guest CPU (Unicorn) reported an internal error
 };
 
-constexpr std::string_view error_module_name(HwErrc) { return "hw"; }
+constexpr std::string_view error_module_name(HwErrc) {
+  return "hw";
+}
 std::string_view error_code_name(HwErrc code);
 
 using HwError = ModuleError<HwErrc>;

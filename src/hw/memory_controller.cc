@@ -12,15 +12,22 @@
 namespace cvmsim::hw {
 namespace {
 
-std::uint64_t frame_number(std::uint64_t hpa) { return hpa / kFrameSize; }
+std::uint64_t frame_number(std::uint64_t hpa) {
+  return hpa / kFrameSize;
+}
 
 std::string_view initiator_name(Initiator who) {
   switch (who) {
-    case Initiator::host_cpu: return "host CPU";
-    case Initiator::guest_cpu: return "guest CPU";
-    case Initiator::dma: return "DMA";
-    case Initiator::psp: return "PSP";
-    case Initiator::page_walker: return "page walker";
+    case Initiator::host_cpu:
+      return "host CPU";
+    case Initiator::guest_cpu:
+      return "guest CPU";
+    case Initiator::dma:
+      return "DMA";
+    case Initiator::psp:
+      return "PSP";
+    case Initiator::page_walker:
+      return "page walker";
   }
   return "?";
 }
@@ -55,8 +62,8 @@ const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
 void MemoryController::check_guard(const FrameTag& t, Requester who, bool write,
                                    std::uint64_t hpa) const {
   if (who.who() == Initiator::psp) return;  // guards restrict everyone but the PSP
-  const bool denied = t.guard == FrameGuard::no_access ||
-                      (write && t.guard == FrameGuard::write_blocked);
+  const bool denied =
+      t.guard == FrameGuard::no_access || (write && t.guard == FrameGuard::write_blocked);
   if (denied) {
     throw HwError(HwErrc::access_denied,
                   fmt::format("memory controller blocked a {} {} of frame {:#x} (guarded {})",
@@ -86,8 +93,7 @@ void MemoryController::store_dram(std::uint64_t frame_hpa, const FrameTag& t, By
 }
 
 void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
-                                    MutableByteView out, ByteView in, Requester who,
-                                    bool write) {
+                                    MutableByteView out, ByteView in, Requester who, bool write) {
   const FrameTag t = tag(frame_hpa);
   check_guard(t, who, write, frame_hpa);
   const std::size_t length = write ? in.size() : out.size();
@@ -135,7 +141,11 @@ void MemoryController::write(std::uint64_t hpa, ByteView data, Requester who) {
     access_frame(at - offset, offset, {}, data.subspan(done, n), who, true);
     done += n;
   }
-  for (const auto& [id, observer] : observers_) observer(hpa, data.size());
+  notify_write(hpa, data.size());
+}
+
+void MemoryController::notify_write(std::uint64_t hpa, std::uint64_t length) {
+  for (const auto& [id, observer] : observers_) observer(hpa, length);
 }
 
 std::uint64_t MemoryController::add_write_observer(WriteObserver observer) {
@@ -144,7 +154,9 @@ std::uint64_t MemoryController::add_write_observer(WriteObserver observer) {
   return id;
 }
 
-void MemoryController::remove_write_observer(std::uint64_t id) { observers_.erase(id); }
+void MemoryController::remove_write_observer(std::uint64_t id) {
+  observers_.erase(id);
+}
 
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
   if (strict_) return nullptr;
@@ -188,6 +200,7 @@ void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
     raw.asid = 0;
     store_dram(hpa, raw, dram);
     t = raw;
+    notify_write(hpa, kFrameSize);  // the stored representation changed
   }
   keys_.erase(asid);
 }
@@ -199,6 +212,7 @@ void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) 
   if (old.asid != new_tag.asid) {
     const Bytes dram = dram_of(frame_hpa, old);
     store_dram(frame_hpa, new_tag, dram);
+    notify_write(frame_hpa, kFrameSize);  // the stored representation changed
   }
   if (new_tag == FrameTag{}) {
     tags_.erase(frame_number(frame_hpa));

@@ -89,8 +89,8 @@ enum class FrameGuard : std::uint8_t {
 };
 
 struct FrameTag {
-  std::uint32_t asid = 0;  // key slot the plaintext is kept under (0: unencrypted)
-  std::uint32_t owner = 0; // VM handle for guest/npt frames (0: none)
+  std::uint32_t asid = 0;   // key slot the plaintext is kept under (0: unencrypted)
+  std::uint32_t owner = 0;  // VM handle for guest/npt frames (0: none)
   FrameUse use = FrameUse::host;
   FrameGuard guard = FrameGuard::none;
   bool operator==(const FrameTag&) const = default;
@@ -118,9 +118,10 @@ class MemoryController {
   std::uint8_t* direct_frame(std::uint64_t hpa, Requester who, bool for_write);
   HostMemory& memory() noexcept { return memory_; }
 
-  // Called after every write() with the HPA range written, whoever wrote it. The guest CPU
-  // uses it to drop code it translated from those bytes (its own stores through mapped
-  // regions bypass the controller and are tracked by the emulator itself).
+  // Called after every write() with the HPA range written, whoever wrote it, and after a
+  // key or tag change re-encodes a frame. The guest CPU uses it to drop code it translated
+  // from those bytes (its own stores through mapped regions bypass the controller and are
+  // tracked by the emulator itself).
   using WriteObserver = std::function<void(std::uint64_t hpa, std::uint64_t length)>;
   std::uint64_t add_write_observer(WriteObserver observer);
   void remove_write_observer(std::uint64_t id);
@@ -136,12 +137,13 @@ class MemoryController {
 
  private:
   const crypto::XtsCipher& key(std::uint32_t asid) const;
+  void notify_write(std::uint64_t hpa, std::uint64_t length);
   void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
   // Whole-frame DRAM image and its inverse, for the conversions.
   Bytes dram_of(std::uint64_t frame_hpa, const FrameTag& tag);
   void store_dram(std::uint64_t frame_hpa, const FrameTag& tag, ByteView dram);
-  void access_frame(std::uint64_t frame_hpa, std::size_t offset, MutableByteView out,
-                    ByteView in, Requester who, bool write);
+  void access_frame(std::uint64_t frame_hpa, std::size_t offset, MutableByteView out, ByteView in,
+                    Requester who, bool write);
 
   HostMemory& memory_;
   crypto::SuiteId suite_;

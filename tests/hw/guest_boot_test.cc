@@ -1,8 +1,7 @@
 // Real guest programs (guest/programs, built into build/guest) booted on the guest CPU with
 // a test-only fault handler that maps zeroed frames on demand.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "test_machine.h"
 

@@ -28,9 +28,9 @@ std::uint32_t read32(TestMachine& m, std::uint64_t hpa, Requester who) {
 }
 
 void write32(TestMachine& m, std::uint64_t hpa, std::uint32_t v, Requester who) {
-  const std::array<std::uint8_t, 4> b{static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
-                                      static_cast<std::uint8_t>(v >> 16),
-                                      static_cast<std::uint8_t>(v >> 24)};
+  const std::array<std::uint8_t, 4> b{
+      static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
+      static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)};
   m.mc.write(hpa, b, who);
 }
 
@@ -65,9 +65,10 @@ TEST(GuestCpu, ExitsAreExactAndNothingRunsTwice) {
   TestMachine m;
   // mov ebx, 5; inc ebx; mov [0x500000], ebx; mov dword [kData], 0; out 0x80, al;
   // mov eax, [kData]; out 0x81, eax; mov eax, ebx; out 0x82, eax; hlt
-  m.load(kLoadGpa, Bytes{0xbb, 0x05, 0, 0, 0, 0xff, 0xc3, 0x89, 0x1c, 0x25, 0, 0, 0x50, 0,
-                         0xc7, 0x04, 0x25, 0, 0, 0x30, 0, 0, 0, 0, 0, 0xe6, 0x80,
-                         0x8b, 0x04, 0x25, 0, 0, 0x30, 0, 0xe7, 0x81, 0x89, 0xd8, 0xe7, 0x82, 0xf4});
+  m.load(kLoadGpa,
+         Bytes{0xbb, 0x05, 0,    0, 0,    0xff, 0xc3, 0x89, 0x1c, 0x25, 0,    0,    0x50, 0,
+               0xc7, 0x04, 0x25, 0, 0,    0x30, 0,    0,    0,    0,    0,    0xe6, 0x80, 0x8b,
+               0x04, 0x25, 0,    0, 0x30, 0,    0xe7, 0x81, 0x89, 0xd8, 0xe7, 0x82, 0xf4});
   const std::uint64_t data = m.new_frame();
   m.own(data, kAsid);
   m.map(kData, data);
@@ -216,6 +217,36 @@ TEST(GuestCpu, TimeSlicesEndAndResume) {
   EXPECT_GT(m.cpu->registers().rax, first);
 }
 
+TEST(GuestCpu, ShortSlicesAndFaultsNeverRunAnInstructionTwice) {
+  TestMachine m;
+  // rdi = 0x10000000; rcx = 400; l: inc rbx; mov [rdi], rbx; add rdi, 4096; dec rcx;
+  // jnz l; hlt  -- every page must hold its own index + 1, whatever interrupts the loop
+  m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0,    0,    0,    0x10, 0x48, 0xc7, 0xc1, 0x90,
+                         0x01, 0,    0,    0x48, 0xff, 0xc3, 0x48, 0x89, 0x1f, 0x48, 0x81,
+                         0xc7, 0,    0x10, 0,    0,    0x48, 0xff, 0xc9, 0x75, 0xee, 0xf4});
+  std::uint64_t slices = 0;
+  for (;;) {
+    const VmExit e = m.cpu->run(RunLimits{std::chrono::microseconds(50), std::nullopt});
+    if (e.kind == VmExit::Kind::time_limit) {
+      ++slices;
+      continue;
+    }
+    if (e.kind == VmExit::Kind::nested_page_fault) {
+      const std::uint64_t frame = m.new_frame();
+      m.own(frame, kAsid);
+      m.map(e.fault.gpa & ~std::uint64_t{0xfff}, frame);
+      continue;
+    }
+    ASSERT_EQ(e.kind, VmExit::Kind::halt) << e.detail;
+    break;
+  }
+  EXPECT_EQ(m.cpu->registers().rbx, 400u);
+  for (std::uint64_t i = 0; i < 400; ++i) {
+    ASSERT_EQ(read32(m, m.hpa_of(0x10000000 + i * kFrameSize), psp_access(kAsid)), i + 1) << i;
+  }
+  RecordProperty("slices", static_cast<int>(slices));
+}
+
 TEST(GuestCpu, InstructionBudgetsNeedCountingAndStopTheGuest) {
   TestMachine counting(crypto::SuiteId::sm, CpuOptions{true});
   counting.load(kLoadGpa, Bytes{0x48, 0xff, 0xc0, 0xeb, 0xfb});
@@ -230,9 +261,9 @@ TEST(GuestCpu, InstructionBudgetsNeedCountingAndStopTheGuest) {
 TEST(GuestCpu, ContiguousRunsBecomeOneRegion) {
   TestMachine m;
   // rdi = kData; rcx = 8; l: mov [rdi], rcx; add rdi, 4096; dec rcx; jnz l; hlt
-  m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0, 0x30, 0, 0x48, 0xc7, 0xc1, 8, 0, 0, 0,
-                         0x48, 0x89, 0x0f, 0x48, 0x81, 0xc7, 0, 0x10, 0, 0, 0x48, 0xff, 0xc9,
-                         0x75, 0xf1, 0xf4});
+  m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0,    0x30, 0,    0x48, 0xc7, 0xc1,
+                         8,    0,    0,    0, 0x48, 0x89, 0x0f, 0x48, 0x81, 0xc7,
+                         0,    0x10, 0,    0, 0x48, 0xff, 0xc9, 0x75, 0xf1, 0xf4});
   const std::uint64_t first = m.new_frame();
   for (std::uint64_t i = 0; i < 8; ++i) {  // frames first..first+7, contiguous in one chunk
     const std::uint64_t frame = i == 0 ? first : m.new_frame();
@@ -251,11 +282,12 @@ TEST(GuestCpu, ManyScatteredPagesEvictRegionsAndStayCorrect) {
   // rdi = 0x10000000; rcx = 300; l: mov [rdi], rcx; add rdi, 0x11000; dec rcx; jnz l;
   // then read back: rdi = 0x10000000; rcx = 300; xor eax, eax; l2: add rax, [rdi];
   // add rdi, 0x11000; dec rcx; jnz l2; out 0x80, eax; hlt
-  m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0, 0, 0x10, 0x48, 0xc7, 0xc1, 0x2c, 0x01, 0, 0,
-                         0x48, 0x89, 0x0f, 0x48, 0x81, 0xc7, 0, 0x10, 0x01, 0, 0x48, 0xff, 0xc9,
-                         0x75, 0xf1, 0x48, 0xc7, 0xc7, 0, 0, 0, 0x10, 0x48, 0xc7, 0xc1, 0x2c,
-                         0x01, 0, 0, 0x31, 0xc0, 0x48, 0x03, 0x07, 0x48, 0x81, 0xc7, 0, 0x10,
-                         0x01, 0, 0x48, 0xff, 0xc9, 0x75, 0xf1, 0xe7, 0x80, 0xf4});
+  m.load(kLoadGpa,
+         Bytes{0x48, 0xc7, 0xc7, 0,    0,    0,    0x10, 0x48, 0xc7, 0xc1, 0x2c, 0x01, 0,
+               0,    0x48, 0x89, 0x0f, 0x48, 0x81, 0xc7, 0,    0x10, 0x01, 0,    0x48, 0xff,
+               0xc9, 0x75, 0xf1, 0x48, 0xc7, 0xc7, 0,    0,    0,    0x10, 0x48, 0xc7, 0xc1,
+               0x2c, 0x01, 0,    0,    0x31, 0xc0, 0x48, 0x03, 0x07, 0x48, 0x81, 0xc7, 0,
+               0x10, 0x01, 0,    0x48, 0xff, 0xc9, 0x75, 0xf1, 0xe7, 0x80, 0xf4});
   const RunOutcome out = m.run();
   ASSERT_EQ(out.last.kind, VmExit::Kind::halt) << out.last.detail;
   EXPECT_EQ(out.nested_page_faults, 300u);

@@ -16,7 +16,7 @@ TEST(HostMemory, TerabyteAddressSpaceCostsOnlyTouchedChunks) {
   high[kFrameSize - 1] = 2;
   EXPECT_EQ(memory.resident_chunks(), 2u);
   EXPECT_EQ(memory.frame(0x1000)[0], 1);
-  EXPECT_EQ(memory.frame(0x2000)[0], 0);  // fresh frames are zero
+  EXPECT_EQ(memory.frame(0x2000)[0], 0);              // fresh frames are zero
   EXPECT_EQ(memory.frame(0x2000), low + kFrameSize);  // contiguous within a chunk
 }
 

@@ -9,7 +9,9 @@ struct HardwareTestAccess {
   static PspPasskey passkey() { return {}; }
 };
 
-inline PspPasskey test_passkey() { return HardwareTestAccess::passkey(); }
+inline PspPasskey test_passkey() {
+  return HardwareTestAccess::passkey();
+}
 // A vCPU (or another initiator) of the VM whose key sits in slot `asid`.
 inline Requester keyed(std::uint32_t asid, Initiator who = Initiator::guest_cpu) {
   return Requester::keyed(test_passkey(), who, asid);

@@ -16,9 +16,13 @@ namespace {
 
 using crypto::SuiteId;
 
-PspPasskey psp() { return HardwareTestAccess::passkey(); }
+PspPasskey psp() {
+  return HardwareTestAccess::passkey();
+}
 
-Requester guest(std::uint32_t asid) { return keyed(asid); }
+Requester guest(std::uint32_t asid) {
+  return keyed(asid);
+}
 
 class EngineForSuite : public ::testing::TestWithParam<SuiteId> {
  protected:
@@ -44,8 +48,9 @@ TEST_P(EngineForSuite, OwnerSeesPlaintextHostSeesXtsCiphertext) {
   mc.read(0x10000, seen, kHostAccess);
   // Exactly the XTS encryption under the VEK with the frame number as tweak.
   Bytes expected(kFrameSize);
-  crypto::suite(GetParam()).new_xts(vek1)->encrypt_unit(crypto::plain64_tweak(0x10), secret,
-                                                        expected);
+  crypto::suite(GetParam())
+      .new_xts(vek1)
+      ->encrypt_unit(crypto::plain64_tweak(0x10), secret, expected);
   EXPECT_EQ(seen, expected);
   // The same plaintext in another frame encrypts differently (address tweak).
   own(0x11000, 1);
@@ -162,10 +167,17 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
       const auto slot = fast.has_key(asid) ? asid : 0;
       Requester who = kHostAccess;
       switch (rng() % 4) {
-        case 0: who = keyed(slot, Initiator::guest_cpu); break;
-        case 1: who = keyed(slot, Initiator::dma); break;
-        case 2: who = psp_access(slot); break;
-        default: break;
+        case 0:
+          who = keyed(slot, Initiator::guest_cpu);
+          break;
+        case 1:
+          who = keyed(slot, Initiator::dma);
+          break;
+        case 2:
+          who = psp_access(slot);
+          break;
+        default:
+          break;
       }
       const std::size_t offset = rng() % kFrameSize;
       switch (rng() % 10) {

@@ -78,7 +78,8 @@ TEST_F(NptFixture, TablePagesAreEnumeratedForTheDigest) {
   map(0x7000, 0x900000, kPresent);
   map(1ull << 39, 0x901000, kPresent);  // second root entry: 3 more tables
   std::vector<std::pair<std::uint64_t, int>> seen;
-  for_each_table_page(mc, root, [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
+  for_each_table_page(mc, root,
+                      [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
   ASSERT_EQ(seen.size(), 7u);  // root + 2 x (level 2, 1, 0)
   EXPECT_EQ(seen[0], std::make_pair(root, 3));
   EXPECT_EQ(seen[1].second, 2);
@@ -87,7 +88,8 @@ TEST_F(NptFixture, TablePagesAreEnumeratedForTheDigest) {
   const auto entry_hpa = root + kEntrySize * index_at(1ull << 39, 3);
   editor.write_entry(entry_hpa, editor.read_entry(entry_hpa) | (1ull << 55));
   seen.clear();
-  for_each_table_page(mc, root, [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
+  for_each_table_page(mc, root,
+                      [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
   EXPECT_EQ(seen.size(), 4u);
 }
 
@@ -108,7 +110,8 @@ TEST_F(NptFixture, IsolatedTablesRefuseHostWritesButStayWalkable) {
   map(0x7000, 0x900000, kPresent);
   const auto entry_hpa = *editor.leaf_entry_address(root, 0x7000, nullptr);
   const std::uint64_t table = entry_hpa & ~std::uint64_t{0xfff};
-  mc.set_tag(HardwareTestAccess::passkey(), table, {0, 1, FrameUse::npt, FrameGuard::write_blocked});
+  mc.set_tag(HardwareTestAccess::passkey(), table,
+             {0, 1, FrameUse::npt, FrameGuard::write_blocked});
   EXPECT_THROW(editor.write_entry(entry_hpa, 0), HwError);  // the VMM's editor
   EXPECT_TRUE(walk(mc, root, 0x7000, Access::read).ok());   // the walker only reads
   Editor psp_editor(mc, Requester::psp(HardwareTestAccess::passkey()));

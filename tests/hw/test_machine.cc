@@ -9,8 +9,8 @@ TestMachine::TestMachine(crypto::SuiteId suite, CpuOptions options)
     : mc(memory, suite), editor(mc, psp_access()) {
   mc.load_key(test_passkey(), kAsid, crypto::random_bytes(crypto::suite(suite).xts_key_size()));
   npt_root = new_frame();
-  cpu = std::make_unique<GuestCpu>(mc, VcpuBinding::issue(test_passkey(), kAsid, npt_root),
-                                   options);
+  cpu =
+      std::make_unique<GuestCpu>(mc, VcpuBinding::issue(test_passkey(), kAsid, npt_root), options);
   cpu->set_entry(kLoadGpa, kLoadGpa, 0x2);
 }
 

@@ -30,9 +30,8 @@ class TestMachine {
   // A fresh zeroed frame from the bump allocator (never reused).
   std::uint64_t new_frame();
   // Maps GPA page -> a frame for the VM, owned by `asid` (0: a plain host frame).
-  void map(std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags = npt::kPresent |
-                                                                     npt::kWritable |
-                                                                     npt::kExecutable);
+  void map(std::uint64_t gpa, std::uint64_t hpa,
+           std::uint64_t flags = npt::kPresent | npt::kWritable | npt::kExecutable);
   void own(std::uint64_t hpa, std::uint32_t asid);
   // Copies `image` into fresh VM frames mapped from `gpa`, as LAUNCH_UPDATE would.
   void load(std::uint64_t gpa, ByteView image);

@@ -89,7 +89,9 @@ void Fiber::resume() {
   }
 }
 
-void Fiber::yield() { switch_out(false); }
+void Fiber::yield() {
+  switch_out(false);
+}
 
 void Fiber::switch_out(bool final_switch) {
   Context& c = *context_;

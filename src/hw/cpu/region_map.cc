@@ -1,8 +1,7 @@
 #include "hw/cpu/region_map.h"
 
-#include <unicorn/unicorn.h>
-
 #include <fmt/format.h>
+#include <unicorn/unicorn.h>
 
 #include <algorithm>
 
@@ -31,9 +30,13 @@ bool continues(std::uint64_t entry, const npt::Translation& t, std::uint64_t exp
 
 }  // namespace
 
-RegionMap::RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding,
-                     void* owner, MmioRead mmio_read, MmioWrite mmio_write)
-    : uc_(uc), mc_(mc), binding_(binding), owner_(owner), mmio_read_(mmio_read),
+RegionMap::RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding, void* owner,
+                     MmioRead mmio_read, MmioWrite mmio_write)
+    : uc_(uc),
+      mc_(mc),
+      binding_(binding),
+      owner_(owner),
+      mmio_read_(mmio_read),
       mmio_write_(mmio_write) {}
 
 RegionMap::Regions::const_iterator RegionMap::find(std::uint64_t gpa) const {
@@ -43,7 +46,9 @@ RegionMap::Regions::const_iterator RegionMap::find(std::uint64_t gpa) const {
   return gpa - it->first < it->second.size ? it : regions_.end();
 }
 
-bool RegionMap::contains(std::uint64_t gpa) const { return find(gpa) != regions_.end(); }
+bool RegionMap::contains(std::uint64_t gpa) const {
+  return find(gpa) != regions_.end();
+}
 
 const MmioPage* RegionMap::mmio_page(std::uint64_t gpa) const {
   const auto it = find(gpa);
@@ -65,7 +70,8 @@ RegionMap::Fill RegionMap::fill(std::uint64_t gpa, npt::Access access) {
   std::uint8_t* frame = mc_.direct_frame(t.hpa & kPageMask, who, t.writable);
   if (frame != nullptr) return map_direct(gpa & kPageMask, t, frame, who);
   if (access == npt::Access::execute) {
-    return {Outcome::refused, {},
+    return {Outcome::refused,
+            {},
             fmt::format("instruction fetch at GPA {:#x} from frame {:#x}, which is not kept "
                         "under this vCPU's key (another VM's, unencrypted behind a private "
                         "entry, or guarded): the hardware would fetch ciphertext",
@@ -89,8 +95,8 @@ RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Transla
     };
     for (std::size_t i = index + 1; i < npt::kEntriesPerTable; ++i) {
       const std::uint64_t hpa = frame_hpa + (i - index) * kFrameSize;
-      if ((last - first) / kFrameSize + 1 >= kMaxRunPages || hpa / kChunkSize != frame_hpa / kChunkSize ||
-          !usable(last + kFrameSize, i, hpa)) {
+      if ((last - first) / kFrameSize + 1 >= kMaxRunPages ||
+          hpa / kChunkSize != frame_hpa / kChunkSize || !usable(last + kFrameSize, i, hpa)) {
         break;
       }
       last += kFrameSize;
@@ -99,8 +105,8 @@ RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Transla
       const std::uint64_t back = (index - i) * kFrameSize;
       if (back > frame_hpa) break;
       const std::uint64_t hpa = frame_hpa - back;
-      if ((last - first) / kFrameSize + 1 >= kMaxRunPages || hpa / kChunkSize != frame_hpa / kChunkSize ||
-          !usable(first - kFrameSize, i, hpa)) {
+      if ((last - first) / kFrameSize + 1 >= kMaxRunPages ||
+          hpa / kChunkSize != frame_hpa / kChunkSize || !usable(first - kFrameSize, i, hpa)) {
         break;
       }
       first -= kFrameSize;
@@ -110,9 +116,10 @@ RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Transla
   const std::uint64_t size = last - first + kFrameSize;
   const uc_err err = uc_mem_map_ptr(uc_, first, size, prot_of(t), host);
   if (err != UC_ERR_OK) {
-    return {Outcome::refused, {},
-            fmt::format("unicorn could not map GPA {:#x}+{:#x}: {}", first, size,
-                        uc_strerror(err))};
+    return {
+        Outcome::refused,
+        {},
+        fmt::format("unicorn could not map GPA {:#x}+{:#x}: {}", first, size, uc_strerror(err))};
   }
   const std::uint64_t first_hpa = frame_hpa - (gpa_page - first);
   regions_.emplace(first, Region{size, nullptr, first_hpa, t.executable});
@@ -124,14 +131,14 @@ RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Transla
 
 RegionMap::Fill RegionMap::map_mmio(std::uint64_t gpa_page, const npt::Translation& t,
                                     Requester who) {
-  auto page = std::make_unique<MmioPage>(
-      MmioPage{owner_, gpa_page, t.hpa & kPageMask, who, t.writable});
-  const uc_err err = uc_mmio_map(uc_, gpa_page, kFrameSize, mmio_read_, page.get(),
-                                 mmio_write_, page.get());
+  auto page =
+      std::make_unique<MmioPage>(MmioPage{owner_, gpa_page, t.hpa & kPageMask, who, t.writable});
+  const uc_err err =
+      uc_mmio_map(uc_, gpa_page, kFrameSize, mmio_read_, page.get(), mmio_write_, page.get());
   if (err != UC_ERR_OK) {
-    return {Outcome::refused, {},
-            fmt::format("unicorn could not map MMIO page {:#x}: {}", gpa_page,
-                        uc_strerror(err))};
+    return {Outcome::refused,
+            {},
+            fmt::format("unicorn could not map MMIO page {:#x}: {}", gpa_page, uc_strerror(err))};
   }
   regions_.emplace(gpa_page, Region{kFrameSize, std::move(page), 0, false});
   ++stats_.mmio_pages;

@@ -1,9 +1,8 @@
 // Turns a Unicorn error into HwError{cpu} naming the operation.
 #pragma once
 
-#include <unicorn/unicorn.h>
-
 #include <fmt/format.h>
+#include <unicorn/unicorn.h>
 
 #include "hw/hw_error.h"
 

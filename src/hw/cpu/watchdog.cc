@@ -2,8 +2,8 @@
 
 namespace cvmsim::hw::cpu {
 
-Watchdog::Watchdog(std::function<void()> stop)
-    : stop_(std::move(stop)), thread_([this](const std::stop_token& token) { loop(token); }) {}
+Watchdog::Watchdog(std::function<void()> expire)
+    : expire_(std::move(expire)), thread_([this](const std::stop_token& token) { loop(token); }) {}
 
 Watchdog::~Watchdog() {
   thread_.request_stop();
@@ -26,20 +26,12 @@ void Watchdog::disarm() {
   armed_ = false;  // the thread is not woken: it finds out when its sleep ends
 }
 
-bool Watchdog::consume_fired() {
-  const std::scoped_lock lock(mutex_);
-  const bool fired = fired_;
-  fired_ = false;
-  return fired;
-}
-
 void Watchdog::loop(const std::stop_token& stop) {
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     const Clock::time_point now = Clock::now();
     if (armed_ && now >= deadline_) {
-      stop_();
-      fired_ = true;
+      expire_();
       armed_ = false;
     }
     // Sleep until the last deadline seen, even when disarmed meanwhile: a vCPU that runs

@@ -1,15 +1,14 @@
 #include "hw/npt/editor.h"
 
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 #include "hw/hw_error.h"
 
 namespace cvmsim::hw::npt {
 
-std::optional<std::uint64_t> Editor::leaf_entry_address(std::uint64_t root_hpa,
-                                                        std::uint64_t gpa,
+std::optional<std::uint64_t> Editor::leaf_entry_address(std::uint64_t root_hpa, std::uint64_t gpa,
                                                         const TableAllocator* allocate) {
   if (gpa >= kGpaLimit) {
     throw HwError(HwErrc::bad_address,

@@ -7,8 +7,8 @@ WalkResult Tlb::translate(MemoryController& mc, std::uint32_t asid, std::uint64_
   const Key key{asid, gpa >> 12};
   if (auto it = entries_.find(key); it != entries_.end()) {
     const Translation& t = it->second;
-    const bool allowed = (access != Access::write || t.writable) &&
-                         (access != Access::execute || t.executable);
+    const bool allowed =
+        (access != Access::write || t.writable) && (access != Access::execute || t.executable);
     if (allowed) {
       Translation hit = t;
       hit.hpa = (t.hpa & kFrameMask) | (gpa & 0xfff);

@@ -8,19 +8,26 @@ namespace cvmsim::hw::npt {
 
 std::string_view to_string(Access access) {
   switch (access) {
-    case Access::read: return "read";
-    case Access::write: return "write";
-    case Access::execute: return "execute";
+    case Access::read:
+      return "read";
+    case Access::write:
+      return "write";
+    case Access::execute:
+      return "execute";
   }
   return "?";
 }
 
 std::string_view to_string(FaultKind kind) {
   switch (kind) {
-    case FaultKind::not_present: return "not_present";
-    case FaultKind::permission: return "permission";
-    case FaultKind::reserved_bits: return "reserved_bits";
-    case FaultKind::bad_address: return "bad_address";
+    case FaultKind::not_present:
+      return "not_present";
+    case FaultKind::permission:
+      return "permission";
+    case FaultKind::reserved_bits:
+      return "reserved_bits";
+    case FaultKind::bad_address:
+      return "bad_address";
   }
   return "?";
 }
@@ -60,8 +67,8 @@ WalkResult walk(MemoryController& mc, std::uint64_t root_hpa, std::uint64_t gpa,
     writable = writable && (entry & kWritable) != 0;
     executable = executable && (entry & kExecutable) != 0;
     if (level == 0) {
-      const bool denied = (access == Access::write && !writable) ||
-                          (access == Access::execute && !executable);
+      const bool denied =
+          (access == Access::write && !writable) || (access == Access::execute && !executable);
       if (denied) {
         result.fault.kind = FaultKind::permission;
         return result;
