@@ -104,6 +104,7 @@ Response Psp::handle(const LaunchUpdate& c) {
   const Result installed =
       install(*vm, c.gpa, c.hpa, hw::npt::kPresent | hw::npt::kWritable | hw::npt::kExecutable);
   if (!installed.ok()) return {installed, {}};
+  if (vm->guard) vm->guard->update_pages(mc_, path_tables(*vm, c.gpa));
   vm->digest.extend(c.gpa, c.type, c.contents);
   return {Result::success(), {}};
 }

@@ -62,10 +62,6 @@ Result Psp::install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t 
   const auto entry_hpa = editor.leaf_entry_address(vm.npt_root, gpa, &allocate);
   if (!entry_hpa) return Result::failure(Status::resource_exhausted, 1);
   editor.write_entry(*entry_hpa, npt::make_entry(hpa, flags));
-  if (vm.guard) {
-    const auto touched = path_tables(vm, gpa);
-    vm.guard->update_pages(mc_, touched);
-  }
   return Result::success();
 }
 
@@ -150,6 +146,13 @@ Response Psp::handle(const NptMap& c) {
     const Result r = install(*vm, c.gpa + i * hw::kFrameSize, frame, flags);
     if (!r.ok()) return {r, {}};
   }
+  // One update of the stored value for the whole range: every table the range walks.
+  touched.clear();
+  for (std::uint64_t i = 0; i < c.pages; i += 512) {
+    for (std::uint64_t t : path_tables(*vm, c.gpa + i * hw::kFrameSize)) touched.insert(t);
+  }
+  for (std::uint64_t t : path_tables(*vm, *gpa_end - hw::kFrameSize)) touched.insert(t);
+  vm->guard->update_pages(mc_, std::vector<std::uint64_t>(touched.begin(), touched.end()));
   return {Result::success(), {}};
 }
 
