@@ -114,6 +114,10 @@ class Psp {
   std::uint64_t take_table_frame(Vm& vm);
   // Table pages the walk for `gpa` passes through (existing ones only).
   std::vector<std::uint64_t> path_tables(const Vm& vm, std::uint64_t gpa);
+  // Every table page the walks of [gpa, gpa + pages) pass through.
+  std::vector<std::uint64_t> range_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages);
+  // The checks NPT_MAP and NPT_UNMAP share: the VM exists, may map, and is guarded.
+  [[nodiscard]] Result check_guarded_mapping(const Vm* vm, VmHandle handle) const;
   std::uint64_t missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages);
   Result install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags);
   void stop(Vm& vm, StopReason reason);

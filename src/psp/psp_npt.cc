@@ -65,6 +65,29 @@ Result Psp::install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t 
   return Result::success();
 }
 
+Result Psp::check_guarded_mapping(const Vm* vm, VmHandle handle) const {
+  if (vm == nullptr) return Result::failure(Status::invalid_vm, handle);
+  if (vm->state == VmState::stopped) {
+    return Result::failure(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
+  }
+  if (!allowed(vm->state, CommandClass::mapping)) {
+    return Result::failure(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  }
+  if (!vm->guarded()) return Result::failure(Status::policy_violation, 0);
+  return Result::success();
+}
+
+std::vector<std::uint64_t> Psp::range_tables(const Vm& vm, std::uint64_t gpa,
+                                             std::uint64_t pages) {
+  // A leaf table covers 512 pages, so stepping by 512 (plus the last page) meets them all.
+  std::set<std::uint64_t> tables;
+  for (std::uint64_t i = 0; i < pages; i += 512) {
+    for (std::uint64_t t : path_tables(vm, gpa + i * hw::kFrameSize)) tables.insert(t);
+  }
+  for (std::uint64_t t : path_tables(vm, gpa + (pages - 1) * hw::kFrameSize)) tables.insert(t);
+  return {tables.begin(), tables.end()};
+}
+
 Response Psp::handle(const NptDonate& c) {
   Vm* vm = find(c.vm);
   if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
@@ -90,14 +113,7 @@ Response Psp::handle(const NptDonate& c) {
 
 Response Psp::handle(const NptMap& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
-  if (vm->state == VmState::stopped) {
-    return fail(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
-  }
-  if (!allowed(vm->state, CommandClass::mapping)) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
-  if (!vm->guarded()) return fail(Status::policy_violation, 0);
+  if (const Result r = check_guarded_mapping(vm, c.vm); !r.ok()) return {r, {}};
   if (c.pages == 0 || c.pages > kMaxPagesPerMap) return fail(Status::invalid_parameter, c.pages);
   const auto bytes = mul_checked<std::uint64_t>(c.pages, hw::kFrameSize);
   const auto gpa_end = bytes ? add_checked(c.gpa, *bytes) : std::nullopt;
@@ -112,12 +128,7 @@ Response Psp::handle(const NptMap& c) {
     if (!frame_is_free(frame)) return fail(Status::frame_not_available, frame);
   }
   // Integrity: the tables this update walks must still be what the PSP wrote.
-  std::set<std::uint64_t> touched;
-  for (std::uint64_t i = 0; i < c.pages; i += (i == 0 ? 1 : 512)) {
-    for (std::uint64_t t : path_tables(*vm, c.gpa + i * hw::kFrameSize)) touched.insert(t);
-  }
-  for (std::uint64_t t : path_tables(*vm, *gpa_end - hw::kFrameSize)) touched.insert(t);
-  const std::vector<std::uint64_t> pages(touched.begin(), touched.end());
+  const std::vector<std::uint64_t> pages = range_tables(*vm, c.gpa, c.pages);
   if (!vm->guard->check_pages(mc_, pages)) {
     vm->tampered = true;
     return fail(Status::npt_tampered, pages.size());
@@ -147,32 +158,19 @@ Response Psp::handle(const NptMap& c) {
     if (!r.ok()) return {r, {}};
   }
   // One update of the stored value for the whole range: every table the range walks.
-  touched.clear();
-  for (std::uint64_t i = 0; i < c.pages; i += 512) {
-    for (std::uint64_t t : path_tables(*vm, c.gpa + i * hw::kFrameSize)) touched.insert(t);
-  }
-  for (std::uint64_t t : path_tables(*vm, *gpa_end - hw::kFrameSize)) touched.insert(t);
-  vm->guard->update_pages(mc_, std::vector<std::uint64_t>(touched.begin(), touched.end()));
+  vm->guard->update_pages(mc_, range_tables(*vm, c.gpa, c.pages));
   return {Result::success(), {}};
 }
 
 Response Psp::handle(const NptUnmap& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
-  if (vm->state == VmState::stopped) {
-    return fail(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
-  }
-  if (!allowed(vm->state, CommandClass::mapping)) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
-  if (!vm->guarded()) return fail(Status::policy_violation, 0);
+  if (const Result r = check_guarded_mapping(vm, c.vm); !r.ok()) return {r, {}};
   if (c.pages == 0 || c.pages > kMaxPagesPerMap || c.gpa % hw::kFrameSize != 0) {
     return fail(Status::invalid_parameter, c.pages);
   }
   const auto end = add_checked(c.gpa, c.pages * hw::kFrameSize);
   if (!end || *end > npt::kGpaLimit) return fail(Status::invalid_address, c.gpa);
   std::vector<std::uint64_t> entries;
-  std::set<std::uint64_t> touched;
   npt::Editor editor(mc_, as_psp());
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t gpa = c.gpa + i * hw::kFrameSize;
@@ -181,9 +179,8 @@ Response Psp::handle(const NptUnmap& c) {
       return fail(Status::not_mapped, gpa);
     }
     entries.push_back(*entry_hpa);
-    for (std::uint64_t t : path_tables(*vm, gpa)) touched.insert(t);
   }
-  const std::vector<std::uint64_t> pages(touched.begin(), touched.end());
+  const std::vector<std::uint64_t> pages = range_tables(*vm, c.gpa, c.pages);
   if (!vm->guard->check_pages(mc_, pages)) {
     vm->tampered = true;
     return fail(Status::npt_tampered, pages.size());

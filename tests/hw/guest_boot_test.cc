@@ -3,25 +3,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/guest_expectations.h"
+
 #include "test_machine.h"
 
 namespace cvmsim::hw::testing {
 namespace {
-
-// The host-side recomputation of guest/programs/memwalk.c's checksum.
-std::uint64_t memwalk_expected_checksum() {
-  const auto mix = [](std::uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-  };
-  std::uint64_t sum = 0;
-  for (std::uint64_t page = 0; page < 1024; ++page) {
-    for (std::uint64_t w = 0; w < 512; w += 64) sum += mix(page * 512 + w) ^ w;
-  }
-  return sum;
-}
 
 class GuestBoot : public ::testing::TestWithParam<crypto::SuiteId> {};
 
@@ -31,7 +18,7 @@ TEST_P(GuestBoot, MemwalkTouchesManyPagesAndPrintsTheHostChecksum) {
   const RunOutcome out = m.run();
   EXPECT_EQ(out.last.kind, VmExit::Kind::halt) << out.last.detail;
   EXPECT_EQ(out.exit_status, 0u);
-  EXPECT_EQ(out.console, fmt::format("memwalk checksum {:016x}\n", memwalk_expected_checksum()));
+  EXPECT_EQ(out.console, fmt::format("memwalk checksum {:016x}\n", test::memwalk_checksum()));
   // 1024 dense pages + 32 sparse ones + stack, one fault each (the handler maps one page).
   EXPECT_GE(out.nested_page_faults, 1024u + 32u);
   EXPECT_EQ(m.cpu->stats().nested_page_faults, out.nested_page_faults);

@@ -9,6 +9,7 @@
 #include "measure/launch_plan.h"
 #include "measure/reference.h"
 #include "pki/identity.h"
+#include "support/guest_expectations.h"
 #include "support/temp_dir.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_error.h"
@@ -20,21 +21,6 @@ using crypto::SuiteId;
 
 Bytes guest_image(const std::string& name) {
   return read_file(std::string(CVMSIM_GUEST_DIR) + "/" + name + ".bin");
-}
-
-// The host-side recomputation of guest/programs/memwalk.c's checksum.
-std::uint64_t memwalk_checksum() {
-  auto mix = [](std::uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-  };
-  std::uint64_t sum = 0;
-  for (std::uint64_t page = 0; page < 1024; ++page) {
-    for (std::uint64_t word = 0; word < 512; word += 64) sum += mix(page * 512 + word) ^ word;
-  }
-  return sum;
 }
 
 struct World {
@@ -84,7 +70,7 @@ TEST_P(BootForSuite, MemwalkChecksumMatchesTheHostInEveryGuardMode) {
     const auto vm = vmm.launch(world.request(guest_image("memwalk"), policy));
     const RunResult r = vmm.run(vm);
     ASSERT_EQ(r.fate, VmFate::exited) << r.detail;
-    EXPECT_EQ(r.console, fmt::format("memwalk checksum {:016x}\n", memwalk_checksum()));
+    EXPECT_EQ(r.console, fmt::format("memwalk checksum {:016x}\n", test::memwalk_checksum()));
     EXPECT_GE(r.stats.pages_mapped, 1024u);
     EXPECT_GE(r.stats.nested_page_faults, 1024u / 16);
   }
@@ -134,11 +120,7 @@ TEST(Isolation, TwoVmsRunOnOnePlatformAndTheVmmSeesOnlyCiphertext) {
   mc.read(t.translation->hpa + 512, own, as_a);
   std::uint64_t value = 0;
   for (int i = 7; i >= 0; --i) value = (value << 8) | own[i];
-  std::uint64_t expected = 64;
-  expected ^= expected >> 33;
-  expected *= 0xff51afd7ed558ccdULL;
-  expected ^= expected >> 33;
-  EXPECT_EQ(value, expected);
+  EXPECT_EQ(value, test::memwalk_mix(64));
   Bytes page_a(hw::kFrameSize);
   Bytes seen_by_vmm(hw::kFrameSize);
   Bytes seen_by_b(hw::kFrameSize);
