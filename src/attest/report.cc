@@ -64,7 +64,8 @@ Bytes Report::signed_body() const {
   w.u8(static_cast<std::uint8_t>(suite));
   w.u8(simulated ? 1 : 0);
   w.u32(psp_version);
-  w.fixed(chip_id, kChipIdField);
+  w.fixed(chip_id, kChipIdSize);
+  w.zeros(48);
   w.u64(policy);
   w.fixed(launch_digest, kDigestField);
   w.u8(static_cast<std::uint8_t>(firmware_check));
@@ -112,10 +113,9 @@ Report Report::decode(ByteView data, std::string_view source) {
   if ((flags & ~1u) != 0) r.fail("flags", "unknown flag bits");
   rep.simulated = (flags & 1u) != 0;
   rep.psp_version = r.u32("psp_version");
-  const ByteView chip = r.bytes("chip_id", kChipIdField);
-  std::size_t used = kChipIdField;
-  while (used > 0 && chip[used - 1] == 0) --used;
-  rep.chip_id = to_bytes(chip.first(used));
+  // A fixed-size field: a chip id may well end in a zero byte.
+  rep.chip_id = to_bytes(r.bytes("chip_id", kChipIdSize));
+  r.expect_zero("reserved_after_chip_id", 48);
   rep.policy = r.u64("policy");
   const std::size_t d = crypto::suite(rep.suite).digest_size();
   rep.launch_digest = to_bytes(r.fixed("launch_digest", kDigestField, d));

@@ -7,7 +7,8 @@
 //   10   1     suite (1 sm, 2 nist)
 //   11   1     flags: bit 0 = produced by the cvmsim simulator (always set here)
 //   12   4     PSP firmware version (major << 16 | minor << 8 | patch)
-//   16   64    chip id (zero padded)
+//   16   16    chip id
+//   32   48    zero
 //   80   8     policy
 //   88   48    launch digest (d bytes, zero padded)
 //   136  1     firmware check: 0 not checked, 1 matched the signed reference, 2 mismatch
@@ -35,7 +36,7 @@ namespace cvmsim::attest {
 
 inline constexpr std::size_t kReportSignedSize = 320;
 inline constexpr std::size_t kMaxReportSize = 1024;
-inline constexpr std::size_t kChipIdField = 64;
+inline constexpr std::size_t kChipIdSize = 16;
 inline constexpr std::size_t kReportDataSize = 64;
 
 enum class FirmwareCheck : std::uint8_t { not_checked = 0, matched = 1, mismatch = 2 };
@@ -46,7 +47,7 @@ struct Report {
   crypto::SuiteId suite = crypto::SuiteId::sm;
   bool simulated = true;
   std::uint32_t psp_version = 0;
-  Bytes chip_id;  // up to 64 bytes
+  Bytes chip_id;  // kChipIdSize bytes
   std::uint64_t policy = 0;
   Bytes launch_digest;
   FirmwareCheck firmware_check = FirmwareCheck::not_checked;

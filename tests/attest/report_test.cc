@@ -70,6 +70,14 @@ TEST_P(ReportForSuite, EveryChangedByteFailsDecodeOrSignature) {
   }
 }
 
+TEST_P(ReportForSuite, ChipIdEndingInZeroRoundTrips) {
+  const crypto::Key key = crypto::suite(GetParam()).generate_key();
+  Report r = sample(GetParam());
+  r.chip_id.back() = 0;
+  sign_report(r, key);
+  EXPECT_EQ(Report::decode(r.encode(), "r").chip_id, r.chip_id);
+}
+
 INSTANTIATE_TEST_SUITE_P(Suites, ReportForSuite, ::testing::Values(SuiteId::sm, SuiteId::nist),
                          [](const auto& param_info) {
                            return std::string(crypto::to_string(param_info.param));
