@@ -18,6 +18,10 @@ std::string_view error_code_name(HwErrc code) {
       return "no_key";
     case HwErrc::cpu:
       return "cpu";
+    case HwErrc::io:
+      return "io";
+    case HwErrc::bad_dma:
+      return "bad_dma";
   }
   return "unknown";
 }

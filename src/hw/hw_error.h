@@ -12,6 +12,8 @@ enum class HwErrc {
   access_denied,  // the memory controller blocked the access (e.g. host write to a PSP frame)
   no_key,         // an encrypted frame's ASID has no key loaded
   cpu,            // the guest CPU (Unicorn) reported an internal error
+  io,             // a disk's backing file could not be read or written
+  bad_dma,        // a DMA descriptor or keyslot the disk controller refuses
 };
 
 constexpr std::string_view error_module_name(HwErrc) {

@@ -1,0 +1,127 @@
+// The disk controller with its crypto coprocessor and DMA engine.
+//
+// Ports connect backing files (the host plugs disks in: unprivileged). Keyslots hold an
+// image key with the parameters the PSP took from a verified image certificate, bound to
+// one port and one memory key slot (ASID). DMA moves whole transfers between a port and a
+// scatter list of host frames: on a keyed transfer the crypto coprocessor decrypts sectors
+// read from the file (or encrypts sectors written to it) with the keyslot's key, and the
+// memory side goes through the memory controller with the descriptor's requester, so the
+// encryption engine re-encrypts with the VM's key (no side door around it: DESIGN §5).
+// Programming keyslots and starting DMA take a PspPasskey: only the PSP can do either.
+// Each completion raises the controller's interrupt line.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "crypto/suite_id.h"
+#include "crypto/xts.h"
+#include "hw/disk/block_file.h"
+#include "hw/memory_controller.h"
+
+namespace cvmsim::hw {
+
+inline constexpr std::uint32_t kDiskKeyslots = 64;
+inline constexpr std::uint64_t kMaxDmaBytes = 1ull << 20;  // one descriptor moves <= 1 MiB
+inline constexpr std::uint64_t kRawSectorSize = 512;       // granularity of raw transfers
+
+enum class DmaDirection : std::uint8_t { to_memory = 0, to_disk = 1 };
+
+// What the PSP programs into a keyslot: everything the certificate binds.
+struct DiskKeyslot {
+  crypto::SuiteId suite = crypto::SuiteId::sm;
+  Bytes key;                      // the image key (XTS: two halves)
+  std::uint32_t sector_size = 4096;
+  std::uint64_t data_offset = 0;  // bytes from the start of the backing file
+  std::uint64_t data_length = 0;  // bytes
+  std::uint32_t port = 0;         // the only port this keyslot serves
+  std::uint32_t bound_asid = 0;   // the only memory key slot its DMA may use (0: none)
+};
+
+struct DmaDescriptor {
+  std::uint32_t port = 0;
+  // The keyslot whose key the crypto coprocessor applies; none: a raw transfer of file
+  // bytes (reading an image's header, which is not encrypted with the image key).
+  std::optional<std::uint32_t> keyslot;
+  // Keyed: the first sector, in the keyslot's sector size, from the data segment's start.
+  // Raw: the byte offset in the file (a multiple of 512).
+  std::uint64_t start = 0;
+  std::uint64_t length = 0;  // bytes: a multiple of the sector size (keyed) or of 512 (raw)
+  DmaDirection direction = DmaDirection::to_memory;
+  std::vector<std::uint64_t> frames;  // host frames of the buffer, 4 KiB each, in order
+  Requester memory = Requester::dma();  // the memory side (minted by the PSP with the ASID)
+};
+
+struct DmaCompletion {
+  std::uint64_t tag = 0;  // the PSP's request id
+  std::uint32_t port = 0;
+  bool ok = false;
+  std::uint64_t bytes = 0;
+  std::string error;  // why it failed
+};
+
+struct DiskStats {
+  std::uint64_t transfers = 0;
+  std::uint64_t bytes_to_memory = 0;
+  std::uint64_t bytes_to_disk = 0;
+  std::uint64_t sectors_decrypted = 0;
+  std::uint64_t sectors_encrypted = 0;
+  std::uint64_t interrupts = 0;
+};
+
+class DiskController {
+ public:
+  explicit DiskController(MemoryController& mc) : mc_(mc) {}
+
+  // --- host side (unprivileged) ---------------------------------------------------
+  // Plugs a backing file in; returns its port. Throws HwError{io}.
+  std::uint32_t attach(const std::filesystem::path& path, bool writable);
+  void detach(std::uint32_t port);
+  // The raw file behind a port: the untrusted host can read and write it at will (it
+  // holds only ciphertext of the data segment). Throws HwError{bad_dma} for a bad port.
+  BlockFile& backing(std::uint32_t port);
+  [[nodiscard]] bool has_port(std::uint32_t port) const { return ports_.contains(port); }
+  // The interrupt line: called after every completed (or failed) transfer.
+  using InterruptLine = std::function<void(const DmaCompletion&)>;
+  void set_interrupt_line(InterruptLine line) { interrupt_ = std::move(line); }
+  [[nodiscard]] const DiskStats& stats() const noexcept { return stats_; }
+
+  // --- privileged port (the PSP) --------------------------------------------------
+  // Throws HwError{bad_dma} for a bad slot, port, sector size or segment.
+  void program_keyslot(PspPasskey, std::uint32_t slot, const DiskKeyslot& config);
+  void clear_keyslot(PspPasskey, std::uint32_t slot);
+  [[nodiscard]] bool keyslot_loaded(std::uint32_t slot) const;
+  // Runs one transfer to completion and raises the interrupt line. The controller checks
+  // the descriptor against the keyslot (port, ASID binding, segment bounds) before moving
+  // anything; a refused or failed transfer reports ok = false and leaves the file
+  // unchanged where the failure came before the write.
+  DmaCompletion run_dma(PspPasskey, std::uint64_t tag, const DmaDescriptor& descriptor);
+
+ private:
+  struct Slot {
+    DiskKeyslot config;
+    std::unique_ptr<crypto::XtsCipher> cipher;
+  };
+  // The file byte range a descriptor covers; throws HwError{bad_dma}.
+  std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
+  void copy_to_memory(const DmaDescriptor& d, ByteView data);
+  Bytes copy_from_memory(const DmaDescriptor& d);
+  void transfer(const DmaDescriptor& d);
+
+  MemoryController& mc_;
+  std::map<std::uint32_t, BlockFile> ports_;
+  std::uint32_t next_port_ = 0;
+  std::array<std::unique_ptr<Slot>, kDiskKeyslots> slots_{};
+  InterruptLine interrupt_;
+  DiskStats stats_;
+};
+
+}  // namespace cvmsim::hw

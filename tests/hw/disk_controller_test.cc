@@ -1,0 +1,161 @@
+// The disk controller: keyslots bound to a port and an ASID, the crypto coprocessor on the
+// DMA path, the memory side through the memory controller, one interrupt per transfer.
+#include "hw/disk/disk_controller.h"
+
+#include <gtest/gtest.h>
+
+#include "common/file_io.h"
+#include "crypto/suite.h"
+#include "hw/hw_error.h"
+#include "hw/hw_test_access.h"
+#include "support/temp_dir.h"
+
+namespace cvmsim::hw {
+namespace {
+
+using crypto::SuiteId;
+
+constexpr std::uint64_t kSegment = 64 * 1024;  // data segment offset in the file
+constexpr std::uint64_t kSectors = 64;
+constexpr std::uint32_t kAsid = 3;
+
+struct Rig {
+  explicit Rig(SuiteId s = SuiteId::sm, std::uint32_t sector = 4096) : suite(s), sector_size(sector) {
+    key = crypto::random_bytes(crypto::suite(suite).xts_key_size());
+    plain = crypto::random_bytes(kSectors * sector_size);
+    Bytes file(kSegment, 0x5a);  // a "header" area
+    Bytes cipher(plain.size());
+    crypto::suite(suite).new_xts(key)->encrypt_units(0, sector_size, plain, cipher);
+    file.insert(file.end(), cipher.begin(), cipher.end());
+    write_file_atomic(dir / "disk.img", file);
+    mc.load_key(test_passkey(), kAsid, crypto::random_bytes(crypto::suite(suite).xts_key_size()));
+    port = disks.attach(dir / "disk.img", true);
+    disks.set_interrupt_line([this](const DmaCompletion& c) { completions.push_back(c); });
+    disks.program_keyslot(test_passkey(), 5,
+                          {suite, key, sector_size, kSegment, kSectors * sector_size, port, kAsid});
+    for (std::uint64_t i = 0; i < 16; ++i) {
+      const std::uint64_t hpa = (64 + i) * kFrameSize;
+      mc.set_tag(test_passkey(), hpa, {kAsid, 1, FrameUse::guest, FrameGuard::none});
+      frames.push_back(hpa);
+    }
+  }
+  DmaDescriptor read(std::uint64_t sector, std::uint64_t bytes) const {
+    DmaDescriptor d;
+    d.port = port;
+    d.keyslot = 5;
+    d.start = sector;
+    d.length = bytes;
+    d.frames.assign(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>((bytes + 4095) / 4096));
+    d.memory = keyed(kAsid, Initiator::dma);
+    return d;
+  }
+  SuiteId suite;
+  std::uint32_t sector_size;
+  test::TempDir dir;
+  HostMemory memory{1ull << 30};
+  MemoryController mc{memory, suite};
+  DiskController disks{mc};
+  std::uint32_t port = 0;
+  Bytes key, plain;
+  std::vector<std::uint64_t> frames;
+  std::vector<DmaCompletion> completions;
+};
+
+class DiskForSuite : public ::testing::TestWithParam<std::pair<SuiteId, std::uint32_t>> {};
+
+TEST_P(DiskForSuite, ReadsDecryptIntoTheVmsKeyAndWritesEncryptToTheImage) {
+  Rig rig(GetParam().first, GetParam().second);
+  const std::uint32_t ss = rig.sector_size;
+  const std::uint64_t first = 3, count = 8192 / ss;
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(first, 8192)).ok);
+  ASSERT_EQ(rig.completions.size(), 1u);
+  // Through the VM's key the guest sees the plaintext sectors ...
+  Bytes seen(8192);
+  rig.mc.read(rig.frames[0], MutableByteView(seen).first(4096), keyed(kAsid));
+  rig.mc.read(rig.frames[1], MutableByteView(seen).subspan(4096), keyed(kAsid));
+  EXPECT_EQ(seen, Bytes(rig.plain.begin() + static_cast<std::ptrdiff_t>(first * ss),
+                        rig.plain.begin() + static_cast<std::ptrdiff_t>((first + count) * ss)));
+  // ... the host sees neither the plaintext nor the image's ciphertext.
+  Bytes host(4096);
+  rig.mc.read(rig.frames[0], host, kHostAccess);
+  EXPECT_NE(host, Bytes(seen.begin(), seen.begin() + 4096));
+
+  // Write new data from guest memory: the file gets the image-key encryption of it.
+  const Bytes fresh = crypto::random_bytes(4096);
+  rig.mc.write(rig.frames[2], fresh, keyed(kAsid));
+  DmaDescriptor w = rig.read(10, 4096);
+  w.direction = DmaDirection::to_disk;
+  w.frames = {rig.frames[2]};
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 2, w).ok);
+  Bytes stored(4096);
+  rig.disks.backing(rig.port).read_at(kSegment + 10 * ss, stored);
+  Bytes expected(4096);
+  crypto::suite(rig.suite).new_xts(rig.key)->encrypt_units(10, ss, fresh, expected);
+  EXPECT_EQ(stored, expected);
+  EXPECT_EQ(rig.completions.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, DiskForSuite,
+                         ::testing::Values(std::pair{SuiteId::sm, 4096u}, std::pair{SuiteId::sm, 512u},
+                                           std::pair{SuiteId::nist, 4096u},
+                                           std::pair{SuiteId::nist, 512u}));
+
+TEST(DiskController, RefusesDescriptorsTheKeyslotDoesNotAllowAndRaisesTheInterruptAnyway) {
+  Rig rig;
+  const Bytes before = read_file(rig.dir / "disk.img");
+  auto expect_refused = [&](DmaDescriptor d, const char* what) {
+    const std::size_t interrupts = rig.completions.size();
+    const DmaCompletion c = rig.disks.run_dma(test_passkey(), 9, d);
+    EXPECT_FALSE(c.ok) << what;
+    EXPECT_FALSE(c.error.empty()) << what;
+    EXPECT_EQ(rig.completions.size(), interrupts + 1) << what;
+  };
+  DmaDescriptor other_asid = rig.read(0, 4096);
+  other_asid.memory = keyed(kAsid + 1, Initiator::dma);  // another VM's memory key
+  expect_refused(other_asid, "another ASID");
+  DmaDescriptor unkeyed = rig.read(0, 4096);
+  unkeyed.memory = Requester::dma();  // plaintext DMA of decrypted sectors
+  expect_refused(unkeyed, "no ASID");
+  expect_refused(rig.read(kSectors - 1, 8192), "beyond the data segment");
+  expect_refused(rig.read(~std::uint64_t{0}, 4096), "sector number that overflows");
+  DmaDescriptor frames = rig.read(0, 8192);
+  frames.frames.pop_back();
+  expect_refused(frames, "too few frames");
+  DmaDescriptor partial = rig.read(0, 4096);
+  partial.length = 100;
+  expect_refused(partial, "partial sector");
+  DmaDescriptor raw_write = rig.read(0, 4096);
+  raw_write.keyslot.reset();
+  raw_write.direction = DmaDirection::to_disk;
+  expect_refused(raw_write, "raw write");
+  DmaDescriptor empty_slot = rig.read(0, 4096);
+  empty_slot.keyslot = 6;
+  expect_refused(empty_slot, "empty keyslot");
+  rig.disks.clear_keyslot(test_passkey(), 5);
+  expect_refused(rig.read(0, 4096), "cleared keyslot");
+  EXPECT_EQ(read_file(rig.dir / "disk.img"), before);  // nothing reached the file
+}
+
+TEST(DiskController, RawReadsReturnTheFileBytesAndKeyslotsMustFitTheDisk) {
+  Rig rig;
+  DmaDescriptor raw = rig.read(0, 4096);
+  raw.keyslot.reset();
+  raw.memory = keyed(kAsid, Initiator::dma);
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, raw).ok);
+  Bytes seen(4096);
+  rig.mc.read(rig.frames[0], seen, keyed(kAsid));
+  EXPECT_EQ(seen, Bytes(4096, 0x5a));
+  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), 7,
+                                         {SuiteId::sm, rig.key, 4096, kSegment,
+                                          (kSectors + 1) * 4096, rig.port, kAsid}),
+               HwError);
+  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), 7,
+                                         {SuiteId::sm, rig.key, 1024, kSegment, 4096, rig.port, kAsid}),
+               HwError);
+  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), kDiskKeyslots,
+                                         {SuiteId::sm, rig.key, 4096, kSegment, 4096, rig.port, kAsid}),
+               HwError);
+}
+
+}  // namespace
+}  // namespace cvmsim::hw
