@@ -17,6 +17,9 @@ typedef unsigned long usize;
 #define CVM_CONSOLE_PORT 0x3f8     /* OUT al: one console byte */
 #define CVM_SECURE_CALL_PORT 0xca0 /* OUT eax: GPA (< 4 GiB) of a secure-call request page */
 #define CVM_EXIT_PORT 0x501        /* OUT eax: exit status; the guest then halts */
+#define CVM_INTERRUPT_PORT 0xcb0   /* IN eax: oldest pending interrupt vector (0: none), acked */
+#define CVM_HOST_DATA_PORT 0xcc0   /* IN al: next byte the host offers; OUT al: a byte for it */
+#define CVM_DISK_VECTOR 0x40       /* disk DMA completion */
 
 /* Sample-firmware payloads: a flat image linked at CVM_PAYLOAD_GPA starting with this
  * header (docs/formats.md, "Guest ABI"). */
@@ -52,6 +55,77 @@ __attribute__((noreturn)) void cvm_exit(u32 status);
 /* Asks the PSP (through the hypervisor) to handle the request page at `gpa`; the response
  * is in that page when this returns. */
 void cvm_secure_call(u64 gpa);
+
+/* ---- Secure calls to the PSP (docs/formats.md, "Secure calls") ------------------------
+ * All calls use one request page at a fixed GPA, so that the firmware and the payload it
+ * starts share the sequence number the PSP checks (each call is the previous one + 1). */
+#define CVM_SECURE_CALL_PAGE 0x10000UL
+#define CVM_SC_MAGIC 0x43535643U /* "CVSC" */
+#define CVM_SC_IMAGE_CERT 1
+#define CVM_SC_DISK_IO 2
+#define CVM_SC_ATTEST 3
+#define CVM_DISK_MAX_BYTES (1UL << 20) /* per DISK_IO request */
+
+/* PSP status codes (src/psp/status.h); the secure-call functions return them. */
+#define CVM_OK 0
+#define CVM_INVALID_STATE 3
+#define CVM_INVALID_PARAMETER 4
+#define CVM_INVALID_ADDRESS 5
+#define CVM_BAD_CERTIFICATE 15
+#define CVM_REPLAYED_REQUEST 16
+#define CVM_IO_ERROR 17
+
+/* The detail word of the last secure call's response. */
+u32 cvm_last_detail(void);
+/* Hands the image's LUKS2 header (read from the head of the disk) to the PSP, which
+ * verifies the certificate for this chip in it and programs the image key into the disk
+ * controller. On success returns CVM_OK and the certified geometry. */
+u32 cvm_image_cert(const void* header, u32 length, u32* sector_size, u64* data_sectors);
+/* Moves `length` bytes between the disk and `buffer` (page-aligned, <= CVM_DISK_MAX_BYTES)
+ * and waits for the completion interrupt. raw = 0: sectors of the data segment (decrypted
+ * or encrypted with the image key by the disk's crypto coprocessor), `start` in sectors;
+ * raw = 1: read file bytes as stored (the header area), `start` in bytes (x 512). */
+u32 cvm_disk_read(u64 start, void* buffer, u32 length, int raw);
+u32 cvm_disk_write(u64 start, const void* buffer, u32 length);
+/* Makes the writes so far durable on the host's disk (the controller fsyncs). */
+u32 cvm_disk_flush(void);
+/* Asks the PSP for a signed attestation report over this VM with `report_data` (the
+ * tenant's nonce); copies it into `report` (up to `*length` bytes) and sets `*length`. */
+u32 cvm_attest(const u8 report_data[64], u8* report, u32* length);
+/* Waits (HLT) until an interrupt is pending and returns its vector. */
+u8 cvm_wait_interrupt(void);
+/* The untrusted host channel: reads up to n bytes the host offers (returns how many),
+ * writes n bytes for the host. */
+usize cvm_host_read(u8* out, usize n);
+void cvm_host_write(const void* data, usize n);
+
+/* ---- Boot volumes (docs/formats.md, "Boot volume") ------------------------------------ */
+#define CVM_BOOT_MAGIC 0x544f4f42534d5643UL /* "CVMSBOOT" */
+#define CVM_BOOT_MAX_FILES 64
+struct cvm_boot_file {
+  char name[32];
+  u64 offset; /* bytes from the volume's start */
+  u64 size;
+};
+struct cvm_boot_header {
+  u64 magic;
+  u32 version;
+  u32 file_count;
+  u64 kernel_offset;
+  u64 kernel_size;
+  u64 kernel_load_gpa;
+  u64 data_offset;
+  u64 data_size;
+  u64 reserved;
+  struct cvm_boot_file files[CVM_BOOT_MAX_FILES];
+};
+/* What the boot firmware passes to the payload's entry (rdi). */
+struct cvm_boot_info {
+  u32 sector_size;
+  u32 reserved;
+  u64 data_sectors;
+  const struct cvm_boot_header* volume;
+};
 
 void* memset(void* dst, int value, usize n);
 void* memcpy(void* dst, const void* src, usize n);

@@ -18,5 +18,9 @@ void register_measure_commands(CLI::App& app);   // measure, sign-reference
 void register_inspect_command(CLI::App& app);    // inspect
 void register_demo_command(CLI::App& app);       // demo
 void register_run_command(CLI::App& app);        // run
+void register_disk_commands(CLI::App& app);      // mkdisk, guest list/export
+void register_image_commands(CLI::App& app);     // pack
+void register_verify_command(CLI::App& app);     // verify
+void register_attack_commands(CLI::App& app);    // attack list/run/all
 
 }  // namespace cvmsim::cli

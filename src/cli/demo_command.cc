@@ -1,24 +1,26 @@
 // cvmsim demo: the end-to-end story on built-in defaults, in a temporary directory.
 //
-// It plays what exists: vendor and chip identities, the provider's signed reference
-// measurement, a measured launch of real guest code on the simulated platform under the
-// guarded NPT, what the hypervisor sees of guest memory, and the page-reordering attack
-// refused at LAUNCH_VERIFY. Encrypted disks and attestation join the story as they land.
+// Per suite: vendor and chip, provider, mkdisk + pack of an encrypted image for that chip,
+// the provider's signed reference for the boot firmware, a measured launch, the encrypted
+// boot (IMAGE_CERT, PSP-mediated DMA, completion interrupts), disk reads and writes, what
+// the hypervisor sees of the image and of guest memory, a reboot that finds the data it
+// wrote, attestation with a fresh nonce and its verification, and the page-reordering
+// attack refused at LAUNCH_VERIFY. It fails (non-zero exit) if any step does not behave.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
+#include "attest/verifier.h"
 #include "cli/commands.h"
 #include "common/file_io.h"
 #include "common/hex.h"
+#include "crypto/suite.h"
 #include "guest_images.h"
 #include "hw/npt.h"
-#include "crypto/suite.h"
-#include "measure/launch_plan.h"
-#include "measure/reference.h"
+#include "lab/world.h"
 #include "pki/identity.h"
-#include "psp/chip_fuses.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_error.h"
 
@@ -26,6 +28,7 @@ namespace cvmsim::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
 struct DemoOptions {
   bool keep = false;
@@ -59,108 +62,176 @@ class Workdir {
   bool keep_;
 };
 
+[[noreturn]] void broken(const std::string& what) {
+  throw std::runtime_error("demo step failed: " + what);
+}
+
+Bytes builtin(std::string_view name) {
+  const ByteView b = guest_images::all().at(name);
+  return {b.begin(), b.end()};
+}
+
+bool contains(ByteView haystack, std::string_view needle) {
+  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
+         haystack.end();
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
 Bytes swap_pages(Bytes fw, std::size_t a, std::size_t b) {
-  if (std::max(a, b) >= fw.size() / measure::kPageSize) {
-    throw std::invalid_argument("swap_pages: page index beyond the firmware");
-  }
-  std::swap_ranges(fw.begin() + static_cast<std::ptrdiff_t>(a * measure::kPageSize),
-                   fw.begin() + static_cast<std::ptrdiff_t>((a + 1) * measure::kPageSize),
-                   fw.begin() + static_cast<std::ptrdiff_t>(b * measure::kPageSize));
+  const std::size_t page = measure::kPageSize;
+  if (std::max(a, b) >= fw.size() / page) fw.resize((std::max(a, b) + 1) * page, 0);
+  std::swap_ranges(fw.begin() + static_cast<std::ptrdiff_t>(a * page),
+                   fw.begin() + static_cast<std::ptrdiff_t>((a + 1) * page),
+                   fw.begin() + static_cast<std::ptrdiff_t>(b * page));
   return fw;
 }
 
+constexpr std::string_view kMotd = "hello from inside an encrypted disk image";
+
+struct Boot {
+  vmm::RunResult run;
+  std::size_t private_memory = 0;
+  hw::DiskStats disk;
+  std::string dram_seen;  // what the hypervisor read of the kernel's first bytes
+  double ms = 0;
+};
+
+Boot boot(const lab::World& world, const fs::path& image, const Bytes& nonce) {
+  const auto start = Clock::now();
+  vmm::Platform platform(world.chip_dir());
+  vmm::Vmm hypervisor(platform);
+  vmm::LaunchRequest request = world.launch_request(builtin("image_boot"));
+  request.disk = image;
+  request.host_input = nonce;
+  const psp::VmHandle vm = hypervisor.launch(request);
+  Boot b;
+  b.run = hypervisor.run(vm);
+  b.ms = ms_since(start);
+  const auto info = platform.psp().vm_info(vm);
+  b.private_memory = info->private_memory;
+  b.disk = platform.disks().stats();
+  // The hypervisor reads the kernel the guest loaded from its disk straight from DRAM.
+  const auto t = hw::npt::walk(platform.memory_controller(), info->npt_root, 0x200000,
+                               hw::npt::Access::read);
+  if (t.ok()) {
+    Bytes seen(16);
+    platform.memory_controller().read(t.translation->hpa, seen, hw::kHostAccess);
+    b.dram_seen = to_hex(seen);
+  }
+  hypervisor.decommission(vm);
+  return b;
+}
+
 void play_suite(crypto::SuiteId suite, const fs::path& root) {
-  using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const std::string name(crypto::to_string(suite));
   fmt::print("\n== suite {} ({}) ==\n", name,
              suite == crypto::SuiteId::sm ? "SM2 / SM3 / SM4-XTS" : "P-384 / SHA-384 / AES-XTS");
+  const fs::path dir = root / name;
+  fs::create_directories(dir);
+  const lab::World world(dir, suite);
+  const pki::ChipIdentity chip = pki::load_chip(world.chip_dir());
+  fmt::print("1. vendor root -> signing key -> chip {} (endorsement, attestation, key-wrapping "
+             "keys); provider '{}' made its signing key\n",
+             to_hex(chip.chip_id), pki::load_provider(world.provider_dir()).name);
 
-  const fs::path vendor_dir = root / (name + "-vendor");
-  const fs::path chip_dir = root / (name + "-chip");
-  const fs::path provider_dir = root / (name + "-provider");
-  const auto vendor = pki::create_vendor(vendor_dir, suite, "Demo Silicon", false);
-  const auto chip = pki::create_chip(vendor_dir, chip_dir, false);
-  fmt::print("1. vendor '{}' made its root {} and signing key {}; chip {} was manufactured\n",
-             vendor.name, vendor.root.common_name(), vendor.signing.common_name(),
-             to_hex(chip.chip_id));
-  const fs::path chain_file = root / (name + "-chain.pem");
-  write_text_file_atomic(chain_file, pki::to_pem_bundle(chip.chain()));
-  const auto exported = pki::parse_chip_chain(read_file(chain_file), chain_file.string());
-  exported.verify(&vendor.root);
-  fmt::print("2. exported chain {} -> {} -> {} -> {{{}, {}}} verifies against the vendor root\n",
-             pki::role_name(suite, pki::Role::root), pki::role_name(suite, pki::Role::signing),
-             pki::role_name(suite, pki::Role::endorsement),
-             pki::role_name(suite, pki::Role::attestation),
-             pki::role_name(suite, pki::Role::wrapping));
-  const auto fuses = psp::load_chip_fuses(chip_dir);
-  fmt::print("3. the PSP model read its fuses: attestation and key-wrapping keys match the "
-             "certificates\n");
+  const Bytes firmware = builtin("image_boot");
+  const Bytes digest = world.measure(firmware);
+  lab::ImageSpec spec;
+  spec.volume.kernel = builtin("disk_demo");
+  spec.volume.files.push_back({"motd", Bytes(kMotd.begin(), kMotd.end())});
+  spec.allowed_measurements = {digest};
+  const fs::path image = dir / "disk.img";
+  const auto pack_start = Clock::now();
+  const image::PackResult packed = world.make_image(spec, image);
+  fmt::print("2. mkdisk + pack: a {} KiB boot volume (kernel disk_demo, file motd) became {} "
+             "({} KiB LUKS2, {} data segment, key released only to launch digest {}...) in "
+             "{:.1f} ms\n",
+             packed.input_size / 1024, image.filename().string(), packed.image_size / 1024,
+             image::to_string(packed.certificates.front().cipher), to_hex(digest).substr(0, 16),
+             ms_since(pack_start));
+  const Bytes stored = read_file(image, 256ull << 20);
+  if (contains(stored, kMotd) || contains(stored, "CVMSBOOT")) broken("plaintext in the image");
+  fmt::print("3. the image file holds no plaintext of the volume (searched for the motd and "
+             "the boot header)\n");
 
-  pki::create_provider(provider_dir, suite, "Demo Cloud Images", false);
-  const crypto::Key provider_key = pki::load_provider_key(provider_dir);
-  // The provider ships memwalk padded with a data page, so a reordering has two pages to swap.
-  Bytes firmware = to_bytes(guest_images::all().at("memwalk"));
-  firmware.resize((firmware.size() / measure::kPageSize + 2) * measure::kPageSize, 0);
-  const measure::GuestLayout layout;
-  const Bytes digest =
-      measure::measure_plan(measure::plan_firmware_launch(firmware, layout, "memwalk"), suite);
-  const measure::Policy policy;  // guard=detect, integrity=merkle, memory encryption on
-  const Bytes reference = measure::sign_reference(provider_key, policy, digest).encode();
-  fmt::print("4. provider signed the reference for the memwalk firmware ({} bytes): launch "
-             "digest {}...\n",
-             firmware.size(), to_hex(digest).substr(0, 32));
+  const Boot first = boot(world, image, {});
+  if (first.run.exit_status != 0u) broken("first boot: " + first.run.console + first.run.detail);
+  fmt::print("4. measured launch of image_boot, LAUNCH_VERIFY against the signed reference, "
+             "then the guest:\n");
+  for (std::string_view rest = first.run.console; !rest.empty();) {
+    const auto nl = rest.find('\n');
+    fmt::print("     | {}\n", rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+  }
+  fmt::print("   {} secure calls, {} DMA transfers ({} KiB decrypted into VM memory, {} KiB "
+             "encrypted to disk), {} completion interrupts, {} bytes of PSP private memory, "
+             "{:.1f} ms\n",
+             first.run.stats.secure_calls, first.disk.transfers, first.disk.bytes_to_memory / 1024,
+             first.disk.bytes_to_disk / 1024, first.run.stats.interrupts_injected,
+             first.private_memory, first.ms);
+  fmt::print("5. the hypervisor reading the loaded kernel from DRAM sees {} (the kernel "
+             "starts {})\n",
+             first.dram_seen, to_hex(ByteView(spec.volume.kernel).first(16)));
+  if (first.dram_seen.empty() || first.dram_seen == to_hex(ByteView(spec.volume.kernel).first(16))) {
+    broken("guest memory was readable by the hypervisor");
+  }
 
-  vmm::Platform platform(chip_dir);
+  const Bytes nonce = crypto::random_bytes(attest::kReportDataSize);
+  const Boot second = boot(world, image, nonce);
+  if (second.run.exit_status != 0u || second.run.console.find("boot number 2") == std::string::npos) {
+    broken("reboot did not find the data it wrote: " + second.run.console);
+  }
+  fmt::print("6. reboot on a fresh platform: the guest found its state block (\"boot number "
+             "2\") and asked the PSP for a report over nonce {}...\n",
+             to_hex(nonce).substr(0, 16));
+  const fs::path chain = dir / "chain.pem";
+  write_text_file_atomic(chain, pki::to_pem_bundle(chip.chain()));
+  attest::Expectations expect;
+  expect.nonce = nonce;
+  expect.launch_digest = digest;
+  expect.provider.emplace(crypto::Key::parse(world.provider_key().public_der(), "provider key"));
+  const attest::Verification v =
+      attest::verify_report(second.run.host_output, "report", read_file(chain), chain.string(),
+                            pki::load_vendor(world.vendor_dir()).root, expect);
+  std::size_t passed = 0;
+  for (const auto& c : v.checks) passed += c.status == attest::CheckStatus::pass ? 1 : 0;
+  fmt::print("7. verify: {} of {} checks PASS (chain to the vendor root, signature, nonce, "
+             "measurement, provider, firmware and certificate checks, NPT integrity); the "
+             "report is marked as simulator evidence\n",
+             passed, v.checks.size());
+  if (!v.passed()) broken("the report did not verify");
+
+  vmm::Platform platform(world.chip_dir());
   vmm::Vmm hypervisor(platform);
-  vmm::LaunchRequest request{firmware, reference, provider_key.public_der(), policy,
-                             256ull << 20};
-  const psp::VmHandle vm = hypervisor.launch(request);
-  const vmm::RunResult run = hypervisor.run(vm);
-  const auto info = platform.psp().vm_info(vm);
-  fmt::print("5. measured launch ({}) and run: guest printed \"{}\", {} ({} VM exits, {} "
-             "nested page faults served by NPT_MAP, {} PSP commands, {} bytes of PSP "
-             "private memory)\n",
-             policy.to_string(), run.console.substr(0, run.console.size() - 1),
-             vmm::to_string(run.fate), run.stats.exits, run.stats.nested_page_faults,
-             run.stats.psp_commands, info->private_memory);
-  if (run.fate != vmm::VmFate::exited) throw std::runtime_error("the demo VM did not exit");
-
-  // The hypervisor reads the guest's first firmware page straight from DRAM.
-  const auto t = hw::npt::walk(platform.memory_controller(), info->npt_root, layout.load_gpa,
-                               hw::npt::Access::read);
-  Bytes seen(16);
-  platform.memory_controller().read(t.translation->hpa, seen, hw::kHostAccess);
-  fmt::print("6. the hypervisor reading GPA {:#x} from DRAM sees {} (the firmware starts "
-             "{})\n",
-             layout.load_gpa, to_hex(seen), to_hex(ByteView(firmware).first(16)));
-  if (equal_constant_time(seen, ByteView(firmware).first(16))) {
-    throw std::runtime_error("guest memory was readable by the hypervisor");
-  }
-
-  request.firmware = swap_pages(firmware, 0, 1);
+  vmm::LaunchRequest reordered = world.launch_request(firmware);
+  reordered.firmware = swap_pages(firmware, 0, 1);
   try {
-    (void)hypervisor.launch(request);
-    throw std::runtime_error("reordered firmware was launched");
+    (void)hypervisor.launch(reordered);
+    broken("reordered firmware was launched");
   } catch (const vmm::VmmError& e) {
-    fmt::print("7. a hypervisor that swaps firmware pages 0 and 1 is refused: {}\n", e.what());
+    fmt::print("8. a hypervisor that swaps firmware pages 0 and 1 is refused: {}\n", e.what());
   }
-  const double ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  fmt::print("   ({:.1f} ms for this suite)\n", ms);
+  fmt::print("   ({:.1f} ms for this suite)\n", ms_since(start));
 }
 
 void run_demo(const DemoOptions& o) {
   const Workdir workdir(o.workdir, o.keep);
-  fmt::print("cvmsim demo: identities, signed launch measurement, a confidential VM under "
-             "the guarded NPT\n");
+  fmt::print("cvmsim demo: a protected VM image from packing to attestation, on the simulated "
+             "platform\n");
   fmt::print("working in {}\n", workdir.path().string());
   for (crypto::SuiteId suite : {crypto::SuiteId::sm, crypto::SuiteId::nist}) {
     play_suite(suite, workdir.path());
   }
-  fmt::print("\nSummary: in both suites the chip chain verified, the PSP measured and checked "
-             "the firmware, the guest ran with every page mapped by the PSP, the hypervisor "
-             "saw only ciphertext, and reordered firmware was refused.\n");
+  fmt::print("\nSummary: in both suites the provider packed an encrypted image for one chip, "
+             "the PSP measured and checked the firmware, verified the image certificate and "
+             "programmed the image key into the disk controller; the guest booted from its "
+             "encrypted disk through PSP-mediated DMA, wrote data that survived a reboot, and "
+             "obtained a signed report that verified; the hypervisor saw only ciphertext, and "
+             "reordered firmware was refused.\n");
   if (workdir.kept()) fmt::print("artifacts kept in {}\n", workdir.path().string());
 }
 

@@ -42,8 +42,9 @@ void print_text(const nlohmann::json& doc, int indent) {
 
 void run_inspect(const InspectOptions& o) {
   const std::filesystem::path path(o.path);
-  nlohmann::json doc = std::filesystem::is_directory(path)
-                           ? inspect_directory(path)
+  nlohmann::json doc = std::filesystem::is_directory(path) ? inspect_directory(path)
+                       : is_image_file(path)
+                           ? inspect_image_file(path)
                            : inspect_file(read_file(path, kMaxInspectedFile), path.string());
   if (o.format == OutputFormat::json) {
     print_json(doc);

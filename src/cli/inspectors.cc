@@ -4,10 +4,16 @@
 
 #include <string_view>
 
+#include "attest/report.h"
+#include "attest/verifier.h"
 #include "common/common_error.h"
 #include "common/hex.h"
 #include "crypto/key.h"
 #include "crypto/suite.h"
+#include "image/describe.h"
+#include "image/image_cert.h"
+#include "image/image_file.h"
+#include "image/luks2.h"
 #include "measure/reference.h"
 #include "pki/certificate.h"
 #include "pki/identity.h"
@@ -40,6 +46,15 @@ nlohmann::json describe_reference(ByteView data, const std::string& source) {
           {"signature_bytes", ref.signature.size()},
           {"note", "verify the signature with: cvmsim inspect is structural only; the PSP "
                    "checks it at LAUNCH_VERIFY against the provider key"}};
+}
+
+nlohmann::json describe_report(ByteView data, const std::string& source) {
+  const attest::Report report = attest::Report::decode(data, source);
+  nlohmann::json doc{{"artifact", "attestation report"},
+                     {"format", "CVMSRPT1 version 1 (docs/formats.md)"}};
+  for (const auto& field : attest::describe_report(report)) doc[field.name] = field.value;
+  doc["note"] = "structural only; check the signature and expectations with cvmsim verify";
+  return doc;
 }
 
 nlohmann::json describe_key(const crypto::Key& key) {
@@ -87,6 +102,13 @@ nlohmann::json describe_certificates(std::vector<pki::Certificate> certs,
 
 nlohmann::json inspect_file(ByteView data, const std::string& source) {
   if (starts_with(data, "CVMSREF1")) return describe_reference(data, source);
+  if (starts_with(data, "CVMSICRT")) {
+    return image::describe_certificate(image::ImageCertificate::decode(data, source));
+  }
+  if (starts_with(data, "LUKS\xba\xbe")) {
+    return image::describe_image(image::parse_luks2_header(data, source), source);
+  }
+  if (starts_with(data, "CVMSRPT1")) return describe_report(data, source);
   if (contains(data, "-----BEGIN CERTIFICATE-----")) {
     return describe_certificates(pki::Certificate::parse_all(data, source), source);
   }
@@ -106,6 +128,13 @@ nlohmann::json inspect_file(ByteView data, const std::string& source) {
                                 "identity directory); for a firmware image use `cvmsim measure`",
                                 source));
 }
+
+nlohmann::json inspect_image_file(const std::filesystem::path& path) {
+  // Only the header is read: images are often far larger than memory.
+  return image::describe_image(image::read_luks2_header_file(path), path.string());
+}
+
+bool is_image_file(const std::filesystem::path& path) { return image::looks_like_luks(path); }
 
 nlohmann::json inspect_directory(const std::filesystem::path& dir) {
   if (std::filesystem::exists(dir / "chip.json")) {

@@ -15,5 +15,8 @@ inline constexpr std::uint64_t kMaxInspectedFile = 64ull << 20;
 // Throws CliError-like cvmsim::Error when the bytes are no known artifact.
 nlohmann::json inspect_file(ByteView data, const std::string& source);
 nlohmann::json inspect_directory(const std::filesystem::path& dir);
+// An encrypted image (LUKS2), described from its header alone.
+bool is_image_file(const std::filesystem::path& path);
+nlohmann::json inspect_image_file(const std::filesystem::path& path);
 
 }  // namespace cvmsim::cli

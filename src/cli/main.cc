@@ -17,9 +17,13 @@ int main(int argc, char** argv) {
 
   register_identity_commands(app);
   register_measure_commands(app);
+  register_image_commands(app);
   register_inspect_command(app);
   register_run_command(app);
+  register_disk_commands(app);
+  register_verify_command(app);
   register_demo_command(app);
+  register_attack_commands(app);
 
   try {
     app.parse(argc, argv);

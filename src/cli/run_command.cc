@@ -7,6 +7,8 @@
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "common/file_io.h"
+#include "common/hex.h"
+#include "attest/report.h"
 #include "crypto/suite.h"
 #include "measure/reference.h"
 #include "pki/identity.h"
@@ -24,8 +26,13 @@ struct RunOptions {
   std::string reference;
   std::string provider;
   std::string memory = "256M";
+  std::string image;         // the VM's disk: an encrypted image (cvmsim pack)
+  std::string attest_nonce;  // hex, up to 64 bytes: offered to the guest for ATTEST
+  std::string report_out;    // where the guest's attestation report goes
   int vms = 1;
   int timeout_seconds = 60;
+  std::string check_interval = "1ms";  // simulated time between periodic NPT checks
+  std::uint64_t check_pages = 0;       // table pages per check tick (0: the whole table)
   OutputFormat format = OutputFormat::text;
 };
 
@@ -50,6 +57,29 @@ std::uint64_t parse_size(const std::string& text) {
   return value * scale;
 }
 
+// Simulated microseconds from "500us", "2ms", "1s" or a plain number of microseconds;
+// "0" turns the periodic check off.
+std::uint64_t parse_sim_time(const std::string& text) {
+  std::size_t used = 0;
+  std::uint64_t value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("--check-interval",
+                               "'" + text + "' is not a simulated time like 500us, 2ms or 1s");
+  }
+  const std::string unit = text.substr(used);
+  const std::uint64_t scale = unit.empty() || unit == "us" ? 1
+                              : unit == "ms"                ? 1'000
+                              : unit == "s"                 ? 1'000'000
+                                                            : 0;
+  if (scale == 0 || value > (1ull << 40) / scale) {
+    throw CLI::ValidationError("--check-interval",
+                               "'" + text + "' must be 0..1099511 s with unit us, ms or s");
+  }
+  return value * scale;
+}
+
 // The provider's public key from a provider directory, a certificate or a key file.
 Bytes provider_public_key(const fs::path& path) {
   if (fs::is_directory(path)) {
@@ -67,16 +97,28 @@ void run_vms(const RunOptions& o) {
   using Clock = std::chrono::steady_clock;
   vmm::Platform platform(o.chip_dir);
   vmm::Vmm vmm(platform);
+  vmm.set_check_interval(parse_sim_time(o.check_interval), o.check_pages);
   vmm::LaunchRequest request;
   request.firmware = read_file(o.firmware, measure::GuestLayout{}.max_firmware_size);
   request.reference = read_file(o.reference, measure::kMaxReferenceSize);
   request.provider_key = provider_public_key(o.provider);
   request.policy = measure::Reference::decode(request.reference, o.reference).policy;
   request.memory_size = parse_size(o.memory);
+  if (!o.image.empty()) request.disk = o.image;
+  if (!o.attest_nonce.empty()) {
+    request.host_input = from_hex(o.attest_nonce, "--attest-nonce");
+    if (request.host_input.size() > attest::kReportDataSize) {
+      throw CLI::ValidationError("--attest-nonce", "takes at most 64 bytes (128 hex digits)");
+    }
+    request.host_input.resize(attest::kReportDataSize, 0);  // zero-padded report data
+  }
 
   nlohmann::json report = nlohmann::json::array();
   bool all_ok = true;
   std::vector<psp::VmHandle> handles;
+  if (request.disk && o.vms != 1) {
+    throw CLI::ValidationError("--image", "boots one VM (--vms 1): a disk has one owner");
+  }
   for (int i = 0; i < o.vms; ++i) {
     try {
       handles.push_back(vmm.launch(request));
@@ -104,6 +146,11 @@ void run_vms(const RunOptions& o) {
                       {"pages_mapped", r.stats.pages_mapped},
                       {"psp_commands", r.stats.psp_commands},
                       {"psp_private_memory_bytes", info ? info->private_memory : 0},
+                      {"secure_calls", r.stats.secure_calls},
+                      {"secure_calls_refused", r.stats.secure_calls_refused},
+                      {"interrupts_injected", r.stats.interrupts_injected},
+                      {"simulated_us", r.stats.simulated_us},
+                      {"npt_checks", platform.psp().check_timer().ticks()},
                       {"run_ms", ms}};
     if (o.format == OutputFormat::text) {
       fmt::print("{}", r.console);
@@ -114,6 +161,24 @@ void run_vms(const RunOptions& o) {
                  r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped,
                  r.stats.psp_commands, info ? info->private_memory : 0, ms);
       if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
+      if (request.disk) {
+        fmt::print("   disk: {} secure calls ({} refused), {} completion interrupts\n",
+                   r.stats.secure_calls, r.stats.secure_calls_refused,
+                   r.stats.interrupts_injected);
+      }
+    }
+    if (!o.attest_nonce.empty()) {
+      if (r.host_output.empty()) {
+        fmt::print(stderr, "cvmsim: VM {} returned no attestation report\n", handle);
+        all_ok = false;
+      } else if (!o.report_out.empty()) {
+        write_file_atomic(o.report_out, r.host_output);
+        vm["report"] = o.report_out;
+        if (o.format == OutputFormat::text) {
+          fmt::print("   attestation report ({} bytes) written to {}\n", r.host_output.size(),
+                     o.report_out);
+        }
+      }
     }
     report.push_back(vm);
   }
@@ -148,9 +213,24 @@ void register_run_command(CLI::App& app) {
   cmd->add_option("--vms", o->vms, "Number of VMs to launch on the platform")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
+  cmd->add_option("--check-interval", o->check_interval,
+                  "Simulated time between the PSP's periodic NPT checks (e.g. 500us, 2ms, 1s; "
+                  "0: off)")
+      ->capture_default_str();
+  cmd->add_option("--check-pages", o->check_pages,
+                  "Table pages each periodic check verifies per VM (merkle; 0: the whole "
+                  "table; tampering is found within ceil(table pages / N) intervals)")
+      ->capture_default_str();
   cmd->add_option("--timeout", o->timeout_seconds, "Wall-clock limit per VM, seconds")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  cmd->add_option("--image", o->image,
+                  "Encrypted VM image (cvmsim pack) to attach as the VM's disk")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--attest-nonce", o->attest_nonce,
+                  "Hex nonce (<= 64 bytes, zero-padded) the guest gets for an attestation report");
+  cmd->add_option("--report-out", o->report_out, "Write the guest's attestation report here")
+      ->needs(cmd->get_option("--attest-nonce"));
   add_output_option(*cmd, o->format);
   cmd->callback([o] { run_vms(*o); });
 }

@@ -67,14 +67,29 @@ struct VmStop {
 struct Decommission {
   VmHandle vm = 0;
 };
+// The host tells the PSP which disk-controller port holds the VM's disk. Untrusted: the
+// PSP programs an image key for that port only after a certificate for this chip and this
+// VM's provider verifies, and a wrong disk then reads as garbage.
+struct DiskAttach {
+  VmHandle vm = 0;
+  std::uint32_t port = 0;
+};
+// Forwarded by the VMM when the guest writes the GPA of a request page to the secure-call
+// port; the VMM never sees the request (it is in the VM's encrypted memory).
+struct SecureCall {
+  VmHandle vm = 0;
+  std::uint64_t gpa = 0;
+};
 
 using Command = std::variant<PlatformStatus, LaunchStart, LaunchUpdate, LaunchVerify,
-                             LaunchFinish, NptDonate, NptMap, NptUnmap, VmStop, Decommission>;
+                             LaunchFinish, NptDonate, NptMap, NptUnmap, VmStop, Decommission,
+                             DiskAttach, SecureCall>;
 
 // Mailbox names, indexed by Command::index() (static_assert in commands.cc).
 inline constexpr std::string_view kCommandNames[] = {
     "PLATFORM_STATUS", "LAUNCH_START", "LAUNCH_UPDATE", "LAUNCH_VERIFY", "LAUNCH_FINISH",
-    "NPT_DONATE",      "NPT_MAP",      "NPT_UNMAP",     "VM_STOP",       "DECOMMISSION"};
+    "NPT_DONATE",      "NPT_MAP",      "NPT_UNMAP",     "VM_STOP",       "DECOMMISSION",
+    "DISK_ATTACH",     "SECURE_CALL"};
 static_assert(std::size(kCommandNames) == std::variant_size_v<Command>,
               "every mailbox command needs a name");
 

@@ -8,8 +8,10 @@
 
 namespace cvmsim::psp {
 
-Psp::Psp(hw::MemoryController& mc, ChipFuses fuses, PspConfig config)
+Psp::Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses,
+         PspConfig config)
     : mc_(mc),
+      disks_(disks),
       fuses_(std::move(fuses)),
       suite_(fuses_.identity.suite),
       config_(config),
@@ -43,6 +45,9 @@ std::optional<VmInfo> Psp::vm_info(VmHandle handle) const {
   info.vcpu = vm.vcpu;
   info.private_memory = memory_.used_by(vm.handle);
   info.table_pages = vm.guard ? vm.guard->table_pages() : 0;
+  info.guard_frames = vm.guard ? vm.guard->frames() : 0;
+  info.guard_directory_bytes = vm.guard ? vm.guard->directory_bytes() : 0;
+  if (vm.guard) info.npt_digest = vm.guard->value();
   info.table_pool = vm.table_pool.size();
   return info;
 }
@@ -99,6 +104,7 @@ Response Psp::handle(const VmStop& c) {
 Response Psp::handle(const Decommission& c) {
   Vm* vm = find(c.vm);
   if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
+  release_disk(*vm);  // the image key leaves the disk controller first
   // Scrub every frame the VM owned (memory, tables) before the key slot is reused.
   for (std::uint64_t hpa : mc_.frames_of(vm->handle)) scrub_frame(hpa);
   mc_.clear_key(hw::PspPasskey{}, vm->asid);

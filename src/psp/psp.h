@@ -10,14 +10,17 @@
 
 #include "attest/report.h"
 #include "hw/cpu/vcpu_binding.h"
+#include "hw/disk/disk_controller.h"
 #include "hw/memory_controller.h"
 #include "measure/launch_digest.h"
 #include "measure/launch_plan.h"
 #include "measure/policy.h"
 #include "psp/chip_fuses.h"
 #include "psp/commands.h"
+#include "psp/npt_guard/check_timer.h"
 #include "psp/npt_guard/table_guard.h"
 #include "psp/private_memory.h"
+#include "psp/secure_call.h"
 #include "psp/status.h"
 #include "psp/vm_state.h"
 
@@ -30,6 +33,15 @@ inline constexpr std::uint64_t kMaxPagesPerMap = 1ull << 18;  // 1 GiB per NPT_M
 struct PspConfig {
   std::size_t private_memory_budget = kDefaultPrivateMemoryBudget;
   std::uint32_t max_asids = kDefaultMaxAsids;
+};
+
+// The PSP timer's periodic NPT check (docs/architecture.md, "Guarded NPT"). Every
+// `interval_us` simulated microseconds each guarded VM gets `pages_per_tick` of its table
+// pages checked (merkle; 0 = the whole table each tick; `full` always checks the whole
+// table), so tampering is found within ceil(table pages / pages_per_tick) intervals.
+struct PeriodicCheckConfig {
+  std::uint64_t interval_us = 0;  // 0: timer off
+  std::uint64_t pages_per_tick = 0;
 };
 
 struct PlatformStatusInfo {
@@ -58,17 +70,27 @@ struct VmInfo {
   std::size_t private_memory = 0;  // bytes of PSP-private memory this VM uses
   std::size_t table_pages = 0;
   std::size_t table_pool = 0;  // donated table frames not yet used
+  std::size_t guard_frames = 0;           // donated frames holding the Merkle tree
+  std::size_t guard_directory_bytes = 0;  // the guard's frame/table lists (see TableGuard)
+  Bytes npt_digest;                       // the stored characteristic value
+};
+
+// What the VMM learns of a secure call it forwarded: which call it was (the port write
+// tells it as much on real hardware too) and its status; never the contents.
+struct SecureCallInfo {
+  std::uint16_t call = 0;
 };
 
 struct Response {
   Result result;
-  std::variant<std::monostate, PlatformStatusInfo, LaunchStartInfo> payload;
+  std::variant<std::monostate, PlatformStatusInfo, LaunchStartInfo, SecureCallInfo> payload;
   [[nodiscard]] bool ok() const { return result.ok(); }
 };
 
 class Psp {
  public:
-  Psp(hw::MemoryController& mc, ChipFuses fuses, PspConfig config = {});
+  Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses,
+      PspConfig config = {});
   Psp(const Psp&) = delete;
   Psp& operator=(const Psp&) = delete;
   ~Psp();
@@ -80,6 +102,14 @@ class Psp {
   // The periodic NPT check (PSP timer): verifies every guarded VM's whole table and stops
   // the VMs whose table changed. Returns the handles of the VMs it stopped.
   std::vector<VmHandle> periodic_check();
+  // The PSP timer on the simulated clock: configure, then advance to the platform's
+  // simulated time (sim-us); runs the ticks that fell due and returns the VMs it stopped.
+  void set_periodic_check(const PeriodicCheckConfig& config);
+  std::vector<VmHandle> advance_clock(std::uint64_t now_us);
+  [[nodiscard]] const CheckTimer& check_timer() const noexcept { return timer_; }
+  // The stored NPT digest and one recomputed from the table pages alone (for tests and
+  // diagnostics: they differ exactly when the tables changed behind the PSP's back).
+  [[nodiscard]] std::optional<std::pair<Bytes, Bytes>> npt_digest_check(VmHandle vm);
 
   [[nodiscard]] std::optional<VmInfo> vm_info(VmHandle vm) const;
   // The binding a vCPU of `vm` runs with (its key slot and NPT root), issued only for a
@@ -103,6 +133,8 @@ class Psp {
   Response handle(const NptUnmap&);
   Response handle(const VmStop&);
   Response handle(const Decommission&);
+  Response handle(const DiskAttach&);
+  Response handle(const SecureCall&);
 
   // The PSP's own accesses: not subject to guards, optionally through a VM's key slot.
   static hw::Requester as_psp(std::uint32_t key_asid = 0) {
@@ -112,25 +144,52 @@ class Psp {
   [[nodiscard]] bool frame_is_free(std::uint64_t hpa) const;
   void scrub_frame(std::uint64_t hpa);
   std::uint64_t take_table_frame(Vm& vm);
+  std::optional<std::uint64_t> take_merkle_frame(Vm& vm);
+  void wire_guard(Vm& vm);
   // Table pages the walk for `gpa` passes through (existing ones only).
   std::vector<std::uint64_t> path_tables(const Vm& vm, std::uint64_t gpa);
-  // Every table page the walks of [gpa, gpa + pages) pass through.
-  std::vector<std::uint64_t> range_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages);
+  // The 32-byte entry chunks the walks of [gpa, gpa + pages) read or write in the tables
+  // that exist now; nullopt when a walk leaves host memory (a tampered pointer).
+  std::optional<std::vector<std::uint64_t>> range_chunks(const Vm& vm, std::uint64_t gpa,
+                                                         std::uint64_t pages);
+  // The check before an update; marks the VM tampered when it fails.
+  [[nodiscard]] bool guard_check(Vm& vm, std::uint64_t gpa, std::uint64_t pages);
   // The checks NPT_MAP and NPT_UNMAP share: the VM exists, may map, and is guarded.
   [[nodiscard]] Result check_guarded_mapping(const Vm* vm, VmHandle handle) const;
   std::uint64_t missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages);
+  // Checks the walk's chunks, then writes the entry (LAUNCH_UPDATE).
   Result install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags);
+  // Writes the entry, creating tables; the caller checked the walk.
+  void write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry);
   void stop(Vm& vm, StopReason reason);
 
+  // Secure-call services (psp_secure_call.cc, psp_image.cc).
+  // The host frame behind guest page `gpa` after checking the walk's tables (guarded
+  // modes), that the page is private and that the frame belongs to this VM.
+  // `checked_tables` (optional) remembers which leaf-table ranges (GPA >> 21) this request
+  // has already checked, so a 1 MiB transfer checks its table path once, not per page.
+  Result guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t& hpa,
+                     std::vector<std::uint64_t>* checked_tables = nullptr);
+  Result read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out);
+  Result image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out);
+  Result disk_io(Vm& vm, const DiskIoCall& call);
+  Result attest(Vm& vm, const AttestCall& call, SecureCallResponse& out);
+  void release_disk(Vm& vm);
+
   hw::MemoryController& mc_;
+  hw::DiskController& disks_;
   ChipFuses fuses_;
   crypto::SuiteId suite_;
   PspConfig config_;
   PrivateMemory memory_;
   std::map<VmHandle, std::unique_ptr<Vm>> vms_;
   std::vector<bool> asid_in_use_;
+  std::vector<bool> keyslot_in_use_ = std::vector<bool>(hw::kDiskKeyslots, false);
+  std::uint64_t dma_tags_ = 0;
   VmHandle next_handle_ = 1;
   std::uint64_t commands_ = 0;
+  CheckTimer timer_;
+  std::uint64_t check_pages_per_tick_ = 0;
 };
 
 }  // namespace cvmsim::psp

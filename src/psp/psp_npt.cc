@@ -1,10 +1,13 @@
 // NPT_DONATE / NPT_MAP / NPT_UNMAP: the guarded nested page tables.
 //
-// validate -> check the table against the PSP's value -> act -> store the new value. In
-// `off` mode the VMM edits its tables itself and NPT_MAP/NPT_UNMAP are refused.
+// validate -> check the chunks the update's walks read or write against the PSP's value ->
+// act (every table write noted) -> store the new value. In `off` mode the VMM edits its
+// tables itself and NPT_MAP/NPT_UNMAP are refused.
+#include <algorithm>
 #include <set>
 
 #include "common/checked.h"
+#include "hw/hw_error.h"
 #include "hw/npt.h"
 #include "psp/psp.h"
 #include "psp/vm_context.h"
@@ -14,14 +17,65 @@ namespace {
 
 namespace npt = hw::npt;
 
-Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, detail), {}}; }
+Response fail(Status s, std::uint64_t detail = 0) {
+  return {Result::failure(s, detail), {}};
+}
 
+const Bytes& zero_page() {
+  static const Bytes zeros(hw::kFrameSize, 0);
+  return zeros;
+}
+
+// Walks the tables under `table` (at `level`) for GPAs [lo, hi) and collects the chunk of
+// every entry the walk reads, following present entries down. Child pointers are read, not
+// trusted: a tampered pointer leads to a chunk outside the PSP's tables, which the check
+// then refuses.
+void collect_chunks(hw::MemoryController& mc, hw::Requester who, std::uint64_t table, int level,
+                    std::uint64_t lo, std::uint64_t hi, std::vector<std::uint64_t>& out) {
+  const int shift = 12 + 9 * level;
+  const std::uint64_t table_base = lo & ~((std::uint64_t{1} << (shift + 9)) - 1);
+  const std::size_t first = npt::index_at(lo, level);
+  const std::size_t last = npt::index_at(hi - 1, level);
+  for (std::size_t i = first; i <= last; ++i) {
+    const std::uint64_t entry_hpa = table + npt::kEntrySize * i;
+    const std::uint64_t chunk = entry_hpa & ~(kGuardChunkSize - 1);
+    if (out.empty() || out.back() != chunk) out.push_back(chunk);
+    if (level == 0) continue;
+    std::uint8_t raw[8];
+    mc.read(entry_hpa, raw, who);
+    std::uint64_t entry = 0;
+    for (int b = 0; b < 8; ++b) entry |= std::uint64_t{raw[b]} << (8 * b);
+    if ((entry & npt::kPresent) == 0) continue;
+    const std::uint64_t start = table_base + (std::uint64_t{i} << shift);
+    const std::uint64_t end = start + (std::uint64_t{1} << shift);
+    collect_chunks(mc, who, entry & npt::kFrameMask, level - 1, std::max(lo, start),
+                   std::min(hi, end), out);
+  }
+}
 
 }  // namespace
+
+void Psp::wire_guard(Vm& vm) {
+  if (vm.guard) vm.guard->set_frame_source([this, &vm] { return take_merkle_frame(vm); });
+}
+
+std::optional<std::uint64_t> Psp::take_merkle_frame(Vm& vm) {
+  if (vm.table_pool.empty()) return std::nullopt;
+  const std::uint64_t frame = vm.table_pool.back();
+  vm.table_pool.pop_back();
+  // Write-blocked for everyone but the PSP in every guarded mode: the tree's nodes are
+  // read back unverified, so the host must not be able to change them.
+  mc_.set_tag(hw::PspPasskey{}, frame,
+              {0, vm.handle, hw::FrameUse::merkle, hw::FrameGuard::write_blocked});
+  mc_.write(frame, zero_page(), as_psp());
+  return frame;
+}
 
 std::uint64_t Psp::take_table_frame(Vm& vm) {
   const std::uint64_t frame = vm.table_pool.back();
   vm.table_pool.pop_back();
+  // Pool frames are host-writable in detect mode until they become tables: zero again.
+  mc_.write(frame, zero_page(), as_psp());
   if (vm.guard) vm.guard->add_table(mc_, frame);
   return frame;
 }
@@ -30,12 +84,33 @@ std::vector<std::uint64_t> Psp::path_tables(const Vm& vm, std::uint64_t gpa) {
   std::vector<std::uint64_t> tables{vm.npt_root};
   std::uint64_t table = vm.npt_root;
   for (int level = npt::kLevels - 1; level > 0; --level) {
-    const std::uint64_t entry = npt::Editor(mc_, as_psp()).read_entry(table + 8 * npt::index_at(gpa, level));
+    const std::uint64_t entry =
+        npt::Editor(mc_, as_psp()).read_entry(table + 8 * npt::index_at(gpa, level));
     if ((entry & npt::kPresent) == 0) break;
     table = entry & npt::kFrameMask;
     tables.push_back(table);
   }
   return tables;
+}
+
+std::optional<std::vector<std::uint64_t>> Psp::range_chunks(const Vm& vm, std::uint64_t gpa,
+                                                            std::uint64_t pages) {
+  std::vector<std::uint64_t> chunks;
+  try {
+    collect_chunks(mc_, as_psp(), vm.npt_root, npt::kLevels - 1, gpa, gpa + pages * hw::kFrameSize,
+                   chunks);
+  } catch (const hw::HwError&) {
+    return std::nullopt;
+  }
+  return chunks;
+}
+
+bool Psp::guard_check(Vm& vm, std::uint64_t gpa, std::uint64_t pages) {
+  if (!vm.guard) return true;
+  const auto chunks = range_chunks(vm, gpa, pages);
+  if (chunks && vm.guard->check_chunks(mc_, *chunks)) return true;
+  vm.tampered = true;
+  return false;
 }
 
 std::uint64_t Psp::missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages) {
@@ -50,18 +125,36 @@ std::uint64_t Psp::missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t
       created.insert({level, at >> (21 + 9 * level)});
     }
   }
-  return created.size();
+  // The Merkle tree grows with the tables; its frames come from the same pool.
+  return created.size() + (vm.guard ? vm.guard->frames_needed(created.size()) : 0);
+}
+
+void Psp::write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry) {
+  npt::Editor editor(mc_, as_psp());
+  std::uint64_t table = vm.npt_root;
+  for (int level = npt::kLevels - 1; level > 0; --level) {
+    const std::uint64_t entry_hpa = table + npt::kEntrySize * npt::index_at(gpa, level);
+    std::uint64_t pointer = editor.read_entry(entry_hpa);
+    if ((pointer & npt::kPresent) == 0) {
+      pointer =
+          npt::make_entry(take_table_frame(vm), npt::kPresent | npt::kWritable | npt::kExecutable);
+      editor.write_entry(entry_hpa, pointer);
+      if (vm.guard) vm.guard->note_write(entry_hpa);
+    }
+    table = pointer & npt::kFrameMask;
+  }
+  const std::uint64_t entry_hpa = table + npt::kEntrySize * npt::index_at(gpa, 0);
+  editor.write_entry(entry_hpa, entry);
+  if (vm.guard) vm.guard->note_write(entry_hpa);
 }
 
 Result Psp::install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags) {
-  npt::Editor editor(mc_, as_psp());
-  const npt::Editor::TableAllocator allocate = [this, &vm] {
-    const std::uint64_t frame = take_table_frame(vm);
-    return frame;
-  };
-  const auto entry_hpa = editor.leaf_entry_address(vm.npt_root, gpa, &allocate);
-  if (!entry_hpa) return Result::failure(Status::resource_exhausted, 1);
-  editor.write_entry(*entry_hpa, npt::make_entry(hpa, flags));
+  wire_guard(vm);
+  if (!guard_check(vm, gpa, 1)) return Result::failure(Status::npt_tampered, 1);
+  if (missing_tables(vm, gpa, 1) > vm.table_pool.size()) {
+    return Result::failure(Status::resource_exhausted, missing_tables(vm, gpa, 1));
+  }
+  write_mapping(vm, gpa, npt::make_entry(hpa, flags));
   return Result::success();
 }
 
@@ -75,17 +168,6 @@ Result Psp::check_guarded_mapping(const Vm* vm, VmHandle handle) const {
   }
   if (!vm->guarded()) return Result::failure(Status::policy_violation, 0);
   return Result::success();
-}
-
-std::vector<std::uint64_t> Psp::range_tables(const Vm& vm, std::uint64_t gpa,
-                                             std::uint64_t pages) {
-  // A leaf table covers 512 pages, so stepping by 512 (plus the last page) meets them all.
-  std::set<std::uint64_t> tables;
-  for (std::uint64_t i = 0; i < pages; i += 512) {
-    for (std::uint64_t t : path_tables(vm, gpa + i * hw::kFrameSize)) tables.insert(t);
-  }
-  for (std::uint64_t t : path_tables(vm, gpa + (pages - 1) * hw::kFrameSize)) tables.insert(t);
-  return {tables.begin(), tables.end()};
 }
 
 Response Psp::handle(const NptDonate& c) {
@@ -105,9 +187,10 @@ Response Psp::handle(const NptDonate& c) {
                                    : hw::FrameGuard::none;
   for (std::uint64_t frame : c.frames) {
     mc_.set_tag(hw::PspPasskey{}, frame, {0, vm->handle, hw::FrameUse::npt, guard});
-    mc_.write(frame, Bytes(hw::kFrameSize, 0), as_psp());
+    mc_.write(frame, zero_page(), as_psp());
     vm->table_pool.push_back(frame);
   }
+  wire_guard(*vm);
   return {Result::success(), {}};
 }
 
@@ -122,17 +205,14 @@ Response Psp::handle(const NptMap& c) {
     return fail(Status::invalid_address, c.gpa);
   }
   if (c.hpa % hw::kFrameSize != 0 || !hpa_end) return fail(Status::invalid_address, c.hpa);
-  // Ownership: every frame must be free host memory (shared pages stay host memory).
+  // Ownership: every frame must be free host memory (shared pages stay host memory, so
+  // only they may be mapped twice).
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t frame = c.hpa + i * hw::kFrameSize;
     if (!frame_is_free(frame)) return fail(Status::frame_not_available, frame);
   }
-  // Integrity: the tables this update walks must still be what the PSP wrote.
-  const std::vector<std::uint64_t> pages = range_tables(*vm, c.gpa, c.pages);
-  if (!vm->guard->check_pages(mc_, pages)) {
-    vm->tampered = true;
-    return fail(Status::npt_tampered, pages.size());
-  }
+  // Integrity: what this update's walks read must still be what the PSP wrote.
+  if (!guard_check(*vm, c.gpa, c.pages)) return fail(Status::npt_tampered, 1);
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t gpa = c.gpa + i * hw::kFrameSize;
     if (npt::walk(mc_, vm->npt_root, gpa, npt::Access::read).ok()) {
@@ -146,19 +226,22 @@ Response Psp::handle(const NptMap& c) {
   if (c.permissions.writable) flags |= npt::kWritable;
   if (c.permissions.executable) flags |= npt::kExecutable;
   if (c.permissions.shared) flags |= npt::kShared;
+  wire_guard(*vm);
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t frame = c.hpa + i * hw::kFrameSize;
     if (!c.permissions.shared) {
       // A private page starts as zeros under the VM's key, whatever the VMM left in it.
       mc_.set_tag(hw::PspPasskey{}, frame,
                   {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
-      mc_.write(frame, Bytes(hw::kFrameSize, 0), as_psp(vm->key_asid()));
+      mc_.write(frame, zero_page(), as_psp(vm->key_asid()));
     }
-    const Result r = install(*vm, c.gpa + i * hw::kFrameSize, frame, flags);
-    if (!r.ok()) return {r, {}};
+    write_mapping(*vm, c.gpa + i * hw::kFrameSize, npt::make_entry(frame, flags));
   }
-  // One update of the stored value for the whole range: every table the range walks.
-  vm->guard->update_pages(mc_, range_tables(*vm, c.gpa, c.pages));
+  // One update of the stored value for the whole range.
+  if (!vm->guard->commit(mc_)) {
+    vm->tampered = true;
+    return fail(Status::npt_tampered, 2);
+  }
   return {Result::success(), {}};
 }
 
@@ -170,6 +253,7 @@ Response Psp::handle(const NptUnmap& c) {
   }
   const auto end = add_checked(c.gpa, c.pages * hw::kFrameSize);
   if (!end || *end > npt::kGpaLimit) return fail(Status::invalid_address, c.gpa);
+  if (!guard_check(*vm, c.gpa, c.pages)) return fail(Status::npt_tampered, 1);
   std::vector<std::uint64_t> entries;
   npt::Editor editor(mc_, as_psp());
   for (std::uint64_t i = 0; i < c.pages; ++i) {
@@ -180,19 +264,18 @@ Response Psp::handle(const NptUnmap& c) {
     }
     entries.push_back(*entry_hpa);
   }
-  const std::vector<std::uint64_t> pages = range_tables(*vm, c.gpa, c.pages);
-  if (!vm->guard->check_pages(mc_, pages)) {
-    vm->tampered = true;
-    return fail(Status::npt_tampered, pages.size());
-  }
   for (std::uint64_t entry_hpa : entries) {
     const std::uint64_t entry = editor.read_entry(entry_hpa);
     editor.write_entry(entry_hpa, 0);
+    vm->guard->note_write(entry_hpa);
     const std::uint64_t frame = entry & npt::kFrameMask;
     // The frame returns to the VMM only scrubbed (shared frames were host memory all along).
     if ((entry & npt::kShared) == 0 && mc_.tag(frame).owner == vm->handle) scrub_frame(frame);
   }
-  vm->guard->update_pages(mc_, pages);
+  if (!vm->guard->commit(mc_)) {
+    vm->tampered = true;
+    return fail(Status::npt_tampered, 2);
+  }
   return {Result::success(), {}};
 }
 

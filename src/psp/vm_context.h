@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "attest/report.h"
@@ -15,7 +16,19 @@ namespace cvmsim::psp {
 // Bytes of PSP-private memory a VM context takes besides its NPT guard value: state,
 // policy, handles, launch digest, provider key id, vCPU state (the VEK lives in the
 // memory controller's key slot, not here).
-inline constexpr std::size_t kVmContextBytes = 384;
+// 384 for launch and NPT state, 128 for the image service (disk port, keyslot, certified
+// geometry, certificate digest, secure-call sequence number).
+inline constexpr std::size_t kVmContextBytes = 512;
+
+// What IMAGE_CERT established for a VM's disk.
+struct ImageState {
+  attest::CertificateCheck check = attest::CertificateCheck::none;
+  Bytes certificate_digest;  // H(certificate bytes) of the accepted (or first refused) one
+  std::optional<std::uint32_t> keyslot;  // disk-controller keyslot holding the image key
+  std::uint32_t sector_size = 0;
+  std::uint64_t data_offset = 0;  // bytes: raw reads stay below it (the header area)
+  std::uint64_t data_sectors = 0;
+};
 
 struct Psp::Vm {
   Vm(VmHandle h, std::uint32_t a, const measure::Policy& p, crypto::SuiteId suite)
@@ -34,6 +47,9 @@ struct Psp::Vm {
   attest::FirmwareCheck firmware_check = attest::FirmwareCheck::not_checked;
   Bytes provider_key_id;
   measure::VcpuState vcpu;
+  std::optional<std::uint32_t> disk_port;  // DISK_ATTACH
+  ImageState image;
+  std::uint64_t last_sequence = 0;  // of the last accepted secure call
   PrivateMemory::Allocation footprint;
 
   [[nodiscard]] std::uint32_t key_asid() const { return policy.memory_encryption ? asid : 0; }

@@ -13,7 +13,8 @@ constexpr std::uint64_t kHostReserved = 16ull << 20;
 Platform::Platform(const std::filesystem::path& chip_dir, const PlatformOptions& options)
     : memory_(options.host_memory),
       mc_(memory_, pki::load_chip(chip_dir).suite),
-      psp_(std::make_unique<psp::Psp>(mc_, psp::load_chip_fuses(chip_dir), options.psp)),
+      disks_(mc_),
+      psp_(std::make_unique<psp::Psp>(mc_, disks_, psp::load_chip_fuses(chip_dir), options.psp)),
       frames_(kHostReserved, (options.host_memory - kHostReserved) / hw::kFrameSize) {}
 
 }  // namespace cvmsim::vmm

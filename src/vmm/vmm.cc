@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "hw/npt.h"
 #include "measure/launch_plan.h"
 #include "vmm/vmm_error.h"
@@ -13,7 +15,32 @@ namespace npt = hw::npt;
 
 // NPT_MAP asks for this many pages around a fault: the range the mission describes.
 constexpr std::uint64_t kMapChunkPages = 16;
-constexpr std::size_t kInitialTableFrames = 8;
+// Frames donated at launch: the firmware's 4 table pages plus the frames of their Merkle
+// tree (one node store frame list per tree level: 11 for 4 pages with SM3, 14 with SHA-384).
+constexpr std::size_t kInitialTableFrames = 32;
+
+// The platform's simulated clock (docs/architecture.md, "Simulated time"). It advances by a
+// fixed cost per VM exit, by kind, so a run's simulated time depends only on what the guest
+// and the VMM do, never on host speed or load: tests of the PSP timer are deterministic.
+// Costs are round figures for an SEV-class server: a world switch plus the handling.
+// A vCPU runs at most kSlice of wall time per entry; a slice that ends without an exit is
+// charged its length, so a guest that never exits still moves the clock (that case alone
+// depends on host speed).
+constexpr std::chrono::milliseconds kSlice{10};
+static_assert(kSliceSimUs == 10'000, "a slice is charged its length");
+
+std::uint64_t simulated_cost(const hw::VmExit& exit) {
+  switch (exit.kind) {
+    case hw::VmExit::Kind::nested_page_fault: return 20;  // exit, NPT_MAP, resume
+    case hw::VmExit::Kind::io_out:
+    case hw::VmExit::Kind::io_in: return 2;
+    case hw::VmExit::Kind::time_limit: return kSliceSimUs;
+    case hw::VmExit::Kind::halt:
+    case hw::VmExit::Kind::guest_fault:
+    case hw::VmExit::Kind::instruction_limit: return 1;
+  }
+  return 1;
+}
 
 }  // namespace
 
@@ -43,10 +70,43 @@ struct Vmm::GuestVm {
   std::uint64_t memory_size = 0;
   std::unique_ptr<hw::GuestCpu> cpu;
   VmStats stats;
+  std::optional<std::uint32_t> disk_port;
+  std::deque<std::uint8_t> pending_interrupts;
+  Bytes host_input;
+  std::size_t host_input_read = 0;
+  Bytes host_output;
 };
 
-Vmm::Vmm(Platform& platform) : platform_(platform) {}
-Vmm::~Vmm() = default;
+Vmm::Vmm(Platform& platform) : platform_(platform) {
+  set_check_interval(kDefaultCheckIntervalUs);
+  platform_.disks().set_interrupt_line(
+      [this](const hw::DmaCompletion& completion) { on_disk_interrupt(completion); });
+}
+
+Vmm::~Vmm() { platform_.disks().set_interrupt_line({}); }
+
+void Vmm::on_disk_interrupt(const hw::DmaCompletion& completion) {
+  // The interrupt controller routes the disk's line to the VM whose disk raised it.
+  for (auto& [handle, vm] : vms_) {
+    if (vm->disk_port == completion.port) vm->pending_interrupts.push_back(hw::kDiskInterruptVector);
+  }
+}
+
+std::optional<std::uint32_t> Vmm::disk_port(psp::VmHandle vm) const {
+  const auto it = vms_.find(vm);
+  return it == vms_.end() ? std::nullopt : it->second->disk_port;
+}
+
+void Vmm::flush_tlb(psp::VmHandle vm) {
+  const auto it = vms_.find(vm);
+  if (it != vms_.end() && it->second->cpu) it->second->cpu->flush_tlb();
+}
+
+std::optional<hw::Registers> Vmm::registers(psp::VmHandle vm) const {
+  const auto it = vms_.find(vm);
+  if (it == vms_.end() || !it->second->cpu) return std::nullopt;
+  return it->second->cpu->registers();
+}
 
 std::uint64_t Vmm::take_frames(std::uint64_t count) {
   const auto run = platform_.frames().allocate(count);
@@ -104,6 +164,11 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
   vm->cpu = std::make_unique<hw::GuestCpu>(platform_.memory_controller(),
                                            *platform_.psp().vcpu_binding(vm->handle));
   vm->cpu->set_entry(info->vcpu.rip, info->vcpu.rsp, info->vcpu.rflags);
+  vm->host_input = request.host_input;
+  if (request.disk) {
+    vm->disk_port = platform_.disks().attach(*request.disk, request.disk_writable);
+    expect(*vm, psp::DiskAttach{vm->handle, *vm->disk_port});
+  }
   const psp::VmHandle handle = vm->handle;
   vms_.emplace(handle, std::move(vm));
   return handle;
@@ -144,7 +209,12 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
   std::uint64_t pages = std::min(kMapChunkPages, (vm.memory_size - base) / hw::kFrameSize);
   for (int attempt = 0; attempt < 4; ++attempt) {
     const std::uint64_t hpa = take_frames(pages);
-    const psp::Response r = call(vm, psp::NptMap{vm.handle, base, hpa, pages, {}});
+    // Read-write-execute, as KVM maps guest memory: the NPT grants what the guest may
+    // need (code it loads from its disk included); the guest's own paging restricts.
+    const psp::MapPermissions rwx{true, true, false};
+    psp::NptMap map{vm.handle, base, hpa, pages, rwx};
+    if (misbehaviour_) misbehaviour_->on_npt_map(platform_, *this, map);
+    const psp::Response r = call(vm, map);
     if (r.ok()) {
       vm.stats.pages_mapped += pages;
       return true;
@@ -176,29 +246,25 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    const hw::VmExit exit = vm.cpu->run(std::max(left, std::chrono::milliseconds(1)));
+    const hw::VmExit exit =
+        vm.cpu->run(std::clamp(left, std::chrono::milliseconds(1), kSlice));
     ++vm.stats.exits;
-    if (check_interval_ != 0 && vm.stats.exits % check_interval_ == 0) {
-      platform_.psp().periodic_check();
-    }
+    sim_now_us_ += simulated_cost(exit);
+    if (exit.kind == hw::VmExit::Kind::time_limit) ++vm.stats.time_slices;
+    platform_.psp().advance_clock(sim_now_us_);  // the PSP timer sees the same clock
     const auto info = platform_.psp().vm_info(handle);
     if (info && info->state == psp::VmState::stopped) {
       result.fate = VmFate::stopped_by_psp;
       result.detail = fmt::format("stopped: {}", psp::to_string(info->stop_reason));
       break;
     }
+    if (misbehaviour_) misbehaviour_->on_exit(platform_, *this, handle, exit);
     if (exit.kind == hw::VmExit::Kind::io_out) {
-      if (exit.port == hw::kConsolePort) {
-        result.console.push_back(static_cast<char>(exit.value & 0xff));
-      } else if (exit.port == hw::kExitPort) {
-        result.exit_status = exit.value;
-      } else if (exit.port == hw::kSecureCallPort) {
-        ++vm.stats.secure_calls;  // served by the image-certificate and disk issue
-      }
+      handle_io_out(vm, exit, result);
       continue;
     }
     if (exit.kind == hw::VmExit::Kind::io_in) {
-      vm.cpu->complete_io_in(0xffffffff);  // no device behind any port: a floating bus
+      vm.cpu->complete_io_in(handle_io_in(vm, exit));
       continue;
     }
     if (exit.kind == hw::VmExit::Kind::nested_page_fault) {
@@ -210,6 +276,9 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
       break;
     }
     if (exit.kind == hw::VmExit::Kind::halt) {
+      // HLT waits for an interrupt: resume a vCPU that has one pending (it reads the
+      // vector from the interrupt port).
+      if (!result.exit_status && !vm.pending_interrupts.empty()) continue;
       result.fate = result.exit_status ? VmFate::exited : VmFate::halted;
       break;
     }
@@ -222,8 +291,51 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
     result.detail = exit.detail;
     break;
   }
+  vm.stats.simulated_us = sim_now_us_;
   result.stats = vm.stats;
+  result.host_output = vm.host_output;
   return result;
+}
+
+void Vmm::handle_io_out(GuestVm& vm, const hw::VmExit& exit, RunResult& result) {
+  switch (exit.port) {
+    case hw::kConsolePort:
+      result.console.push_back(static_cast<char>(exit.value & 0xff));
+      break;
+    case hw::kExitPort:
+      result.exit_status = exit.value;
+      break;
+    case hw::kHostDataPort:
+      vm.host_output.push_back(static_cast<std::uint8_t>(exit.value & 0xff));
+      break;
+    case hw::kSecureCallPort: {
+      // The VMM sees the GPA only; the request and response are in encrypted memory.
+      ++vm.stats.secure_calls;
+      const std::vector<std::uint64_t> forwarded =
+          misbehaviour_ ? misbehaviour_->on_secure_call(platform_, *this, vm.handle, exit.value)
+                        : std::vector<std::uint64_t>{exit.value};
+      for (const std::uint64_t gpa : forwarded) {
+        if (!call(vm, psp::SecureCall{vm.handle, gpa}).ok()) ++vm.stats.secure_calls_refused;
+      }
+      break;
+    }
+    default:
+      break;  // no device behind the port
+  }
+}
+
+std::uint32_t Vmm::handle_io_in(GuestVm& vm, const hw::VmExit& exit) {
+  if (exit.port == hw::kInterruptPort) {
+    if (vm.pending_interrupts.empty()) return 0;
+    const std::uint8_t vector = vm.pending_interrupts.front();
+    vm.pending_interrupts.pop_front();
+    ++vm.stats.interrupts_injected;
+    return vector;
+  }
+  if (exit.port == hw::kHostDataPort && vm.host_input_read < vm.host_input.size()) {
+    return vm.host_input[vm.host_input_read++];
+  }
+  return 0xffffffff;  // no device behind the port: a floating bus
 }
 
 void Vmm::decommission(psp::VmHandle handle) {
@@ -231,6 +343,7 @@ void Vmm::decommission(psp::VmHandle handle) {
   if (it == vms_.end()) return;
   it->second->cpu.reset();
   platform_.psp().execute(psp::Decommission{handle});
+  if (it->second->disk_port) platform_.disks().detach(*it->second->disk_port);
   vms_.erase(it);
 }
 

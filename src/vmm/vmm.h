@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,6 +13,7 @@
 
 #include "hw/guest_cpu.h"
 #include "measure/policy.h"
+#include "vmm/misbehaviour.h"
 #include "vmm/platform.h"
 
 namespace cvmsim::vmm {
@@ -21,7 +24,16 @@ struct LaunchRequest {
   Bytes provider_key;  // the provider's public key (PEM or DER) for LAUNCH_VERIFY
   measure::Policy policy;
   std::uint64_t memory_size = 256ull << 20;  // guest-physical bytes the VM may touch
+  // The VM's disk (an encrypted image), plugged into the disk controller at launch.
+  std::optional<std::filesystem::path> disk;
+  bool disk_writable = true;
+  Bytes host_input;  // what the guest reads from the host-data port (e.g. a nonce)
 };
+
+// Default interval of the PSP's periodic NPT check, simulated microseconds.
+inline constexpr std::uint64_t kDefaultCheckIntervalUs = 1000;
+// What a vCPU time slice that ends without an exit adds to the simulated clock (vmm.cc).
+inline constexpr std::uint64_t kSliceSimUs = 10'000;
 
 enum class VmFate { exited, halted, guest_fault, stopped_by_psp, time_limit };
 std::string_view to_string(VmFate fate);
@@ -32,12 +44,17 @@ struct VmStats {
   std::uint64_t pages_mapped = 0;
   std::uint64_t psp_commands = 0;
   std::uint64_t secure_calls = 0;
+  std::uint64_t secure_calls_refused = 0;
+  std::uint64_t interrupts_injected = 0;
+  std::uint64_t simulated_us = 0;  // the platform's simulated clock when the run ended
+  std::uint64_t time_slices = 0;   // slices that ended without an exit (kSliceSimUs each)
 };
 
 struct RunResult {
   VmFate fate = VmFate::halted;
   std::optional<std::uint32_t> exit_status;
   std::string console;
+  Bytes host_output;  // what the guest wrote to the host-data port
   std::string detail;
   VmStats stats;
 };
@@ -54,9 +71,24 @@ class Vmm {
   // Runs the VM until it exits, halts, faults or is stopped.
   RunResult run(psp::VmHandle vm, std::chrono::milliseconds limit = std::chrono::seconds(60));
   void decommission(psp::VmHandle vm);
+  // The disk-controller port of a VM's disk (the raw image file is the host's to read).
+  [[nodiscard]] std::optional<std::uint32_t> disk_port(psp::VmHandle vm) const;
+  // What any hypervisor can do to a vCPU: drop its cached translations, read its registers.
+  void flush_tlb(psp::VmHandle vm);
+  [[nodiscard]] std::optional<hw::Registers> registers(psp::VmHandle vm) const;
+  // Attack scenarios: the hypervisor's misbehaviour (null: a well-behaved VMM).
+  void set_misbehaviour(std::shared_ptr<Misbehaviour> misbehaviour) {
+    misbehaviour_ = std::move(misbehaviour);
+  }
+  Platform& platform() noexcept { return platform_; }
 
-  // How often (in VM exits) the VMM lets the PSP timer fire the periodic NPT check.
-  void set_check_interval(std::uint64_t exits) { check_interval_ = exits; }
+  // The PSP timer's periodic NPT check, in simulated microseconds (0: off; default
+  // kDefaultCheckIntervalUs) and table pages per tick (0: the whole table each tick).
+  void set_check_interval(std::uint64_t sim_us, std::uint64_t pages_per_tick = 0) {
+    platform_.psp().set_periodic_check({sim_us, pages_per_tick});
+  }
+  // The platform's simulated clock, sim-us since start (advanced per VM exit, vmm.cc).
+  [[nodiscard]] std::uint64_t simulated_us() const noexcept { return sim_now_us_; }
 
  private:
   struct GuestVm;
@@ -66,10 +98,14 @@ class Vmm {
   std::uint64_t take_frames(std::uint64_t count);
   bool handle_npf(GuestVm& vm, const hw::npt::Fault& fault, std::string& why);
   bool map_unguarded(GuestVm& vm, std::uint64_t gpa);
+  void on_disk_interrupt(const hw::DmaCompletion& completion);
+  void handle_io_out(GuestVm& vm, const hw::VmExit& exit, RunResult& result);
+  std::uint32_t handle_io_in(GuestVm& vm, const hw::VmExit& exit);
 
   Platform& platform_;
+  std::shared_ptr<Misbehaviour> misbehaviour_;
   std::map<psp::VmHandle, std::unique_ptr<GuestVm>> vms_;
-  std::uint64_t check_interval_ = 1000;
+  std::uint64_t sim_now_us_ = 0;
 };
 
 }  // namespace cvmsim::vmm

@@ -92,8 +92,15 @@ TEST(DemoCli, PlaysTheStoryAndExitsZero) {
   EXPECT_NE(r.out.find("refused: PSP refused LAUNCH_VERIFY: measurement_mismatch"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("memwalk checksum"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("suite nist"), std::string::npos);
+  // Both suites play the whole story: encrypted boot, persisted data, verified report.
+  for (const char* suite : {"== suite sm", "== suite nist"}) {
+    const auto at = r.out.find(suite);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::string part = r.out.substr(at, r.out.find("ms for this suite", at) - at);
+    EXPECT_NE(part.find("disk_demo: boot number 1 of this image"), std::string::npos) << part;
+    EXPECT_NE(part.find("\"boot number 2\""), std::string::npos) << part;
+    EXPECT_NE(part.find("11 of 11 checks PASS"), std::string::npos) << part;
+  }
 }
 
 }  // namespace

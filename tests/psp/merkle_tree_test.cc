@@ -5,71 +5,133 @@
 #include <random>
 
 #include "crypto/suite.h"
+#include "psp/npt_guard/check_timer.h"
 
 namespace cvmsim::psp {
 namespace {
 
 using crypto::SuiteId;
 
+Bytes random_leaf(NodeHasher& hasher, std::mt19937& rng) {
+  Bytes chunk(32);
+  for (auto& b : chunk) b = static_cast<std::uint8_t>(rng());
+  Bytes out(hasher.digest_size());
+  hasher.leaf(rng(), chunk, out);
+  return out;
+}
+
 class MerkleForSuite : public ::testing::TestWithParam<SuiteId> {};
 
 TEST_P(MerkleForSuite, IncrementalRootAlwaysEqualsAFreshRecomputation) {
-  MerkleTree tree(GetParam());
-  std::vector<Bytes> leaves;
+  NodeHasher hasher(GetParam());
+  MemoryNodeStore store(hasher.digest_size());
+  MerkleTree tree(hasher, store);
+  const std::size_t d = hasher.digest_size();
+  Bytes leaves;
   std::mt19937 rng(42);
   for (int step = 0; step < 300; ++step) {
-    const Bytes payload = crypto::random_bytes(8 + rng() % 64);
-    const Bytes leaf = tree.leaf_digest(payload);
-    if (leaves.empty() || rng() % 3 != 0) {
-      EXPECT_EQ(tree.append(leaf), leaves.size());
-      leaves.push_back(leaf);
+    const std::uint64_t count = leaves.size() / d;
+    if (count == 0 || rng() % 3 == 0) {
+      // Grow by a page-like batch of leaves, set them all, commit once.
+      const std::uint64_t more = 1 + rng() % 20;
+      ASSERT_TRUE(tree.grow(count + more));
+      for (std::uint64_t i = 0; i < more; ++i) {
+        const Bytes leaf = random_leaf(hasher, rng);
+        tree.set_leaf(count + i, leaf);
+        append(leaves, leaf);
+      }
     } else {
-      const std::size_t index = rng() % leaves.size();
-      tree.update(index, leaf);
-      leaves[index] = leaf;
+      // Change a few random leaves, commit once.
+      for (int n = 1 + static_cast<int>(rng() % 4); n > 0; --n) {
+        const std::uint64_t index = rng() % count;
+        const Bytes leaf = random_leaf(hasher, rng);
+        tree.set_leaf(index, leaf);
+        std::copy(leaf.begin(), leaf.end(),
+                  leaves.begin() + static_cast<std::ptrdiff_t>(index * d));
+      }
     }
-    ASSERT_EQ(tree.root(), tree.root_of(leaves)) << "step " << step;
+    tree.commit();
+    ASSERT_EQ(tree.root(), MerkleTree::root_of(hasher, leaves)) << "step " << step;
   }
-  EXPECT_EQ(tree.leaf_count(), leaves.size());
+  EXPECT_EQ(tree.leaf_count(), leaves.size() / d);
 }
 
-TEST_P(MerkleForSuite, VerifyAcceptsTheStoredLeafAndRefusesAnyOther) {
-  MerkleTree tree(GetParam());
-  std::vector<Bytes> leaves;
-  for (int i = 0; i < 37; ++i) {
-    leaves.push_back(tree.leaf_digest(crypto::random_bytes(16)));
-    tree.append(leaves.back());
-  }
+TEST_P(MerkleForSuite, EveryLeafChangesTheRoot) {
+  NodeHasher hasher(GetParam());
+  MemoryNodeStore store(hasher.digest_size());
+  MerkleTree tree(hasher, store);
+  std::mt19937 rng(7);
+  ASSERT_TRUE(tree.grow(40));
+  for (std::uint64_t i = 0; i < 40; ++i) tree.set_leaf(i, random_leaf(hasher, rng));
+  tree.commit();
   const Bytes root = tree.root();
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    EXPECT_TRUE(tree.verify(i, leaves[i], root));
-    Bytes changed = leaves[i];
-    changed[5] ^= 1;
-    EXPECT_FALSE(tree.verify(i, changed, root));
-    EXPECT_FALSE(tree.verify((i + 1) % leaves.size(), leaves[i], root));
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    Bytes changed = to_bytes(tree.leaf(i));
+    const Bytes saved = changed;
+    changed[i % changed.size()] ^= 1;
+    tree.set_leaf(i, changed);
+    tree.commit();
+    EXPECT_NE(tree.root(), root) << "leaf " << i;
+    tree.set_leaf(i, saved);
+    tree.commit();
+    EXPECT_EQ(tree.root(), root);
   }
-  Bytes stale_root = root;
-  stale_root[0] ^= 0x80;
-  EXPECT_FALSE(tree.verify(3, leaves[3], stale_root));
-  EXPECT_FALSE(tree.verify(leaves.size(), leaves[0], root));
+}
+
+TEST_P(MerkleForSuite, LevelsFollowTheArity) {
+  EXPECT_EQ(MerkleTree::level_counts(1), (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(MerkleTree::level_counts(3), (std::vector<std::uint64_t>{3, 1}));
+  EXPECT_EQ(MerkleTree::level_counts(4), (std::vector<std::uint64_t>{4, 2, 1}));
+  EXPECT_EQ(MerkleTree::level_counts(128).size(), 6u);  // 128, 43, 15, 5, 2, 1
+  NodeHasher hasher(GetParam());
+  EXPECT_EQ(MerkleTree::root_of(hasher, {}), Bytes(hasher.digest_size(), 0));
 }
 
 TEST_P(MerkleForSuite, LeafAndNodeDomainsAreSeparated) {
-  MerkleTree tree(GetParam());
-  const Bytes a = tree.leaf_digest(Bytes{1});
-  const Bytes b = tree.leaf_digest(Bytes{2});
-  tree.append(a);
-  tree.append(b);
-  Bytes concatenated = a;
-  append(concatenated, b);
-  // A leaf whose payload is two child digests must not collide with their parent.
-  EXPECT_NE(tree.leaf_digest(concatenated), tree.root());
+  NodeHasher hasher(GetParam());
+  const std::size_t d = hasher.digest_size();
+  Bytes a(d), b(d), c(d);
+  std::mt19937 rng(3);
+  a = random_leaf(hasher, rng);
+  b = random_leaf(hasher, rng);
+  c = random_leaf(hasher, rng);
+  Bytes leaves = a;
+  append(leaves, b);
+  append(leaves, c);
+  const Bytes root = MerkleTree::root_of(hasher, leaves);
+  // The same bytes hashed as a leaf payload (domain 0x00) must not give the node.
+  Bytes as_leaf(d);
+  hasher.begin(0x00);
+  hasher.update(leaves);
+  hasher.finish(as_leaf);
+  EXPECT_NE(as_leaf, root);
+  Bytes as_node(d);
+  hasher.begin(0x01);
+  hasher.update(leaves);
+  hasher.finish(as_node);
+  EXPECT_EQ(as_node, root);
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, MerkleForSuite, ::testing::Values(SuiteId::sm, SuiteId::nist),
                          [](const auto& param_info) {
                            return std::string(crypto::to_string(param_info.param));
                          });
+
+TEST(CheckTimer, FiresOncePerIntervalAndCountsMissedDeadlines) {
+  CheckTimer timer;
+  EXPECT_EQ(timer.advance(1'000'000), 0u);  // off by default
+  timer.configure(100, 1'000'000);
+  EXPECT_EQ(timer.advance(1'000'099), 0u);
+  EXPECT_EQ(timer.advance(1'000'100), 1u);
+  EXPECT_EQ(timer.advance(1'000'150), 0u);
+  EXPECT_EQ(timer.advance(1'000'450), 3u);  // 200, 300, 400
+  EXPECT_EQ(timer.advance(1'000'000), 0u);  // the clock never runs backwards
+  EXPECT_EQ(timer.ticks(), 4u);
+  timer.configure(~std::uint64_t{0}, timer.now());
+  EXPECT_EQ(timer.advance(~std::uint64_t{0} - 1), 0u);  // a deadline past the end never fires
+  timer.configure(0, 0);
+  EXPECT_EQ(timer.advance(~std::uint64_t{0}), 0u);
+}
 
 }  // namespace
 }  // namespace cvmsim::psp

@@ -96,4 +96,11 @@ void BlockFile::write_at(std::uint64_t offset, ByteView data) {
   }
 }
 
+void BlockFile::sync() {
+  if (writable_ && ::fsync(fd_) != 0) {
+    throw HwError(HwErrc::io, fmt::format("flushing disk image {}: {}", path_.string(),
+                                          std::strerror(errno)));
+  }
+}
+
 }  // namespace cvmsim::hw

@@ -27,6 +27,8 @@ class BlockFile {
   // outside the file, OS errors) naming the path and offset.
   void read_at(std::uint64_t offset, MutableByteView out) const;
   void write_at(std::uint64_t offset, ByteView data);
+  // Makes every completed write durable (fsync). Throws HwError{io}.
+  void sync();
 
  private:
   void check_range(std::uint64_t offset, std::uint64_t length, const char* what) const;

@@ -159,6 +159,22 @@ DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
     done.error = e.what();
   }
   ++stats_.transfers;
+  return complete(std::move(done));
+}
+
+DmaCompletion DiskController::flush(PspPasskey, std::uint64_t tag, std::uint32_t port) {
+  DmaCompletion done{tag, port, false, 0, {}};
+  try {
+    backing(port).sync();
+    done.ok = true;
+  } catch (const Error& e) {
+    done.error = e.what();
+  }
+  ++stats_.flushes;
+  return complete(std::move(done));
+}
+
+DmaCompletion DiskController::complete(DmaCompletion done) {
   ++stats_.interrupts;
   if (interrupt_) interrupt_(done);
   return done;

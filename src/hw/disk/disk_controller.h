@@ -75,6 +75,7 @@ struct DiskStats {
   std::uint64_t sectors_decrypted = 0;
   std::uint64_t sectors_encrypted = 0;
   std::uint64_t interrupts = 0;
+  std::uint64_t flushes = 0;
 };
 
 class DiskController {
@@ -104,6 +105,8 @@ class DiskController {
   // anything; a refused or failed transfer reports ok = false and leaves the file
   // unchanged where the failure came before the write.
   DmaCompletion run_dma(PspPasskey, std::uint64_t tag, const DmaDescriptor& descriptor);
+  // A flush request: earlier writes to the port's file become durable; then the interrupt.
+  DmaCompletion flush(PspPasskey, std::uint64_t tag, std::uint32_t port);
 
  private:
   struct Slot {
@@ -115,6 +118,7 @@ class DiskController {
   void copy_to_memory(const DmaDescriptor& d, ByteView data);
   Bytes copy_from_memory(const DmaDescriptor& d);
   void transfer(const DmaDescriptor& d);
+  DmaCompletion complete(DmaCompletion done);
 
   MemoryController& mc_;
   std::map<std::uint32_t, BlockFile> ports_;

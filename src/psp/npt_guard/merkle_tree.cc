@@ -1,97 +1,94 @@
 #include "psp/npt_guard/merkle_tree.h"
 
-#include "crypto/suite.h"
+#include <algorithm>
 
 namespace cvmsim::psp {
 
-MerkleTree::MerkleTree(crypto::SuiteId suite)
-    : suite_(suite),
-      digest_size_(crypto::suite(suite).digest_size()),
+MerkleTree::MerkleTree(NodeHasher& hasher, NodeStore& store)
+    : hasher_(hasher),
+      store_(store),
+      digest_size_(hasher.digest_size()),
       zero_(digest_size_, 0),
-      levels_(1),
       root_(zero_) {}
 
-Bytes MerkleTree::leaf_digest(ByteView payload) const {
-  auto ctx = crypto::suite(suite_).new_hash();
-  const std::uint8_t domain = 0x00;
-  ctx->update({&domain, 1});
-  ctx->update(payload);
-  return ctx->finish();
+std::vector<std::uint64_t> MerkleTree::level_counts(std::uint64_t leaves) {
+  std::vector<std::uint64_t> counts{leaves};
+  while (counts.back() > 1) counts.push_back((counts.back() + kArity - 1) / kArity);
+  return counts;
 }
 
-Bytes MerkleTree::node(ByteView left, ByteView right) const {
-  auto ctx = crypto::suite(suite_).new_hash();
-  const std::uint8_t domain = 0x01;
-  ctx->update({&domain, 1});
-  ctx->update(left);
-  ctx->update(right);
-  return ctx->finish();
-}
-
-std::size_t MerkleTree::append(ByteView leaf) {
-  levels_.front().push_back(to_bytes(leaf));
-  const std::size_t index = levels_.front().size() - 1;
-  recompute_path(index);
-  return index;
-}
-
-void MerkleTree::update(std::size_t index, ByteView leaf) {
-  levels_.front().at(index) = to_bytes(leaf);
-  recompute_path(index);
-}
-
-void MerkleTree::recompute_path(std::size_t index) {
-  std::size_t level = 0;
-  while (levels_[level].size() > 1) {
-    const auto& nodes = levels_[level];
-    const std::size_t left = index & ~std::size_t{1};
-    const Bytes& right = left + 1 < nodes.size() ? nodes[left + 1] : zero_;
-    Bytes parent = node(nodes[left], right);
-    const std::size_t parent_count = (nodes.size() + 1) / 2;
-    // emplace_back may reallocate levels_, so `nodes` is not used past this point.
-    if (level + 1 == levels_.size()) levels_.emplace_back();
-    auto& up = levels_[level + 1];
-    const std::size_t parent_index = index / 2;
-    up.resize(parent_count);
-    up[parent_index] = std::move(parent);
-    index = parent_index;
-    ++level;
+bool MerkleTree::grow(std::uint64_t leaves) {
+  if (leaves < counts_.front()) return false;
+  const std::vector<std::uint64_t> counts = level_counts(leaves);
+  for (std::size_t level = 0; level < counts.size(); ++level) {
+    if (!store_.reserve(level, counts[level])) return false;
   }
-  root_ = levels_[level].empty() ? zero_ : levels_[level].front();
+  // Levels that gained nodes are recomputed through the new leaves' ancestors at commit:
+  // every node whose child set changed is an ancestor of a new leaf.
+  counts_ = counts;
+  return true;
 }
 
-bool MerkleTree::verify(std::size_t index, ByteView leaf, ByteView trusted_root) const {
-  if (index >= leaf_count()) return false;
-  Bytes current = to_bytes(leaf);
-  for (std::size_t level = 0; levels_[level].size() > 1; ++level) {
-    const auto& nodes = levels_[level];
-    const bool is_right = (index & 1) != 0;
-    const std::size_t sibling = index ^ 1;
-    const Bytes& other = sibling < nodes.size() ? nodes[sibling] : zero_;
-    current = is_right ? node(other, current) : node(current, other);
-    index /= 2;
+void MerkleTree::set_leaf(std::uint64_t index, ByteView digest) {
+  store_.write(0, index, digest);
+  dirty_.push_back(index);
+}
+
+void MerkleTree::hash_children(std::size_t level, std::uint64_t parent, MutableByteView out) {
+  // One contiguous message: 0x01 || child_0 || child_1 || child_2.
+  std::uint8_t message[1 + kArity * kMaxDigestSize];
+  message[0] = 0x01;
+  for (std::uint64_t j = 0; j < kArity; ++j) {
+    const std::uint64_t child = parent * kArity + j;
+    const ByteView node = child < counts_[level] ? store_.node(level, child) : ByteView(zero_);
+    std::copy(node.begin(), node.end(), message + 1 + j * digest_size_);
   }
-  return equal_constant_time(current, trusted_root);
+  hasher_.digest({message, 1 + kArity * digest_size_}, out);
 }
 
-std::size_t MerkleTree::node_storage_bytes() const {
-  std::size_t nodes = 0;
-  for (const auto& level : levels_) nodes += level.size();
-  return nodes * digest_size_;
-}
-
-Bytes MerkleTree::root_of(const std::vector<Bytes>& leaves) const {
-  if (leaves.empty()) return zero_;
-  std::vector<Bytes> level = leaves;
-  while (level.size() > 1) {
-    std::vector<Bytes> up;
-    up.reserve((level.size() + 1) / 2);
-    for (std::size_t i = 0; i < level.size(); i += 2) {
-      up.push_back(node(level[i], i + 1 < level.size() ? level[i + 1] : zero_));
+void MerkleTree::commit() {
+  if (dirty_.empty()) return;
+  std::vector<std::uint64_t> current = std::move(dirty_);
+  dirty_.clear();
+  Bytes digest(digest_size_);
+  for (std::size_t level = 0; level + 1 < counts_.size(); ++level) {
+    std::sort(current.begin(), current.end());
+    current.erase(std::unique(current.begin(), current.end()), current.end());
+    std::vector<std::uint64_t> parents;
+    parents.reserve(current.size() / 2 + 1);
+    for (std::uint64_t index : current) {
+      const std::uint64_t parent = index / kArity;
+      if (!parents.empty() && parents.back() == parent) continue;
+      parents.push_back(parent);
+      hash_children(level, parent, digest);
+      store_.write(level + 1, parent, digest);
     }
-    level = std::move(up);
+    current = std::move(parents);
   }
-  return level.front();
+  const ByteView top = counts_.front() == 0 ? ByteView(zero_) : store_.node(counts_.size() - 1, 0);
+  root_.assign(top.begin(), top.end());
+}
+
+Bytes MerkleTree::root_of(NodeHasher& hasher, Bytes leaves) {
+  const std::size_t d = hasher.digest_size();
+  const Bytes zero(d, 0);
+  if (leaves.empty()) return zero;
+  std::uint64_t count = leaves.size() / d;
+  while (count > 1) {
+    const std::uint64_t parents = (count + kArity - 1) / kArity;
+    Bytes up(parents * d);
+    for (std::uint64_t p = 0; p < parents; ++p) {
+      hasher.begin(0x01);
+      for (std::uint64_t j = 0; j < kArity; ++j) {
+        const std::uint64_t child = p * kArity + j;
+        hasher.update(child < count ? ByteView(leaves).subspan(child * d, d) : ByteView(zero));
+      }
+      hasher.finish(MutableByteView(up).subspan(p * d, d));
+    }
+    leaves = std::move(up);
+    count = parents;
+  }
+  return leaves;
 }
 
 }  // namespace cvmsim::psp

@@ -1,78 +1,249 @@
 #include "psp/npt_guard/table_guard.h"
 
-#include "common/binary.h"
-#include "crypto/suite.h"
+#include <algorithm>
+#include <stdexcept>
+
 #include "hw/host_memory.h"
 
 namespace cvmsim::psp {
-TableGuard::TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm,
-                       hw::Requester reader)
-    : suite_(suite), algorithm_(algorithm), reader_(reader), tree_(suite) {}
+namespace {
 
-Bytes TableGuard::page_payload(hw::MemoryController& mc, std::uint64_t hpa) const {
-  ByteWriter w;
-  w.u64(hpa);
-  Bytes page(hw::kFrameSize);
-  mc.read(hpa, page, reader_);
-  w.bytes(page);
-  return w.take();
+bool all_zero(ByteView bytes) {
+  std::uint8_t acc = 0;
+  for (std::uint8_t b : bytes) acc |= b;
+  return acc == 0;
 }
 
-Bytes TableGuard::full_digest(hw::MemoryController& mc) const {
-  auto ctx = crypto::suite(suite_).new_hash();
-  for (std::uint64_t hpa : tables_) ctx->update(page_payload(mc, hpa));
-  return ctx->finish();
+std::uint64_t page_of(std::uint64_t hpa) {
+  return hpa & ~(hw::kFrameSize - 1);
+}
+
+}  // namespace
+
+TableGuard::TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm, hw::Requester psp)
+    : suite_(suite),
+      algorithm_(algorithm),
+      psp_(psp),
+      hasher_(suite),
+      store_(psp, hasher_.digest_size()),
+      tree_(hasher_, store_),
+      full_value_(hasher_.digest_size(), 0) {
+  // The value of no committed table: both algorithms start from what a recomputation
+  // over zero pages gives.
+  hasher_.begin(0x02);
+  hasher_.finish(full_value_);
+}
+
+TableGuard::~TableGuard() = default;
+
+void TableGuard::set_frame_source(FrameNodeStore::FrameSource source) {
+  store_.set_frame_source(std::move(source));
+}
+
+std::uint64_t TableGuard::frames_needed(std::uint64_t extra_tables) const {
+  if (algorithm_ == measure::NptIntegrity::full) return 0;
+  const std::uint64_t leaves = (tables_.size() + extra_tables) * kGuardChunksPerPage;
+  const std::uint64_t total =
+      FrameNodeStore::frames_for(MerkleTree::level_counts(leaves), hasher_.digest_size());
+  return total > store_.frame_count() ? total - store_.frame_count() : 0;
 }
 
 void TableGuard::add_table(hw::MemoryController& mc, std::uint64_t table_hpa) {
-  index_[table_hpa] = tables_.size();
+  store_.attach(mc);
+  index_.emplace(table_hpa, tables_.size());
   tables_.push_back(table_hpa);
-  if (algorithm_ == measure::NptIntegrity::merkle) {
-    tree_.append(tree_.leaf_digest(page_payload(mc, table_hpa)));
-  } else {
-    full_value_ = full_digest(mc);
+}
+
+void TableGuard::note_write(std::uint64_t entry_hpa) {
+  const std::uint64_t chunk = entry_hpa & ~(kGuardChunkSize - 1);
+  if (noted_.empty() || noted_.back() != chunk) noted_.push_back(chunk);
+}
+
+bool TableGuard::check_chunks(hw::MemoryController& mc, std::span<const std::uint64_t> chunks) {
+  if (tampered_) return false;
+  if (algorithm_ == measure::NptIntegrity::full) {
+    for (std::uint64_t chunk : chunks) {
+      if (!is_table(page_of(chunk))) return false;  // a walk left the PSP's tables
+    }
+    return check_all(mc);
   }
+  std::uint8_t bytes[kGuardChunkSize];
+  std::uint8_t digest[kMaxDigestSize];
+  const MutableByteView out(digest, hasher_.digest_size());
+  for (std::uint64_t chunk : chunks) {
+    const auto it = index_.find(page_of(chunk));
+    if (it == index_.end()) return false;
+    mc.read(chunk, bytes, psp_);
+    if (it->second >= committed_) {
+      if (!all_zero(bytes)) return false;  // a pending table is zeros until the PSP writes
+      continue;
+    }
+    hasher_.leaf(chunk, bytes, out);
+    const std::uint64_t leaf =
+        it->second * kGuardChunksPerPage + (chunk % hw::kFrameSize) / kGuardChunkSize;
+    if (!equal_constant_time(out, tree_.leaf(leaf))) return false;
+  }
+  return true;
 }
 
 bool TableGuard::check_pages(hw::MemoryController& mc, std::span<const std::uint64_t> pages) {
-  if (algorithm_ == measure::NptIntegrity::full) return check_all(mc);
-  for (std::uint64_t hpa : pages) {
-    const auto it = index_.find(hpa);
-    if (it == index_.end()) return false;  // an entry points at a page that is no table
-    if (!tree_.verify(it->second, tree_.leaf_digest(page_payload(mc, hpa)), tree_.root())) {
-      return false;
+  std::vector<std::uint64_t> chunks;
+  chunks.reserve(pages.size() * kGuardChunksPerPage);
+  for (std::uint64_t page : pages) {
+    for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
+      chunks.push_back(page_of(page) + c * kGuardChunkSize);
+    }
+  }
+  return check_chunks(mc, chunks);
+}
+
+bool TableGuard::pending_are_clean(hw::MemoryController& mc, std::vector<std::uint64_t>& noted) {
+  std::sort(noted.begin(), noted.end());
+  noted.erase(std::unique(noted.begin(), noted.end()), noted.end());
+  Bytes page(committed_ < tables_.size() ? hw::kFrameSize : 0);
+  for (std::size_t i = committed_; i < tables_.size(); ++i) {
+    mc.read(tables_[i], page, psp_);
+    for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
+      const std::uint64_t chunk = tables_[i] + c * kGuardChunkSize;
+      if (std::binary_search(noted.begin(), noted.end(), chunk)) continue;
+      if (!all_zero(ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize))) return false;
     }
   }
   return true;
 }
 
-bool TableGuard::check_all(hw::MemoryController& mc) {
-  if (algorithm_ == measure::NptIntegrity::full) {
-    return equal_constant_time(full_digest(mc), full_value_);
+bool TableGuard::commit(hw::MemoryController& mc) {
+  if (tampered_) return false;
+  std::vector<std::uint64_t> noted = std::move(noted_);
+  noted_.clear();
+  if (!pending_are_clean(mc, noted)) {
+    tampered_ = true;
+    return false;
   }
-  std::vector<Bytes> leaves;
-  leaves.reserve(tables_.size());
-  for (std::uint64_t hpa : tables_) leaves.push_back(tree_.leaf_digest(page_payload(mc, hpa)));
-  return equal_constant_time(tree_.root_of(leaves), tree_.root());
+  if (algorithm_ == measure::NptIntegrity::full) {
+    committed_ = tables_.size();
+    full_value_ = full_digest(mc, committed_);
+    return true;
+  }
+  const std::size_t first_new = committed_;
+  if (!tree_.grow(tables_.size() * kGuardChunksPerPage)) {
+    // frames_needed() told the VMM how many frames to donate before any change was made.
+    throw std::logic_error("NPT guard: Merkle store has no frame (accounting error)");
+  }
+  std::uint8_t digest[kMaxDigestSize];
+  const MutableByteView out(digest, hasher_.digest_size());
+  Bytes page(first_new < tables_.size() ? hw::kFrameSize : 0);
+  for (std::size_t i = first_new; i < tables_.size(); ++i) {
+    mc.read(tables_[i], page, psp_);
+    for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
+      hasher_.leaf(tables_[i] + c * kGuardChunkSize,
+                   ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize), out);
+      tree_.set_leaf(i * kGuardChunksPerPage + c, out);
+    }
+  }
+  std::uint8_t bytes[kGuardChunkSize];
+  for (std::uint64_t chunk : noted) {
+    const std::uint64_t index = index_.at(page_of(chunk));
+    if (index >= first_new) continue;  // hashed whole above
+    mc.read(chunk, bytes, psp_);
+    hasher_.leaf(chunk, bytes, out);
+    tree_.set_leaf(index * kGuardChunksPerPage + (chunk % hw::kFrameSize) / kGuardChunkSize, out);
+  }
+  committed_ = tables_.size();
+  tree_.commit();
+  return true;
 }
 
-void TableGuard::update_pages(hw::MemoryController& mc, std::span<const std::uint64_t> pages) {
-  if (algorithm_ == measure::NptIntegrity::full) {
-    full_value_ = full_digest(mc);
-    return;
+void TableGuard::update_pages(hw::MemoryController& mc, std::span<const std::uint64_t>) {
+  (void)commit(mc);  // a failure is latched in tampered_
+}
+
+Bytes TableGuard::full_digest(hw::MemoryController& mc, std::size_t pages) {
+  hasher_.begin(0x02);
+  Bytes page(hw::kFrameSize);
+  std::uint8_t address[8];
+  for (std::size_t i = 0; i < pages; ++i) {
+    for (int b = 0; b < 8; ++b) address[b] = static_cast<std::uint8_t>(tables_[i] >> (8 * b));
+    mc.read(tables_[i], page, psp_);
+    hasher_.update(address);
+    hasher_.update(page);
   }
-  for (std::uint64_t hpa : pages) {
-    tree_.update(index_.at(hpa), tree_.leaf_digest(page_payload(mc, hpa)));
+  Bytes out(hasher_.digest_size());
+  hasher_.finish(out);
+  return out;
+}
+
+Bytes TableGuard::merkle_leaves(hw::MemoryController& mc, std::size_t pages) {
+  const std::size_t d = hasher_.digest_size();
+  Bytes leaves(pages * kGuardChunksPerPage * d);
+  Bytes page(hw::kFrameSize);
+  for (std::size_t i = 0; i < pages; ++i) {
+    mc.read(tables_[i], page, psp_);
+    for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
+      hasher_.leaf(tables_[i] + c * kGuardChunkSize,
+                   ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize),
+                   MutableByteView(leaves).subspan((i * kGuardChunksPerPage + c) * d, d));
+    }
   }
+  return leaves;
+}
+
+Bytes TableGuard::recompute(hw::MemoryController& mc) {
+  if (algorithm_ == measure::NptIntegrity::full) return full_digest(mc, committed_);
+  return MerkleTree::root_of(hasher_, merkle_leaves(mc, committed_));
+}
+
+bool TableGuard::check_all(hw::MemoryController& mc) {
+  if (tampered_) return false;
+  std::vector<std::uint64_t> noted = noted_;
+  if (!pending_are_clean(mc, noted)) return false;
+  return equal_constant_time(recompute(mc), value());
+}
+
+bool TableGuard::page_matches_leaves(hw::MemoryController& mc, std::uint64_t page_index) {
+  std::uint8_t digest[kMaxDigestSize];
+  const MutableByteView out(digest, hasher_.digest_size());
+  Bytes page(hw::kFrameSize);
+  mc.read(tables_[page_index], page, psp_);
+  bool same = true;
+  for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
+    hasher_.leaf(tables_[page_index] + c * kGuardChunkSize,
+                 ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize), out);
+    same = equal_constant_time(out, tree_.leaf(page_index * kGuardChunksPerPage + c)) && same;
+  }
+  return same;
+}
+
+bool TableGuard::sweep(hw::MemoryController& mc, std::uint64_t pages) {
+  if (tampered_) return false;
+  if (algorithm_ == measure::NptIntegrity::full || pages == 0) return check_all(mc);
+  std::vector<std::uint64_t> noted = noted_;
+  if (!pending_are_clean(mc, noted)) return false;
+  if (committed_ == 0) return true;
+  const std::uint64_t count = std::min<std::uint64_t>(pages, committed_);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    sweep_position_ %= committed_;
+    if (!page_matches_leaves(mc, sweep_position_)) return false;
+    ++sweep_position_;
+  }
+  return true;
 }
 
 std::size_t TableGuard::private_bytes() const noexcept {
-  return crypto::suite(suite_).digest_size() + sizeof(std::uint64_t);
+  return hasher_.digest_size() + sizeof(sweep_position_);
 }
 
 std::size_t TableGuard::frame_bytes() const noexcept {
-  if (algorithm_ == measure::NptIntegrity::full) return 0;
-  return tree_.node_storage_bytes() + tables_.size() * 2 * sizeof(std::uint64_t);
+  return store_.bytes();
+}
+std::size_t TableGuard::frames() const noexcept {
+  return store_.frame_count();
+}
+
+std::size_t TableGuard::directory_bytes() const noexcept {
+  // Table list and page index (hpa + position each), and the store's frame list.
+  return tables_.size() * 3 * sizeof(std::uint64_t) +
+         store_.frame_count() * 2 * sizeof(std::uint64_t);
 }
 
 const Bytes& TableGuard::value() const {

@@ -1,19 +1,26 @@
 // The NPT guard's characteristic value ("npt digest") over a VM's table pages.
 //
-//   full:   H( hpa_0 || page_0 || hpa_1 || page_1 || ... ) over every table page, in the
-//           order the PSP installed them; recomputed whole for every check (the literal
-//           algorithm: cost grows with the table).
-//   merkle: a Merkle tree whose leaves are H(0x00 || hpa || page) per table page. Only the
-//           root (d bytes) and the page count live in PSP-private memory; the tree's nodes
-//           and the hpa -> leaf index live in PSP-owned frames the host cannot write. A
-//           check before an update verifies just the pages the update walks (O(log n) each);
-//           pages it does not touch are covered by the periodic check_all().
+//   full:   H(0x02 || hpa_0 || page_0 || hpa_1 || page_1 || ...) over every table page in
+//           the order the PSP installed them; recomputed whole for every check and every
+//           update (the literal algorithm: cost grows with the table).
+//   merkle: a ternary Merkle tree whose leaves are H(0x00 || chunk_hpa || chunk) over the
+//           32-byte chunks (4 entries) of every table page, 128 leaves per page in install
+//           order. Only the root and a sweep position live in PSP-private memory; every
+//           tree level lives in PSP-owned frames (FrameUse::merkle, write-blocked) taken
+//           from the VM's donated table pool. A check before an update rehashes only the
+//           chunks the update's walks read or write and compares them with their stored
+//           leaves; writing one entry rehashes one chunk and its log3(n) ancestors.
 //
-// Binding each page's host address into its leaf makes moving a table page (pointing an
-// entry at a copy elsewhere) as visible as changing its bytes.
+// Binding each chunk's (page's) host address into its digest makes moving a table page
+// (pointing an entry at a copy elsewhere) as visible as changing its bytes. Tables added
+// since the last commit are "pending": the PSP zeroed them, so until commit every chunk the
+// PSP did not write must read as zeros (checked, not assumed).
+//
+// The security argument (what each check covers) is in docs/architecture.md, "Guarded NPT".
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -23,41 +30,87 @@
 #include "hw/memory_controller.h"
 #include "measure/policy.h"
 #include "psp/npt_guard/merkle_tree.h"
+#include "psp/npt_guard/node_hasher.h"
+#include "psp/npt_guard/node_store.h"
 
 namespace cvmsim::psp {
 
+inline constexpr std::uint64_t kGuardChunkSize = 32;  // table bytes per Merkle leaf
+inline constexpr std::uint64_t kGuardChunksPerPage = hw::kFrameSize / kGuardChunkSize;
+
 class TableGuard {
  public:
-  // `reader` is how the guard reads table pages (the PSP's own requester).
-  TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm, hw::Requester reader);
+  // `psp` is how the guard reads table pages and writes its frames (the PSP's requester).
+  TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm, hw::Requester psp);
+  TableGuard(const TableGuard&) = delete;
+  TableGuard& operator=(const TableGuard&) = delete;
+  ~TableGuard();
 
-  // Records a new (zeroed or freshly written) table page.
+  // Where the Merkle store takes its frames (zeroed, tagged merkle + write-blocked).
+  void set_frame_source(FrameNodeStore::FrameSource source);
+  // Frames the store needs, beyond those it holds, to commit with `extra_tables` more
+  // table pages than are registered now (always 0 for `full`).
+  [[nodiscard]] std::uint64_t frames_needed(std::uint64_t extra_tables) const;
+
+  // Registers a table page the PSP has just zeroed (pending until commit).
   void add_table(hw::MemoryController& mc, std::uint64_t table_hpa);
-  // True when the listed pages (merkle) or the whole table (full) match the stored value.
+  [[nodiscard]] bool is_table(std::uint64_t hpa) const { return index_.contains(hpa); }
+  // Records that the PSP wrote the entry at `entry_hpa` (its chunk is rehashed at commit).
+  void note_write(std::uint64_t entry_hpa);
+
+  // Check before an update: the chunks at these 32-byte-aligned addresses (merkle) or the
+  // whole table (full) still hold what the PSP last wrote. False when an address is in no
+  // table page, on any mismatch, and for good once a commit found tampering.
+  [[nodiscard]] bool check_chunks(hw::MemoryController& mc, std::span<const std::uint64_t> chunks);
+  // The same for whole table pages (every chunk of each listed page; full: the table).
   [[nodiscard]] bool check_pages(hw::MemoryController& mc, std::span<const std::uint64_t> pages);
-  // Verifies every table page: the periodic check.
-  [[nodiscard]] bool check_all(hw::MemoryController& mc);
-  // Recomputes the value after the PSP changed the listed pages.
+  // Stores the new value after an update (noted writes, pending tables). False, and
+  // latched, when a pending table holds bytes the PSP did not write.
+  [[nodiscard]] bool commit(hw::MemoryController& mc);
+  // Kept for LAUNCH_UPDATE: commit; a failure is latched and fails every later check.
   void update_pages(hw::MemoryController& mc, std::span<const std::uint64_t> pages);
 
+  // The whole-table check: the value recomputed from the table pages alone (not from the
+  // stored tree) equals the stored value, and pending tables are as the PSP left them.
+  [[nodiscard]] bool check_all(hw::MemoryController& mc);
+  // One step of the amortised periodic check: verifies the next `pages` table pages
+  // (round robin) against their stored leaves. `full` cannot be amortised: it checks all.
+  [[nodiscard]] bool sweep(hw::MemoryController& mc, std::uint64_t pages);
+  // The value recomputed from the committed table pages alone.
+  [[nodiscard]] Bytes recompute(hw::MemoryController& mc);
+
+  [[nodiscard]] measure::NptIntegrity algorithm() const noexcept { return algorithm_; }
   [[nodiscard]] std::size_t table_pages() const noexcept { return tables_.size(); }
-  // What the guard keeps in PSP-private memory (the stored value and a page count).
+  [[nodiscard]] bool tampered() const noexcept { return tampered_; }
+  // PSP-private bytes: the stored value and the sweep position.
   [[nodiscard]] std::size_t private_bytes() const noexcept;
-  // What it keeps in PSP-owned frames (Merkle nodes, leaf index).
+  // Bytes of PSP-owned frames holding the tree, and how many frames.
   [[nodiscard]] std::size_t frame_bytes() const noexcept;
+  [[nodiscard]] std::size_t frames() const noexcept;
+  // Bookkeeping the model keeps in the PSP object (table list, page index, frame list);
+  // firmware would keep it in the same PSP-owned frames. Reported, not hidden.
+  [[nodiscard]] std::size_t directory_bytes() const noexcept;
   [[nodiscard]] const Bytes& value() const;
 
  private:
-  [[nodiscard]] Bytes page_payload(hw::MemoryController& mc, std::uint64_t hpa) const;
-  [[nodiscard]] Bytes full_digest(hw::MemoryController& mc) const;
+  [[nodiscard]] bool pending_are_clean(hw::MemoryController& mc, std::vector<std::uint64_t>& noted);
+  [[nodiscard]] bool page_matches_leaves(hw::MemoryController& mc, std::uint64_t page_index);
+  [[nodiscard]] Bytes full_digest(hw::MemoryController& mc, std::size_t pages);
+  [[nodiscard]] Bytes merkle_leaves(hw::MemoryController& mc, std::size_t pages);
 
   crypto::SuiteId suite_;
   measure::NptIntegrity algorithm_;
-  hw::Requester reader_;
-  std::vector<std::uint64_t> tables_;                  // install order
-  std::unordered_map<std::uint64_t, std::size_t> index_;  // hpa -> leaf index
+  hw::Requester psp_;
+  NodeHasher hasher_;
+  FrameNodeStore store_;
   MerkleTree tree_;
+  std::vector<std::uint64_t> tables_;                       // install order
+  std::unordered_map<std::uint64_t, std::uint64_t> index_;  // page hpa -> install index
+  std::size_t committed_ = 0;                               // tables_[0, committed_) hashed
+  std::vector<std::uint64_t> noted_;                        // chunk hpas written
   Bytes full_value_;
+  std::uint64_t sweep_position_ = 0;
+  bool tampered_ = false;
 };
 
 }  // namespace cvmsim::psp

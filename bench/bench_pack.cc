@@ -1,0 +1,160 @@
+// cvmsim pack throughput against a plain copy of the same file in the same run.
+// Run: build/bin/cvmsim-bench --benchmark_filter=Pack
+//
+//   PlainCopy          read 4 MiB chunks, write them to a new file, fsync (what `cp` does,
+//                      made as durable as pack's output)
+//   Pack/<suite>/<sector>  image::pack_image of the same 256 MiB file for one chip; the
+//                      counter copy_ratio = pack throughput / copy throughput, a copy
+//                      being timed before every pack iteration (sums over the iterations)
+// Files live in $TMPDIR (default /tmp); the input is in the page cache after the first run.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "crypto/suite.h"
+#include "image/pack.h"
+#include "pki/identity.h"
+
+namespace {
+
+using namespace cvmsim;
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t kInputSize = 256ull << 20;
+constexpr std::size_t kChunk = 4u << 20;
+
+// A scratch directory with the input file and one identity set per suite, made once.
+struct Workspace {
+  fs::path dir;
+  fs::path input;
+  Workspace() {
+    std::string tmpl = (fs::temp_directory_path() / "cvmsim-bench-pack-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir = tmpl;
+    input = dir / "raw.img";
+    const int fd = ::open(input.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    Bytes chunk = crypto::random_bytes(kChunk);
+    for (std::uint64_t done = 0; done < kInputSize; done += kChunk) {
+      chunk[0] ^= 1;  // not one repeated block
+      if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) {
+        throw std::runtime_error("cannot write the benchmark input");
+      }
+    }
+    ::close(fd);
+    for (const char* suite : {"sm", "nist"}) {
+      const fs::path base = dir / suite;
+      fs::create_directory(base);
+      pki::create_vendor(base / "vendor", crypto::parse_suite(suite), "bench", false);
+      pki::create_chip(base / "vendor", base / "chip", false);
+      pki::create_provider(base / "provider", crypto::parse_suite(suite), "bench", false);
+    }
+  }
+  ~Workspace() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+};
+
+Workspace& workspace() {
+  static Workspace w;
+  return w;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One plain copy of the input; returns seconds.
+double plain_copy(const fs::path& in, const fs::path& out) {
+  const auto start = std::chrono::steady_clock::now();
+  const int src = ::open(in.c_str(), O_RDONLY);
+  const int dst = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  Bytes buffer(kChunk);
+  for (;;) {
+    const ssize_t n = ::read(src, buffer.data(), buffer.size());
+    if (n <= 0) break;
+    if (::write(dst, buffer.data(), static_cast<std::size_t>(n)) != n) {
+      throw std::runtime_error("copy write failed");
+    }
+  }
+  ::fsync(dst);
+  ::close(src);
+  ::close(dst);
+  const double s = seconds_since(start);
+  fs::remove(out);
+  return s;
+}
+
+void BM_PlainCopy(benchmark::State& state) {
+  Workspace& w = workspace();
+  for (auto _ : state) {
+    state.SetIterationTime(plain_copy(w.input, w.dir / "copy.img"));
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kInputSize));
+}
+
+void BM_Pack(benchmark::State& state, const char* suite_name, std::uint32_t sector_size,
+             unsigned threads = 0) {
+  Workspace& w = workspace();
+  const fs::path base = w.dir / suite_name;
+  const pki::ChipIdentity chip = pki::load_chip(base / "chip");
+  const crypto::Key provider = pki::load_provider_key(base / "provider");
+  image::PackRequest request;
+  request.input = w.input;
+  request.output = w.dir / "packed.img";
+  request.suite = crypto::parse_suite(suite_name);
+  request.sector_size = sector_size;
+  request.threads = threads;
+  request.chips.push_back({chip.chip_id, chip.wrapping.public_key()});
+
+  // Copy and pack alternate, so load from elsewhere on the machine hits both alike.
+  double copy_total = 0;
+  double pack_total = 0;
+  for (auto _ : state) {
+    copy_total += plain_copy(w.input, w.dir / "copy.img");
+    const auto start = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(image::pack_image(request, provider));
+    const double s = seconds_since(start);
+    pack_total += s;
+    state.SetIterationTime(s);
+    fs::remove(request.output);
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kInputSize));
+  state.counters["copy_GBps"] =
+      static_cast<double>(kInputSize) * static_cast<double>(state.iterations()) / copy_total / 1e9;
+  state.counters["copy_ratio"] = copy_total / pack_total;
+}
+
+BENCHMARK(BM_PlainCopy)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_Pack, sm_4096, "sm", 4096)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pack, sm_512, "sm", 512)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pack, nist_4096, "nist", 4096)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pack, nist_512, "nist", 512)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pack, sm_4096_1_thread, "sm", 4096, 1)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Pack, sm_4096_2_threads, "sm", 4096, 2)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,133 @@
+/* Secure calls, disk I/O through the PSP, interrupts and the host channel. */
+#include "cvm.h"
+
+/* The request page (docs/formats.md, "Secure calls"): a 32-byte header, then arguments. */
+struct sc_header {
+  u32 magic;
+  u16 version;
+  u16 call;
+  u64 sequence;
+  u32 status;
+  u32 detail;
+  u64 reserved;
+};
+
+static volatile u8* sc_page(void) { return (volatile u8*)CVM_SECURE_CALL_PAGE; }
+static volatile struct sc_header* sc_head(void) { return (volatile struct sc_header*)sc_page(); }
+
+/* Starts a request: clears the page but keeps the sequence number of the last call. */
+static void sc_begin(u16 call) {
+  const u64 sequence = sc_head()->magic == CVM_SC_MAGIC ? sc_head()->sequence : 0;
+  for (usize i = 0; i < 4096; ++i) sc_page()[i] = 0;
+  sc_head()->magic = CVM_SC_MAGIC;
+  sc_head()->version = 1;
+  sc_head()->call = call;
+  sc_head()->sequence = sequence + 1;
+}
+
+static u32 sc_finish(void) {
+  cvm_secure_call(CVM_SECURE_CALL_PAGE);
+  return sc_head()->status;
+}
+
+static void put64(usize at, u64 v) { *(volatile u64*)(sc_page() + at) = v; }
+static void put32(usize at, u32 v) { *(volatile u32*)(sc_page() + at) = v; }
+static void put16(usize at, u16 v) { *(volatile u16*)(sc_page() + at) = v; }
+static u64 get64(usize at) { return *(volatile u64*)(sc_page() + at); }
+static u32 get32(usize at) { return *(volatile u32*)(sc_page() + at); }
+
+u32 cvm_last_detail(void) { return sc_head()->detail; }
+
+u32 cvm_image_cert(const void* header, u32 length, u32* sector_size, u64* data_sectors) {
+  sc_begin(CVM_SC_IMAGE_CERT);
+  put64(32, (u64)header);
+  put32(40, length);
+  const u32 status = sc_finish();
+  if (status == CVM_OK) {
+    *sector_size = get32(48);
+    *data_sectors = get64(56);
+  }
+  return status;
+}
+
+u8 cvm_wait_interrupt(void) {
+  for (;;) {
+    const u32 vector = cvm_in32(CVM_INTERRUPT_PORT);
+    if (vector != 0 && vector != 0xffffffffU) return (u8)vector;
+    __asm__ volatile("hlt");
+  }
+}
+
+static u32 disk_io(u64 start, const void* buffer, u32 length, int write, int raw) {
+  if (((u64)buffer & 4095) != 0 || length == 0 || length > CVM_DISK_MAX_BYTES) {
+    return CVM_INVALID_PARAMETER;
+  }
+  const u32 pages = (length + 4095) / 4096;
+  /* The PSP only programs DMA into pages that are mapped: fault them in first (a write
+   * access, since a read from the disk writes them). */
+  for (u32 i = 0; i < pages; ++i) {
+    volatile u8* p = (volatile u8*)buffer + 4096 * (u64)i;
+    *p = *p;
+  }
+  sc_begin(CVM_SC_DISK_IO);
+  put64(32, start);
+  put32(40, length);
+  put16(44, write ? 1 : 0);
+  put16(46, raw ? 1 : 0);
+  put32(48, pages);
+  for (u32 i = 0; i < pages; ++i) put64(56 + 8 * (usize)i, (u64)buffer + 4096 * (u64)i);
+  const u32 status = sc_finish();
+  /* A transfer the PSP started (completed or failed in the controller) raises the disk
+   * interrupt; a request the PSP refused never reached the controller. */
+  if (status == CVM_OK || status == CVM_IO_ERROR) {
+    while (cvm_wait_interrupt() != CVM_DISK_VECTOR) {
+    }
+  }
+  return status;
+}
+
+u32 cvm_disk_read(u64 start, void* buffer, u32 length, int raw) {
+  return disk_io(start, buffer, length, 0, raw);
+}
+
+u32 cvm_disk_write(u64 start, const void* buffer, u32 length) {
+  return disk_io(start, buffer, length, 1, 0);
+}
+
+u32 cvm_disk_flush(void) {
+  sc_begin(CVM_SC_DISK_IO);
+  put16(44, 2); /* direction 2: flush */
+  const u32 status = sc_finish();
+  if (status == CVM_OK || status == CVM_IO_ERROR) {
+    while (cvm_wait_interrupt() != CVM_DISK_VECTOR) {
+    }
+  }
+  return status;
+}
+
+u32 cvm_attest(const u8 report_data[64], u8* report, u32* length) {
+  sc_begin(CVM_SC_ATTEST);
+  for (usize i = 0; i < 64; ++i) sc_page()[32 + i] = report_data[i];
+  const u32 status = sc_finish();
+  if (status != CVM_OK) return status;
+  const u32 size = get32(96);
+  if (size > *length || size > 4096 - 104) return CVM_INVALID_PARAMETER;
+  for (u32 i = 0; i < size; ++i) report[i] = sc_page()[104 + i];
+  *length = size;
+  return CVM_OK;
+}
+
+usize cvm_host_read(u8* out, usize n) {
+  usize i = 0;
+  for (; i < n; ++i) {
+    const u32 v = cvm_in32(CVM_HOST_DATA_PORT);
+    if (v > 0xff) break; /* floating bus: the host has nothing more */
+    out[i] = (u8)v;
+  }
+  return i;
+}
+
+void cvm_host_write(const void* data, usize n) {
+  const u8* p = data;
+  for (usize i = 0; i < n; ++i) cvm_out8(CVM_HOST_DATA_PORT, p[i]);
+}

@@ -1,0 +1,172 @@
+// cvmsim pack: the provider's image packer (an encrypted LUKS2 image with one image
+// certificate per authorised chip; docs/cli.md "pack", docs/formats.md "Encrypted image").
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "common/file_io.h"
+#include "common/hex.h"
+#include "crypto/suite.h"
+#include "image/image_error.h"
+#include "image/luks2_build.h"
+#include "image/pack.h"
+#include "pki/identity.h"
+#include "pki/pki_error.h"
+
+namespace cvmsim::cli {
+namespace {
+
+constexpr std::uint64_t kMaxChainFile = 1 << 20;
+
+struct PackOptions {
+  std::string in;
+  std::string out;
+  std::string provider_dir;
+  std::vector<std::string> chip_chains;
+  std::string vendor_root;
+  std::string suite;
+  std::uint32_t sector_size = 4096;
+  std::vector<std::string> allowed_measurements;
+  bool no_verify = false;
+  OutputFormat format = OutputFormat::text;
+};
+
+// The vendor root certificate: a PEM/DER file, or a vendor directory's root.pem.
+pki::Certificate load_vendor_root(const std::filesystem::path& path) {
+  const std::filesystem::path file = std::filesystem::is_directory(path) ? path / "root.pem" : path;
+  return pki::Certificate::parse(read_file(file, kMaxChainFile), file.string());
+}
+
+// Chain failures end with the documented chain exit code, after the usual error line.
+[[noreturn]] void refuse_chain(const pki::PkiError& e) {
+  fmt::print(stderr, "cvmsim: error [{}]: {}\n", e.id(), e.what());
+  throw ExitWith{kExitBadChain};
+}
+
+std::vector<image::PackChip> load_chips(const PackOptions& o, crypto::SuiteId suite) {
+  std::optional<pki::Certificate> root;
+  if (o.no_verify) {
+    fmt::print(stderr,
+               "cvmsim: WARNING: --no-verify: the chip chains are NOT checked against a vendor "
+               "root.\ncvmsim: WARNING: anyone can make a chain that looks like this; the image "
+               "key may be\ncvmsim: WARNING: wrapped for a key that no genuine chip holds.\n");
+  } else if (o.vendor_root.empty()) {
+    fmt::print(stderr,
+               "cvmsim: error: pack needs --vendor-root (the vendor's root.pem or directory) "
+               "to verify the chip chains, or --no-verify\n");
+    throw ExitWith{kExitUsage};
+  } else {
+    try {
+      root = load_vendor_root(o.vendor_root);
+    } catch (const pki::PkiError& e) {
+      refuse_chain(e);
+    }
+  }
+  std::vector<image::PackChip> chips;
+  for (const std::string& file : o.chip_chains) {
+    try {
+      const pki::ChipIdentity chip = pki::parse_chip_chain(read_file(file, kMaxChainFile), file);
+      if (root) chip.verify(&*root);
+      if (chip.suite != suite) {
+        throw image::ImageError(
+            image::ImageErrc::bad_input,
+            fmt::format("{}: chip {} is of suite {}, the provider and image of suite {}", file,
+                        to_hex(chip.chip_id), crypto::to_string(chip.suite),
+                        crypto::to_string(suite)));
+      }
+      chips.push_back({chip.chip_id, chip.wrapping.public_key()});
+    } catch (const pki::PkiError& e) {
+      if (e.code() == pki::PkiErrc::bad_chain) refuse_chain(e);
+      throw;
+    }
+  }
+  return chips;
+}
+
+void print_progress(std::uint64_t done, std::uint64_t total) {
+  constexpr double kMiB = 1024.0 * 1024.0;
+  fmt::print(stderr, "\rpacking: {:3}% ({:.0f} of {:.0f} MiB)", total ? done * 100 / total : 100,
+             static_cast<double>(done) / kMiB, static_cast<double>(total) / kMiB);
+  if (done == total) fmt::print(stderr, "\n");
+}
+
+void run_pack(const PackOptions& o) {
+  const crypto::Key provider_key = pki::load_provider_key(o.provider_dir);
+  const crypto::SuiteId suite = provider_key.suite();
+  if (!o.suite.empty() && crypto::parse_suite(o.suite) != suite) {
+    throw image::ImageError(image::ImageErrc::bad_input,
+                            fmt::format("--suite {} but the provider in {} is of suite {}", o.suite,
+                                        o.provider_dir, crypto::to_string(suite)));
+  }
+  image::PackRequest request;
+  request.input = o.in;
+  request.output = o.out;
+  request.suite = suite;
+  request.sector_size = o.sector_size;
+  request.chips = load_chips(o, suite);
+  for (const std::string& hex : o.allowed_measurements) {
+    request.allowed_measurements.push_back(from_hex(hex, "--allow-measurement"));
+  }
+  if (::isatty(STDERR_FILENO) == 1) request.progress = print_progress;
+  const image::PackResult r = image::pack_image(request, provider_key);
+
+  nlohmann::json chips = nlohmann::json::array();
+  for (const auto& cert : r.certificates) chips.push_back(to_hex(cert.chip_id));
+  const std::string_view cipher = image::to_string(image::disk_cipher_for(suite));
+  if (o.format == OutputFormat::json) {
+    print_json({{"image", o.out},
+                {"input", o.in},
+                {"input_size", r.input_size},
+                {"suite", crypto::to_string(suite)},
+                {"cipher", cipher},
+                {"sector_size", o.sector_size},
+                {"uuid", image::uuid_to_text(r.uuid)},
+                {"header_size", r.header_size},
+                {"data_offset", r.data_offset},
+                {"data_length", r.data_length},
+                {"image_size", r.image_size},
+                {"chips", chips},
+                {"chains_verified", !o.no_verify}});
+    return;
+  }
+  fmt::print(
+      "packed {} into {}: {} ({}), sector size {}, {} bytes of data at offset {}, "
+      "uuid {}, for {} chip(s)\n",
+      o.in, o.out, cipher, crypto::to_string(suite), o.sector_size, r.data_length, r.data_offset,
+      image::uuid_to_text(r.uuid), r.certificates.size());
+}
+
+}  // namespace
+
+void register_image_commands(CLI::App& app) {
+  auto options = std::make_shared<PackOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "pack", "Encrypt a raw disk image into a LUKS2 image with a certificate per chip");
+  cmd->add_option("--in", options->in, "Raw disk image to encrypt")->required();
+  cmd->add_option("--out", options->out, "Encrypted image to write")->required();
+  cmd->add_option("--provider", options->provider_dir, "Provider directory (signing key)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--chip-chain", options->chip_chains,
+                  "Chain of an authorised chip (from `cvmsim chip export`); repeatable")
+      ->required();
+  cmd->add_option("--vendor-root", options->vendor_root,
+                  "Trusted vendor root certificate (root.pem) or vendor directory");
+  cmd->add_option("--suite", options->suite, "sm or nist (must match the provider and chips)")
+      ->check(CLI::IsMember({"sm", "nist"}));
+  cmd->add_option("--sector-size", options->sector_size, "512 or 4096")
+      ->check(CLI::IsMember({512, 4096}))
+      ->capture_default_str();
+  cmd->add_option("--allow-measurement", options->allowed_measurements,
+                  "Launch digest (hex) allowed to receive the key; repeatable (default: any)");
+  cmd->add_flag("--no-verify", options->no_verify,
+                "Do not verify the chip chains against a vendor root (dangerous)");
+  add_output_option(*cmd, options->format);
+  cmd->callback([options] { run_pack(*options); });
+}
+
+}  // namespace cvmsim::cli

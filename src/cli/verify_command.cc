@@ -1,0 +1,208 @@
+// cvmsim verify: the tenant's check of an attestation report (docs/cli.md "cvmsim verify").
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "attest/verifier.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "common/error.h"
+#include "common/file_io.h"
+#include "common/hex.h"
+#include "pki/certificate.h"
+
+namespace cvmsim::cli {
+namespace {
+
+// Where the trusted vendor root comes from when --root is not given. A chain carries its
+// own root, but trusting that would let anyone who makes a chain sign reports, so the
+// anchor must come from the tenant: --root, or this variable naming a pinned root file.
+constexpr const char* kRootVariable = "CVMSIM_VENDOR_ROOT";
+constexpr std::uint64_t kMaxInputFile = 1 << 20;
+
+struct VerifyOptions {
+  std::string report;
+  std::string chain;
+  std::string root;
+  std::string nonce;
+  std::string measurement;
+  std::string provider;
+  OutputFormat format = OutputFormat::text;
+};
+
+Bytes hex_option(const std::string& option, const std::string& text) {
+  try {
+    return from_hex(text, option);
+  } catch (const Error& e) {
+    throw CLI::ValidationError(option, e.what());
+  }
+}
+
+std::string root_path(const VerifyOptions& o) {
+  if (!o.root.empty()) return o.root;
+  const char* pinned = std::getenv(kRootVariable);  // NOLINT(concurrency-mt-unsafe)
+  if (pinned != nullptr && *pinned != '\0') return pinned;
+  throw CLI::ValidationError(
+      "--root", fmt::format("no trusted vendor root: pass --root vendor/root.pem or set {} to "
+                            "the pinned root's file",
+                            kRootVariable));
+}
+
+// A provider certificate (provider.pem) or a provider public key, PEM or DER.
+crypto::Key load_provider_public_key(const std::string& file) {
+  const Bytes data = read_file(file, kMaxInputFile);
+  try {
+    return pki::Certificate::parse(data, file).public_key();
+  } catch (const Error&) {
+    return crypto::Key::parse(data, file).public_only();
+  }
+}
+
+attest::Expectations expectations_from(const VerifyOptions& o) {
+  attest::Expectations e;
+  if (!o.nonce.empty()) {
+    Bytes nonce = hex_option("--nonce", o.nonce);
+    if (nonce.size() > attest::kReportDataSize) {
+      throw CLI::ValidationError(
+          "--nonce", fmt::format("{} bytes; report data holds at most {} (shorter nonces are "
+                                 "zero padded)",
+                                 nonce.size(), attest::kReportDataSize));
+    }
+    e.nonce = std::move(nonce);
+  }
+  if (!o.measurement.empty()) {
+    Bytes digest = hex_option("--expect-measurement", o.measurement);
+    if (digest.size() != 32 && digest.size() != 48) {
+      throw CLI::ValidationError(
+          "--expect-measurement",
+          fmt::format("{} bytes; a launch digest has 32 (sm) or 48 (nist)", digest.size()));
+    }
+    e.launch_digest = std::move(digest);
+  }
+  if (!o.provider.empty()) e.provider = load_provider_public_key(o.provider);
+  return e;
+}
+
+int exit_code_for(attest::FailureClass failure) {
+  switch (failure) {
+    case attest::FailureClass::none:
+      return kExitOk;
+    case attest::FailureClass::malformed:
+      return kExitError;
+    case attest::FailureClass::bad_chain:
+      return kExitBadChain;
+    case attest::FailureClass::bad_signature:
+      return kExitBadSignature;
+    case attest::FailureClass::expectation:
+      return kExitExpectation;
+  }
+  return kExitError;
+}
+
+std::vector<std::string> failed_checks(const attest::Verification& v) {
+  std::vector<std::string> names;
+  for (const auto& c : v.checks) {
+    if (c.status == attest::CheckStatus::fail) names.emplace_back(attest::to_string(c.id));
+  }
+  return names;
+}
+
+void print_json_result(const VerifyOptions& o, const pki::Certificate& root,
+                       const attest::Verification& v, int code) {
+  nlohmann::json report = nullptr;
+  if (v.report) {
+    report = nlohmann::json::object();
+    for (const auto& f : attest::describe_report(*v.report)) report[f.name] = f.value;
+  }
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : v.checks) {
+    checks.push_back({{"check", attest::to_string(c.id)},
+                      {"status", attest::to_string(c.status)},
+                      {"detail", c.detail}});
+  }
+  print_json({{"report_file", o.report},
+              {"chain_file", o.chain},
+              {"trusted_root", root.subject()},
+              {"simulated", v.report ? nlohmann::json(v.report->simulated) : nullptr},
+              {"report", report},
+              {"checks", checks},
+              {"result", v.passed() ? "PASS" : "FAIL"},
+              {"failure", attest::to_string(v.failure())},
+              {"failed_checks", failed_checks(v)},
+              {"exit_code", code}});
+}
+
+void print_text_result(const VerifyOptions& o, const pki::Certificate& root,
+                       const attest::Verification& v, int code) {
+  fmt::print("attestation report {}\n", o.report);
+  if (v.report) {
+    for (const auto& f : attest::describe_report(*v.report)) {
+      fmt::print("  {:<19} {}\n", f.name, f.value);
+    }
+  } else {
+    fmt::print("  (not decodable)\n");
+  }
+  fmt::print("checks (chain {}, trusted root {})\n", o.chain, root.subject());
+  for (const auto& c : v.checks) {
+    fmt::print("  {}  {:<14} {}\n", attest::to_string(c.status), attest::to_string(c.id), c.detail);
+  }
+  if (v.passed()) {
+    fmt::print("result: PASS{}\n", v.report && v.report->simulated
+                                       ? " (simulated evidence from cvmsim, not hardware)"
+                                       : "");
+  } else {
+    fmt::print("result: FAIL ({}), exit code {}\n", attest::to_string(v.failure()), code);
+  }
+}
+
+void run_verify(const VerifyOptions& o) {
+  const attest::Expectations expect = expectations_from(o);
+  const std::string root_file = root_path(o);
+  const pki::Certificate root =
+      pki::Certificate::parse(read_file(root_file, kMaxInputFile), root_file);
+  const Bytes report = read_file(o.report, kMaxInputFile);
+  const Bytes chain = read_file(o.chain, kMaxInputFile);
+  const attest::Verification v =
+      attest::verify_report(report, o.report, chain, o.chain, root, expect);
+  const int code = exit_code_for(v.failure());
+  if (o.format == OutputFormat::json) {
+    print_json_result(o, root, v, code);
+  } else {
+    print_text_result(o, root, v, code);
+  }
+  if (code != kExitOk) {
+    const auto failed = failed_checks(v);
+    fmt::print(stderr, "cvmsim: verify FAILED: {} ({}, exit code {})\n", fmt::join(failed, ", "),
+               attest::to_string(v.failure()), code);
+    throw ExitWith{code};
+  }
+}
+
+}  // namespace
+
+void register_verify_command(CLI::App& app) {
+  auto o = std::make_shared<VerifyOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Check an attestation report: chain, signature, nonce, measurement, provider");
+  cmd->add_option("REPORT", o->report, "Attestation report (CVMSRPT1)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--chain", o->chain, "The chip's certificate chain (cvmsim chip export)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--root", o->root,
+                  fmt::format("Trusted vendor root certificate (default: the file named by {})",
+                              kRootVariable))
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--nonce", o->nonce,
+                  "Expected report data as hex, at most 64 bytes (zero padded on the right)");
+  cmd->add_option("--expect-measurement", o->measurement, "Expected launch digest (hex)");
+  cmd->add_option("--expect-provider", o->provider,
+                  "Expected provider: its certificate (provider.pem) or public key")
+      ->check(CLI::ExistingFile);
+  add_output_option(*cmd, o->format);
+  cmd->callback([o] { run_verify(*o); });
+}
+
+}  // namespace cvmsim::cli

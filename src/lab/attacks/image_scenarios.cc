@@ -1,0 +1,328 @@
+// Scenarios against protected images: certificates for another chip, forged or from an
+// untrusted provider, tampered LUKS2 metadata (the 2025 CVE class against confidential-VM
+// disks), replayed ciphertext sectors, and DMA aimed at another VM's memory.
+#include <fmt/format.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+
+#include "common/file_io.h"
+#include "hw/npt.h"
+#include "image/base64.h"
+#include "image/image_cert.h"
+#include "image/image_file.h"
+#include "image/luks2.h"
+#include "image/luks2_layout.h"
+#include "lab/attacks/lab_bench.h"
+#include "lab/attacks/scenarios.h"
+#include "pki/identity.h"
+
+namespace cvmsim::lab::attacks {
+namespace {
+
+namespace fs = std::filesystem;
+using measure::GuardMode;
+
+constexpr std::string_view kMotd = "the tenant's motd on an encrypted disk";
+const char* kImageIndependent = "the image path does not depend on the guard mode";
+
+ImageSpec demo_spec() {
+  ImageSpec spec;
+  spec.volume.kernel = guest_program("disk_demo");
+  spec.volume.files.push_back({"motd", Bytes(kMotd.begin(), kMotd.end())});
+  return spec;
+}
+
+vmm::RunResult boot(Bench& bench, const fs::path& image,
+                    const std::shared_ptr<vmm::Misbehaviour>& misbehaviour = nullptr) {
+  vmm::LaunchRequest request =
+      bench.world().launch_request(guest_program("image_boot"), policy_for(bench.guard()));
+  request.disk = image;
+  const psp::VmHandle vm = bench.vmm().launch(request);
+  bench.vmm().set_misbehaviour(misbehaviour);
+  vmm::RunResult run = bench.vmm().run(vm);
+  bench.vmm().set_misbehaviour(nullptr);
+  bench.vmm().decommission(vm);
+  return run;
+}
+
+bool booted(const vmm::RunResult& run) {
+  return run.exit_status == 0u && run.console.find(std::string(kMotd)) != std::string::npos;
+}
+
+// An image that image_boot must refuse at IMAGE_CERT (exit status 12).
+Outcome refused_certificate(const vmm::RunResult& run, std::string effect) {
+  Outcome out;
+  out.effect = std::move(effect);
+  out.note = kImageIndependent;
+  if (run.exit_status == 12u && run.console.find("PSP status 15") != std::string::npos) {
+    out.kind = OutcomeKind::prevented;
+    out.by = "IMAGE_CERT refused with bad_certificate: no image key was released";
+  } else {
+    out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
+    out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
+  }
+  return out;
+}
+
+Outcome image_other_chip(const RunOptions& o) {
+  Bench bench(o, 2, 0);
+  ImageSpec spec = demo_spec();
+  spec.chips = {1};
+  const auto image = bench.world().dir() / "disk.img";
+  bench.world().make_image(spec, image);
+  return refused_certificate(boot(bench, image),
+                             "an image packed for chip 1 was plugged into a VM on chip 0");
+}
+
+Bytes::iterator at(Bytes& bytes, std::uint64_t offset) {
+  return bytes.begin() + static_cast<std::ptrdiff_t>(offset);
+}
+
+// Rewrites the primary LUKS2 header of `image` after `edit` changed its JSON, and reseals
+// the checksum, as an attacker with the file would.
+void rewrite_metadata(const fs::path& image, const std::function<void(nlohmann::json&)>& edit) {
+  Bytes bytes = read_file(image);
+  const image::Luks2Header header = image::parse_luks2_header(bytes, image.string());
+  nlohmann::json metadata = header.metadata;
+  edit(metadata);
+  const std::string text = metadata.dump();
+  const std::uint64_t area = header.header_size - image::kLuks2BinaryHeaderSize;
+  if (text.size() >= area) throw AttackError(AttackErrc::inconclusive, "edited JSON too large");
+  namespace layout = image::luks2_layout;
+  std::fill_n(at(bytes, image::kLuks2BinaryHeaderSize), area, 0);
+  std::copy(text.begin(), text.end(), at(bytes, image::kLuks2BinaryHeaderSize));
+  std::fill_n(at(bytes, layout::kChecksumOffset), layout::kChecksumSize, 0);
+  SHA256(bytes.data(), header.header_size, bytes.data() + layout::kChecksumOffset);
+  write_file_atomic(image, bytes);
+}
+
+Outcome image_forged_signature(const RunOptions& o) {
+  Bench bench(o);
+  const auto image = bench.world().dir() / "disk.img";
+  bench.world().make_image(demo_spec(), image);
+  rewrite_metadata(image, [](nlohmann::json& m) {
+    for (auto& [id, token] : m["tokens"].items()) {
+      if (token.value("type", "") != image::kImageTokenType) continue;
+      const auto der = image::base64_decode(token["certificate"].get<std::string>());
+      image::ImageCertificate cert = image::ImageCertificate::decode(*der, "token");
+      cert.signature.back() ^= 0x01;
+      token["certificate"] = image::base64_encode(cert.encode());
+    }
+  });
+  return refused_certificate(boot(bench, image),
+                             "one bit of the provider's signature in the certificate token "
+                             "was flipped (header checksum recomputed)");
+}
+
+Outcome image_untrusted_provider(const RunOptions& o) {
+  Bench bench(o);
+  const fs::path other_dir = bench.world().dir() / "other";
+  fs::create_directories(other_dir);
+  const World other(other_dir, o.suite);
+  // The other provider packs an image for this world's chip with its own key.
+  const auto raw = bench.world().dir() / "volume.raw";
+  write_file_atomic(raw, image::build_boot_volume(demo_spec().volume));
+  image::PackRequest pack;
+  pack.input = raw;
+  pack.output = bench.world().dir() / "disk.img";
+  pack.suite = o.suite;
+  const pki::ChipIdentity chip = pki::load_chip(bench.world().chip_dir());
+  pack.chips.push_back({chip.chip_id, chip.wrapping.public_key()});
+  image::pack_image(pack, other.provider_key());
+  return refused_certificate(boot(bench, pack.output),
+                             "an image certified by a provider other than the one that "
+                             "signed the VM's launch reference");
+}
+
+// The LUKS2 JSON (unauthenticated) says something else than the certificate.
+Outcome luks2_tamper(const RunOptions& o, const std::string& what,
+                     const std::function<void(nlohmann::json&)>& edit) {
+  Bench bench(o);
+  const auto image = bench.world().dir() / "disk.img";
+  bench.world().make_image(demo_spec(), image);
+  rewrite_metadata(image, [&](nlohmann::json& m) { edit(m["segments"]["0"]); });
+  const image::Luks2Header edited = image::read_luks2_header_file(image);
+  const vmm::RunResult run = boot(bench, image);
+  Outcome out;
+  out.note = kImageIndependent;
+  out.effect =
+      fmt::format("{} (the header now says {}, {}-byte sectors, data at {})", what,
+                  edited.segment_cipher, edited.segment_sector_size, edited.segment_offset);
+  if (booted(run) && !contains(read_file(image), kMotd)) {
+    out.kind = OutcomeKind::prevented;
+    out.by =
+        "the PSP programs cipher, sector size and data offset from the signed "
+        "certificate only: the VM booted with the certified parameters and the disk "
+        "stayed encrypted";
+  } else if (run.exit_status == 12u) {
+    out.kind = OutcomeKind::prevented;
+    out.by = "IMAGE_CERT refused the header";
+  } else {
+    out.kind = OutcomeKind::succeeded;
+    out.effect += fmt::format(": boot ended with status {}", run.exit_status.value_or(0xffff));
+  }
+  return out;
+}
+
+Outcome luks2_cipher_null(const RunOptions& o) {
+  return luks2_tamper(o, "segment 0's encryption set to cipher_null-ecb",
+                      [](nlohmann::json& s) { s["encryption"] = "cipher_null-ecb"; });
+}
+Outcome luks2_sector_size(const RunOptions& o) {
+  return luks2_tamper(o, "segment 0's sector_size changed from 4096 to 512",
+                      [](nlohmann::json& s) { s["sector_size"] = 512; });
+}
+Outcome luks2_data_offset(const RunOptions& o) {
+  return luks2_tamper(o, "segment 0's offset moved back by 1 MiB", [](nlohmann::json& s) {
+    const std::uint64_t offset = std::stoull(s["offset"].get<std::string>());
+    s["offset"] = std::to_string(offset - (1u << 20));
+  });
+}
+
+Outcome sector_replay(const RunOptions& o) {
+  Bench bench(o);
+  const auto image = bench.world().dir() / "disk.img";
+  bench.world().make_image(demo_spec(), image);
+  const vmm::RunResult first = boot(bench, image);  // boot number 1
+  const Bytes snapshot = read_file(image);
+  const vmm::RunResult second = boot(bench, image);  // boot number 2
+  // The host puts back the ciphertext of every 512-byte sector the second boot changed.
+  Bytes now = read_file(image);
+  std::size_t replayed = 0;
+  for (std::size_t offset = 0; offset + 512 <= now.size() && offset + 512 <= snapshot.size();
+       offset += 512) {
+    const auto from = snapshot.begin() + static_cast<std::ptrdiff_t>(offset);
+    if (!std::equal(from, from + 512, now.begin() + static_cast<std::ptrdiff_t>(offset))) {
+      std::copy_n(from, 512, now.begin() + static_cast<std::ptrdiff_t>(offset));
+      ++replayed;
+    }
+  }
+  write_file_atomic(image, now);
+  const vmm::RunResult third = boot(bench, image);
+  if (!booted(first) || !booted(second)) {
+    throw AttackError(AttackErrc::inconclusive, "the image did not boot before the replay");
+  }
+  Outcome out;
+  out.note =
+      "XTS gives confidentiality, not integrity: an authenticated disk (dm-integrity "
+      "with an AEAD, or a hash tree over sectors with the root in the attestation) "
+      "would detect it; guard-independent";
+  if (third.console.find("boot number 2 of this image") != std::string::npos) {
+    out.kind = OutcomeKind::succeeded;
+    out.effect = fmt::format(
+        "the host restored {} old ciphertext sectors: the third boot "
+        "reports boot number 2 again (rollback)",
+        replayed);
+  } else {
+    out.kind = OutcomeKind::prevented;
+    out.effect = "the replayed sectors were noticed";
+  }
+  return out;
+}
+
+// At the first secure call (the raw header read), the VMM points the DMA buffer's NPT
+// entry at a frame of another VM.
+class MisdirectDma : public vmm::Misbehaviour {
+ public:
+  MisdirectDma(Bench& bench, std::uint64_t frame) : bench_(bench), frame_(frame) {}
+  std::vector<std::uint64_t> on_secure_call(vmm::Platform&, vmm::Vmm&, psp::VmHandle vm,
+                                            std::uint64_t gpa) override {
+    if (!tried_) {
+      tried_ = true;
+      edited_ = bench_.host_map(vm, kHeaderBufferGpa, frame_);
+    }
+    return {gpa};
+  }
+  [[nodiscard]] bool edited() const { return edited_; }
+  static constexpr std::uint64_t kHeaderBufferGpa = 0x400000;  // image_boot's HEADER_GPA
+
+ private:
+  Bench& bench_;
+  std::uint64_t frame_;
+  bool tried_ = false;
+  bool edited_ = false;
+};
+
+Outcome dma_misdirection(const RunOptions& o) {
+  Bench bench(o);
+  const psp::VmHandle other = bench.launch_victim("");
+  (void)bench.vmm().run(other);
+  const std::uint64_t target = *bench.frame_of(other, kSecretGpa);
+  Bytes before(hw::kFrameSize);
+  bench.platform().memory_controller().read(target, before, hw::kHostAccess);
+  const auto image = bench.world().dir() / "disk.img";
+  bench.world().make_image(demo_spec(), image);
+  const auto attack = std::make_shared<MisdirectDma>(bench, target);
+  const vmm::RunResult run = boot(bench, image, attack);
+  Bytes after(hw::kFrameSize);
+  bench.platform().memory_controller().read(target, after, hw::kHostAccess);
+  bench.vmm().decommission(other);
+  Outcome out;
+  out.note =
+      "the VMM cannot program the disk controller itself: keyslots and DMA descriptors "
+      "take a PspPasskey only the PSP can make (a compile-time refusal)";
+  const bool untouched = before == after;
+  if (!attack->edited()) {
+    out.kind = OutcomeKind::prevented;
+    out.by = "memory controller: the host's NPT write was refused (isolate)";
+    out.effect = booted(run) ? "the VM booted normally" : "the VM did not boot";
+  } else if (untouched && run.exit_status == 11u) {
+    const bool tampered = run.console.find("PSP status 13") != std::string::npos;
+    out.kind = tampered ? OutcomeKind::detected : OutcomeKind::prevented;
+    out.by = tampered ? "PSP walk check of the secure call: DISK_IO refused with npt_tampered"
+                      : "PSP frame-owner check: DISK_IO refused with frame_not_available";
+    out.effect =
+        "the DMA into the other VM's frame never happened; the other VM's page is "
+        "unchanged";
+    if (tampered) out.detected_after_commands = 1;
+  } else if (!untouched) {
+    out.kind = OutcomeKind::succeeded;
+    out.effect = fmt::format(
+        "the PSP accepted the DMA and it overwrote the other VM's page "
+        "(with data under this VM's key); boot status {}",
+        run.exit_status.value_or(0xffff));
+    out.note =
+        "guard off: the VMM maps untagged host frames itself, so the PSP's frame-owner "
+        "check cannot tell another off-mode VM's frame from a free one; " +
+        out.note;
+  } else {
+    out.kind = OutcomeKind::prevented;
+    out.by = fmt::format("the boot failed (status {})", run.exit_status.value_or(0xffff));
+    out.effect = "the other VM's page is unchanged";
+  }
+  return out;
+}
+
+}  // namespace
+
+const Scenario kImageScenarios[] = {
+    {"image-other-chip", "The VMM boots an image whose certificate names another chip", "", false,
+     "", image_other_chip},
+    {"image-forged-signature",
+     "The host flips a bit of the provider's signature in the image certificate token", "", false,
+     "", image_forged_signature},
+    {"image-untrusted-provider",
+     "The image is certified by a provider other than the one that signed the launch "
+     "reference",
+     "", false, "", image_untrusted_provider},
+    {"luks2-cipher-null",
+     "The host rewrites the LUKS2 JSON to the null cipher and recomputes the checksum",
+     "the 2025 CVE class of tampered LUKS2 headers against confidential-VM disks", false, "",
+     luks2_cipher_null},
+    {"luks2-sector-size", "The host rewrites the LUKS2 JSON's sector size",
+     "the 2025 CVE class of tampered LUKS2 headers", false, "", luks2_sector_size},
+    {"luks2-data-offset", "The host rewrites the LUKS2 JSON's data offset",
+     "the 2025 CVE class of tampered LUKS2 headers", false, "", luks2_data_offset},
+    {"sector-replay", "The host restores old ciphertext sectors of the image file between boots",
+     "", false,
+     "XTS has no integrity: replayed sectors decrypt to the old plaintext; the guard mode is "
+     "irrelevant to the disk",
+     sector_replay},
+    {"dma-misdirection",
+     "The VMM points the guest's DMA buffer at another VM's frame before the disk read", "", true,
+     "", dma_misdirection},
+};
+const std::size_t kImageScenarioCount = std::size(kImageScenarios);
+
+}  // namespace cvmsim::lab::attacks

@@ -1,0 +1,31 @@
+// Renderings of scenario outcomes: one scenario as text or JSON, the whole catalogue as a
+// terminal table, JSON, or the Markdown of docs/attacks.md (generated, never hand-written).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lab/attacks/catalogue.h"
+
+namespace cvmsim::lab::attacks {
+
+struct ScenarioRun {
+  const Scenario* scenario = nullptr;
+  std::vector<std::pair<measure::GuardMode, Outcome>> outcomes;  // in kAllModes order
+};
+
+// Runs every scenario in every mode.
+std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite,
+                                       const std::filesystem::path& workdir = {});
+
+// "prevented by X", "detected by X after N sim-us", "succeeded: effect".
+std::string summarize(const Outcome& outcome);
+nlohmann::json to_json(const Outcome& outcome);
+nlohmann::json to_json(const Scenario& scenario);
+nlohmann::json to_json(const std::vector<ScenarioRun>& runs);
+std::string render_table(const std::vector<ScenarioRun>& runs);
+std::string render_markdown(const std::vector<ScenarioRun>& runs, crypto::SuiteId suite);
+
+}  // namespace cvmsim::lab::attacks

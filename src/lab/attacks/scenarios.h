@@ -1,0 +1,19 @@
+// The scenario groups the catalogue concatenates (one file per group).
+#pragma once
+
+#include <cstddef>
+
+#include "lab/attacks/catalogue.h"
+
+namespace cvmsim::lab::attacks {
+
+extern const Scenario kNptScenarios[];
+extern const std::size_t kNptScenarioCount;
+extern const Scenario kMemoryScenarios[];
+extern const std::size_t kMemoryScenarioCount;
+extern const Scenario kLaunchScenarios[];
+extern const std::size_t kLaunchScenarioCount;
+extern const Scenario kImageScenarios[];
+extern const std::size_t kImageScenarioCount;
+
+}  // namespace cvmsim::lab::attacks

@@ -1,0 +1,177 @@
+// The image-certificate service and PSP-mediated disk I/O.
+//
+// IMAGE_CERT: the guest passes the LUKS2 header it read from the head of its disk. The
+// PSP finds the token for this chip, verifies the certificate (provider signature, the
+// provider that signed this VM's reference, this chip, this suite, the launch digest when
+// the certificate lists allowed ones, the header's UUID), unwraps the image key with the
+// chip's key-wrapping key and programs it, bound to the VM's ASID and disk port, into a
+// disk-controller keyslot with the parameters the *certificate* states: the LUKS2 JSON is
+// unauthenticated and never consulted for them (the tampered-header CVE class).
+//
+// DISK_IO: every guest page of the buffer is translated and ownership-checked before the
+// PSP sets the DMA descriptor (host frames + the VM's ASID + keyslot + sectors), so the
+// controller can only move data between this VM's disk and this VM's memory.
+#include <fmt/format.h>
+
+#include "common/checked.h"
+#include "crypto/suite.h"
+#include "image/image_cert.h"
+#include "image/luks2.h"
+#include "measure/reference.h"
+#include "psp/psp.h"
+#include "psp/vm_context.h"
+
+namespace cvmsim::psp {
+namespace {
+
+// Why a certificate was refused, as the detail word of bad_certificate (docs/formats.md, "Secure calls").
+enum class CertRefusal : std::uint64_t {
+  no_header = 1,         // the LUKS2 header does not parse
+  none_for_chip = 2,     // no token for this chip
+  malformed = 3,         // the certificate does not decode
+  bad_signature = 4,     // the provider's signature does not verify
+  wrong_provider = 5,    // not the provider that signed this VM's reference
+  wrong_suite = 6,
+  wrong_image = 7,       // UUID differs from the header's
+  measurement = 8,       // the launch digest is not among the allowed ones
+  unwrap = 9,            // the key is not wrapped for this chip
+  geometry = 10,         // the data segment does not fit the attached disk
+};
+
+Result refuse(CertRefusal why) {
+  return Result::failure(Status::bad_certificate, static_cast<std::uint64_t>(why));
+}
+
+}  // namespace
+
+void Psp::release_disk(Vm& vm) {
+  if (vm.image.keyslot) {
+    disks_.clear_keyslot(hw::PspPasskey{}, *vm.image.keyslot);
+    keyslot_in_use_[*vm.image.keyslot] = false;
+    vm.image.keyslot.reset();
+  }
+}
+
+Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out) {
+  if (!vm.disk_port) return Result::failure(Status::invalid_state, 0);
+  if (vm.image.keyslot) return Result::failure(Status::invalid_state, 1);  // once per boot
+  Bytes header(call.header_length);
+  if (const Result r = read_guest(vm, call.header_gpa, header); !r.ok()) return r;
+
+  const crypto::Suite& suite = crypto::suite(suite_);
+  vm.image.check = attest::CertificateCheck::refused;
+  image::Luks2Header luks;
+  try {
+    luks = image::parse_luks2_header(header, "the guest's LUKS2 header");
+  } catch (const Error&) {
+    return refuse(CertRefusal::no_header);
+  }
+  const std::vector<Bytes> candidates =
+      image::certificates_for_chip(luks, fuses_.identity.chip_id);
+  if (candidates.empty()) return refuse(CertRefusal::none_for_chip);
+  // The first token for this chip is the one checked and reported; a provider authorises
+  // a chip once.
+  const Bytes& encoded = candidates.front();
+  vm.image.certificate_digest = suite.hash(encoded);
+  image::ImageCertificate cert;
+  try {
+    cert = image::ImageCertificate::decode(encoded, "image certificate");
+  } catch (const Error&) {
+    return refuse(CertRefusal::malformed);
+  }
+  if (cert.suite != suite_) return refuse(CertRefusal::wrong_suite);
+  if (!cert.signature_valid()) return refuse(CertRefusal::bad_signature);
+  try {
+    const crypto::Key provider = crypto::Key::parse(cert.provider_key, "certificate provider key");
+    if (vm.provider_key_id.empty() ||
+        !equal_constant_time(measure::provider_key_id(provider), vm.provider_key_id)) {
+      return refuse(CertRefusal::wrong_provider);
+    }
+  } catch (const Error&) {
+    return refuse(CertRefusal::malformed);
+  }
+  if (!equal_constant_time(cert.chip_id, fuses_.identity.chip_id)) {
+    return refuse(CertRefusal::none_for_chip);
+  }
+  if (cert.image_uuid != luks.uuid) return refuse(CertRefusal::wrong_image);
+  if (!cert.allowed_measurements.empty()) {
+    bool listed = false;
+    for (const Bytes& digest : cert.allowed_measurements) {
+      listed = listed || equal_constant_time(digest, vm.digest.value());
+    }
+    if (!listed) return refuse(CertRefusal::measurement);
+  }
+  Bytes key;
+  try {
+    key = suite.unwrap(fuses_.wrapping_key, cert.wrapped_key, image::image_key_context(cert));
+  } catch (const Error&) {
+    return refuse(CertRefusal::unwrap);
+  }
+  std::uint32_t slot = 0;
+  while (slot < hw::kDiskKeyslots && keyslot_in_use_[slot]) ++slot;
+  if (slot == hw::kDiskKeyslots) return Result::failure(Status::resource_exhausted, 0);
+  const hw::DiskKeyslot config{suite_,           key,
+                               cert.sector_size, cert.data_offset,
+                               cert.data_length, *vm.disk_port,
+                               vm.key_asid()};
+  try {
+    disks_.program_keyslot(hw::PspPasskey{}, slot, config);
+  } catch (const Error&) {
+    return refuse(CertRefusal::geometry);
+  }
+  keyslot_in_use_[slot] = true;
+  vm.image.keyslot = slot;
+  vm.image.sector_size = cert.sector_size;
+  vm.image.data_offset = cert.data_offset;
+  vm.image.data_sectors = cert.data_sectors();
+  vm.image.check = attest::CertificateCheck::valid;
+  out.sector_size = cert.sector_size;
+  out.data_sectors = cert.data_sectors();
+  return Result::success();
+}
+
+Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
+  if (!vm.disk_port) return Result::failure(Status::invalid_state, 0);
+  hw::DmaDescriptor dma;
+  dma.port = *vm.disk_port;
+  dma.start = call.start;
+  dma.length = call.length;
+  dma.direction = call.write ? hw::DmaDirection::to_disk : hw::DmaDirection::to_memory;
+  if (call.flush) {
+    const hw::DmaCompletion done = disks_.flush(hw::PspPasskey{}, ++dma_tags_, dma.port);
+    return done.ok ? Result::success() : Result::failure(Status::io_error, done.tag);
+  }
+  if (call.raw) {
+    // File bytes without the image key: reads of the LUKS2 header area only — before the
+    // certificate, the largest two header copies; after it, everything before the
+    // certified data segment.
+    if (call.write) return Result::failure(Status::policy_violation, 0);
+    const std::uint64_t area =
+        vm.image.keyslot ? vm.image.data_offset : 2 * image::kLuks2MaxHeaderSize;
+    const auto end = add_checked(call.start, std::uint64_t{call.length});
+    if (!end || *end > area) return Result::failure(Status::invalid_address, call.start);
+  } else {
+    if (!vm.image.keyslot) return Result::failure(Status::invalid_state, 2);
+    if (call.length % vm.image.sector_size != 0) {
+      return Result::failure(Status::invalid_parameter, call.length);
+    }
+    const auto end = add_checked(call.start, std::uint64_t{call.length / vm.image.sector_size});
+    if (!end || *end > vm.image.data_sectors) {
+      return Result::failure(Status::invalid_address, call.start);
+    }
+    dma.keyslot = vm.image.keyslot;
+  }
+  // A read from disk writes guest memory: the pages must be mapped writable.
+  std::vector<std::uint64_t> checked;
+  for (const std::uint64_t gpa : call.page_gpas) {
+    std::uint64_t hpa = 0;
+    if (const Result r = guest_frame(vm, gpa, !call.write, hpa, &checked); !r.ok()) return r;
+    dma.frames.push_back(hpa);
+  }
+  dma.memory = hw::Requester::keyed(hw::PspPasskey{}, hw::Initiator::dma, vm.key_asid());
+  const hw::DmaCompletion done = disks_.run_dma(hw::PspPasskey{}, ++dma_tags_, dma);
+  if (!done.ok) return Result::failure(Status::io_error, done.tag);
+  return Result::success();
+}
+
+}  // namespace cvmsim::psp

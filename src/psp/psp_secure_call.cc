@@ -1,0 +1,163 @@
+// SECURE_CALL and DISK_ATTACH: the PSP's service to running guests.
+//
+// The VMM forwards only (vm, gpa). The PSP translates the GPA through the VM's nested page
+// tables — checking, in guarded modes, that the tables of that walk still match its
+// characteristic value — reads the request with the VM's key, checks the sequence number
+// (a replayed or reordered request is refused: the VMM can restore old ciphertext of the
+// page but cannot forge a new one), acts, and writes the response back with the VM's key.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "attest/report.h"
+#include "common/checked.h"
+#include "crypto/suite.h"
+#include "hw/npt.h"
+#include "psp/psp.h"
+#include "psp/vm_context.h"
+
+namespace cvmsim::psp {
+namespace {
+
+namespace npt = hw::npt;
+
+Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, detail), {}}; }
+
+}  // namespace
+
+Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t& hpa,
+                        std::vector<std::uint64_t>* checked_tables) {
+  const std::uint64_t leaf_range = gpa >> 21;  // pages of one leaf table share its path
+  const bool checked = checked_tables != nullptr &&
+                       std::find(checked_tables->begin(), checked_tables->end(), leaf_range) !=
+                           checked_tables->end();
+  if (vm.guard && !checked) {
+    if (!vm.guard->check_pages(mc_, path_tables(vm, gpa))) {
+      vm.tampered = true;
+      return Result::failure(Status::npt_tampered, gpa);
+    }
+    if (checked_tables != nullptr) checked_tables->push_back(leaf_range);
+  }
+  const npt::WalkResult walk =
+      npt::walk(mc_, vm.npt_root, gpa, for_write ? npt::Access::write : npt::Access::read);
+  if (!walk.ok()) return Result::failure(Status::not_mapped, gpa);
+  // Secure calls and DMA use private memory only: a shared page is plaintext to the host.
+  if (walk.translation->shared && vm.key_asid() != 0) {
+    return Result::failure(Status::invalid_address, gpa);
+  }
+  const std::uint64_t frame = walk.translation->hpa & ~(hw::kFrameSize - 1);
+  const hw::FrameTag tag = mc_.tag(frame);
+  // The frame must be this VM's guest memory (guarded modes: the PSP tagged it when it
+  // mapped it). With the guard off the VMM maps untagged host frames itself; those are
+  // accepted, but never a frame of another VM, an NPT, the PSP or a Merkle node.
+  const bool own = tag.use == hw::FrameUse::guest && tag.owner == vm.handle;
+  const bool host = tag.use == hw::FrameUse::host && tag.owner == 0 &&
+                    tag.guard == hw::FrameGuard::none && !vm.guarded();
+  if (!own && !host) return Result::failure(Status::frame_not_available, frame);
+  hpa = walk.translation->hpa;
+  return Result::success();
+}
+
+Result Psp::read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out) {
+  std::vector<std::uint64_t> checked;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t at = gpa + done;  // bounded: callers check gpa + size
+    const std::size_t n =
+        std::min<std::size_t>(out.size() - done, hw::kFrameSize - (at % hw::kFrameSize));
+    std::uint64_t hpa = 0;
+    const Result r = guest_frame(vm, at, false, hpa, &checked);
+    if (!r.ok()) return r;
+    mc_.read(hpa, out.subspan(done, n), as_psp(vm.key_asid()));
+    done += n;
+  }
+  return Result::success();
+}
+
+Response Psp::handle(const DiskAttach& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm->state == VmState::stopped || vm->state == VmState::refused) {
+    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  }
+  if (!disks_.has_port(c.port)) return fail(Status::invalid_parameter, c.port);
+  if (vm->image.keyslot) return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  vm->disk_port = c.port;
+  return {Result::success(), {}};
+}
+
+Response Psp::handle(const SecureCall& c) {
+  Vm* vm = find(c.vm);
+  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm->state == VmState::stopped) {
+    return fail(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
+  }
+  if (!allowed(vm->state, CommandClass::run)) {
+    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  }
+  if (c.gpa % kSecureCallPageSize != 0) return fail(Status::invalid_address, c.gpa);
+  std::uint64_t page_hpa = 0;
+  if (const Result r = guest_frame(*vm, c.gpa, true, page_hpa); !r.ok()) return {r, {}};
+  Bytes page(kSecureCallPageSize);
+  mc_.read(page_hpa, page, as_psp(vm->key_asid()));
+
+  const ParsedSecureCall parsed = parse_secure_call(page);
+  SecureCallResponse response;
+  SecureCallId id = SecureCallId::attest;
+  if (!parsed.result.ok()) {
+    response.result = parsed.result;
+  } else if (parsed.request.sequence != vm->last_sequence + 1) {
+    // Replayed (or reordered) request: refused, and the sequence does not move.
+    response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);
+    id = static_cast<SecureCallId>(parsed.request.call.index() + 1);
+  } else {
+    vm->last_sequence = parsed.request.sequence;
+    std::visit(
+        [&](const auto& call) {
+          using T = std::decay_t<decltype(call)>;
+          if constexpr (std::is_same_v<T, ImageCertCall>) {
+            id = SecureCallId::image_cert;
+            response.result = image_cert(*vm, call, response);
+          } else if constexpr (std::is_same_v<T, DiskIoCall>) {
+            id = SecureCallId::disk_io;
+            response.result = disk_io(*vm, call);
+          } else {
+            id = SecureCallId::attest;
+            response.result = attest(*vm, call, response);
+          }
+        },
+        parsed.request.call);
+  }
+  write_response(id, response, page);
+  mc_.write(page_hpa, page, as_psp(vm->key_asid()));
+  return {response.result, SecureCallInfo{static_cast<std::uint16_t>(id)}};
+}
+
+Result Psp::attest(Vm& vm, const AttestCall& call, SecureCallResponse& out) {
+  attest::Report report;
+  report.suite = suite_;
+  report.simulated = true;
+  report.psp_version = kPspFirmwareVersion;
+  report.chip_id = fuses_.identity.chip_id;
+  report.policy = vm.policy.encode();
+  report.launch_digest = vm.digest.value();
+  report.firmware_check = vm.firmware_check;
+  report.certificate_check = vm.image.check;
+  report.guard_mode = static_cast<std::uint8_t>(vm.policy.guard);
+  if (!vm.guard) {
+    report.npt_integrity = attest::NptIntegrityState::not_guarded;
+  } else {
+    report.npt_integrity = vm.tampered || !vm.guard->check_all(mc_)
+                               ? attest::NptIntegrityState::tampered
+                               : attest::NptIntegrityState::intact;
+  }
+  report.asid = vm.key_asid();
+  report.certificate_digest = vm.image.certificate_digest;
+  report.provider_key_id = vm.provider_key_id;
+  report.report_data = call.report_data;
+  attest::sign_report(report, fuses_.attestation_key);
+  out.report = report.encode();
+  return Result::success();
+}
+
+}  // namespace cvmsim::psp

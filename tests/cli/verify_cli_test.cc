@@ -1,0 +1,287 @@
+// cvmsim verify as a tenant runs it: PASS/FAIL per check, JSON with hex strings, and the
+// documented exit codes for each attack; plus the documented openssl commands that check a
+// report signature independently (docs/formats.md, "Verifying a report").
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "attest/report.h"
+#include "common/file_io.h"
+#include "common/hex.h"
+#include "crypto/suite.h"
+#include "measure/reference.h"
+#include "pki/certificate.h"
+#include "psp/chip_fuses.h"
+#include "support/run_command.h"
+#include "support/temp_dir.h"
+
+namespace cvmsim {
+namespace {
+
+using test::CommandResult;
+using test::run_cli;
+using test::run_command;
+
+constexpr int kBadInput = 1;
+constexpr int kUsage = 2;
+constexpr int kBadSignature = 3;
+constexpr int kBadChain = 4;
+constexpr int kExpectation = 5;
+
+class VerifyCli : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string suite = GetParam();
+    run_ok({"vendor", "init", "--suite", suite, path("vendor")});
+    run_ok({"vendor", "init", "--suite", suite, path("other-vendor")});
+    run_ok({"chip", "new", "--vendor", path("vendor"), path("chipA")});
+    run_ok({"chip", "new", "--vendor", path("vendor"), path("chipB")});
+    run_ok({"chip", "new", "--vendor", path("other-vendor"), path("chipC")});
+    for (const char* chip : {"chipA", "chipB", "chipC"}) {
+      run_ok({"chip", "export", path(chip), "--out", path(std::string(chip) + ".pem")});
+    }
+    run_ok({"provider", "init", "--suite", suite, path("provider")});
+    run_ok({"provider", "init", "--suite", suite, path("other-provider")});
+    const std::string firmware = std::string(CVMSIM_GUEST_DIR) + "/hello.bin";
+    const std::string measured = run_ok({"measure", "--suite", suite, firmware}).out;
+    measurement = measured.substr(0, measured.find(' '));
+    nonce = to_hex(crypto::random_bytes(attest::kReportDataSize));
+    write_file_atomic(dir / "report.bin", make_report("chipA", from_hex(nonce)));
+  }
+
+  CommandResult run_ok(const std::vector<std::string>& args) {
+    auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return r;
+  }
+
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+
+  // The report the PSP of `chip` signs for a VM launched from the measured firmware.
+  Bytes make_report(const std::string& chip, ByteView report_data,
+                    const std::string& provider = "provider") const {
+    const psp::ChipFuses fuses = psp::load_chip_fuses(dir / chip);
+    attest::Report r;
+    r.psp_version = 0x010000;
+    r.chip_id = fuses.identity.chip_id;
+    r.policy = 0x502;
+    r.launch_digest = from_hex(measurement);
+    r.firmware_check = attest::FirmwareCheck::matched;
+    r.certificate_check = attest::CertificateCheck::none;
+    r.guard_mode = 1;
+    r.npt_integrity = attest::NptIntegrityState::intact;
+    r.asid = 1;
+    r.provider_key_id = measure::provider_key_id(
+        pki::Certificate::parse(read_file(dir / provider / "provider.pem"), provider).public_key());
+    std::copy(report_data.begin(), report_data.end(), r.report_data.begin());
+    attest::sign_report(r, fuses.attestation_key);
+    return r.encode();
+  }
+
+  // `cvmsim verify` of `report` with every expectation; `options` replaces or adds options
+  // (an empty value drops one).
+  CommandResult verify(const std::string& report,
+                       const std::map<std::string, std::string>& options = {},
+                       const std::string& chain = "chipA.pem") const {
+    std::map<std::string, std::string> all{
+        {"--chain", path(chain)},
+        {"--root", path("vendor") + "/root.pem"},
+        {"--nonce", nonce},
+        {"--expect-measurement", measurement},
+        {"--expect-provider", path("provider") + "/provider.pem"}};
+    for (const auto& [option, value] : options) all[option] = value;
+    std::vector<std::string> args{"verify", path(report)};
+    for (const auto& [option, value] : all) {
+      if (value.empty()) continue;
+      args.push_back(option);
+      args.push_back(value);
+    }
+    return run_cli(args);
+  }
+
+  void write_flipped(const std::string& name, std::size_t offset) const {
+    Bytes bytes = read_file(dir / "report.bin");
+    bytes.at(offset) ^= 0x01;
+    write_file_atomic(dir / name, bytes);
+  }
+
+  test::TempDir dir;
+  std::string measurement;
+  std::string nonce;
+};
+
+// The failing run names `check` on stderr and on its FAIL line.
+void expect_failed(const CommandResult& r, int code, const std::string& check) {
+  EXPECT_EQ(r.exit_code, code) << r.out << r.err;
+  EXPECT_NE(r.err.find("verify FAILED"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(check), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("FAIL  " + check), std::string::npos) << r.out;
+}
+
+TEST_P(VerifyCli, GenuineReportPassesWithTextAndJson) {
+  auto r = verify("report.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  for (const char* check : {"format", "simulator", "chain", "chip_id", "signature", "nonce",
+                            "measurement", "provider", "firmware", "npt_integrity"}) {
+    EXPECT_NE(r.out.find(std::string("PASS  ") + check), std::string::npos) << check << r.out;
+  }
+  EXPECT_NE(r.out.find("SKIP  certificate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SIMULATED"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("result: PASS"), std::string::npos) << r.out;
+
+  r = verify("report.bin", {{"-o", "json"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["result"], "PASS");
+  EXPECT_EQ(doc["exit_code"], 0);
+  EXPECT_EQ(doc["simulated"], true);
+  EXPECT_EQ(doc["report"]["launch_digest"], measurement);
+  EXPECT_EQ(doc["report"]["report_data"], nonce);
+  EXPECT_EQ(doc["report"]["chip_id"], to_hex(psp::load_chip_fuses(dir / "chipA").identity.chip_id));
+  ASSERT_EQ(doc["checks"].size(), 11u);
+  for (const auto& check : doc["checks"]) {
+    EXPECT_TRUE(check["status"] == "PASS" || check["status"] == "SKIP") << check.dump();
+  }
+}
+
+TEST_P(VerifyCli, ChangedByteInHeaderBodyOrSignatureIsABadSignature) {
+  const std::size_t size = read_file(dir / "report.bin").size();
+  for (const auto& [name, offset] : std::vector<std::pair<std::string, std::size_t>>{
+           {"header.bin", 12}, {"body.bin", 145}, {"signature.bin", size - 1}}) {
+    write_flipped(name, offset);
+    expect_failed(verify(name), kBadSignature, "signature");
+  }
+  // The magic: no longer a report at all (bad input).
+  write_flipped("magic.bin", 0);
+  const auto r = verify("magic.bin");
+  expect_failed(r, kBadInput, "format");
+  EXPECT_NE(r.out.find("CVMSRPT1"), std::string::npos) << r.out;
+}
+
+TEST_P(VerifyCli, ReportFromAnotherChipIsRefused) {
+  write_file_atomic(dir / "b.bin", make_report("chipB", from_hex(nonce)));
+  const auto r = verify("b.bin");
+  expect_failed(r, kBadSignature, "chip_id");
+  EXPECT_NE(r.out.find("FAIL  signature"), std::string::npos) << r.out;
+  // With chip B's own chain the same report passes.
+  EXPECT_EQ(verify("b.bin", {}, "chipB.pem").exit_code, 0);
+}
+
+TEST_P(VerifyCli, OldNonceIsAFailedExpectation) {
+  write_file_atomic(dir / "old.bin", make_report("chipA", crypto::random_bytes(64)));
+  expect_failed(verify("old.bin"), kExpectation, "nonce");
+}
+
+TEST_P(VerifyCli, ShortNonceIsZeroPadded) {
+  const Bytes short_nonce = from_hex("00112233445566778899aabbccddeeff");
+  write_file_atomic(dir / "short.bin", make_report("chipA", short_nonce));
+  EXPECT_EQ(verify("short.bin", {{"--nonce", "00112233445566778899aabbccddeeff"}}).exit_code, 0);
+  expect_failed(verify("short.bin", {{"--nonce", "00112233445566778899aabbccddeefe"}}),
+                kExpectation, "nonce");
+}
+
+TEST_P(VerifyCli, UnexpectedMeasurementOrProviderIsAFailedExpectation) {
+  const std::string other(measurement.size(), 'a');
+  expect_failed(verify("report.bin", {{"--expect-measurement", other}}), kExpectation,
+                "measurement");
+  expect_failed(
+      verify("report.bin", {{"--expect-provider", path("other-provider") + "/provider.pem"}}),
+      kExpectation, "provider");
+  // A provider's bare public key works as well as its certificate.
+  const auto key = run_command({"openssl", "x509", "-in", path("provider") + "/provider.pem",
+                                "-pubkey", "-noout", "-out", path("provider.pub")});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  EXPECT_EQ(verify("report.bin", {{"--expect-provider", path("provider.pub")}}).exit_code, 0);
+}
+
+TEST_P(VerifyCli, ChainThatDoesNotLeadToTheRootIsABadChain) {
+  write_file_atomic(dir / "c.bin", make_report("chipC", from_hex(nonce)));
+  auto r = verify("c.bin", {}, "chipC.pem");
+  expect_failed(r, kBadChain, "chain");
+  EXPECT_NE(r.out.find("SKIP  signature"), std::string::npos) << r.out;
+  r = verify("report.bin", {{"-o", "json"}}, "chipC.pem");
+  EXPECT_EQ(r.exit_code, kBadChain);
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["failure"], "bad_chain");
+  ASSERT_EQ(doc["failed_checks"].size(), 1u);  // the signature cannot even be tried
+  EXPECT_EQ(doc["failed_checks"][0], "chain");
+}
+
+TEST_P(VerifyCli, UsageErrorsAndThePinnedRoot) {
+  const std::string report = path("report.bin");
+  const std::string chain = path("chipA.pem");
+  const std::string root = path("vendor") + "/root.pem";
+  EXPECT_EQ(run_cli({"verify", report}).exit_code, kUsage);  // no --chain
+  EXPECT_EQ(
+      run_cli({"verify", report, "--chain", chain, "--root", root, "--nonce", "xyz"}).exit_code,
+      kUsage);
+  EXPECT_EQ(run_cli({"verify", report, "--chain", chain, "--root", root, "--nonce",
+                     std::string(130, 'a')})
+                .exit_code,
+            kUsage);
+  EXPECT_EQ(
+      run_cli({"verify", report, "--chain", chain, "--root", root, "--expect-measurement", "abcd"})
+          .exit_code,
+      kUsage);
+  // No --root and no pinned root: refused, never trusting the chain's own root.
+  auto r = run_command(
+      {"env", "-u", "CVMSIM_VENDOR_ROOT", CVMSIM_CLI_PATH, "verify", report, "--chain", chain});
+  EXPECT_EQ(r.exit_code, kUsage) << r.out << r.err;
+  EXPECT_NE(r.err.find("CVMSIM_VENDOR_ROOT"), std::string::npos) << r.err;
+  // The pinned root stands in for --root, and still refuses a chain of another vendor.
+  r = run_command({"env", "CVMSIM_VENDOR_ROOT=" + root, CVMSIM_CLI_PATH, "verify", report,
+                   "--chain", chain, "--nonce", nonce});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run_command({"env", "CVMSIM_VENDOR_ROOT=" + path("other-vendor") + "/root.pem",
+                   CVMSIM_CLI_PATH, "verify", report, "--chain", chain});
+  EXPECT_EQ(r.exit_code, kBadChain) << r.out << r.err;
+}
+
+TEST_P(VerifyCli, InspectRecognisesReports) {
+  const auto r = run_cli({"inspect", path("report.bin"), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["artifact"], "attestation report");
+  EXPECT_EQ(doc["launch_digest"], measurement);
+}
+
+// The shell snippet that follows `<!-- MARKER -->` in docs/formats.md.
+std::string documented_snippet(const std::string& marker) {
+  const std::string doc = read_text_file(std::string(CVMSIM_SOURCE_DIR) + "/docs/formats.md");
+  const std::string start = "<!-- " + marker + " -->\n```sh\n";
+  const auto begin = doc.find(start);
+  if (begin == std::string::npos) return {};
+  const auto body = begin + start.size();
+  return doc.substr(body, doc.find("```", body) - body);
+}
+
+TEST_P(VerifyCli, DocumentedOpensslCommandsVerifyTheSignature) {
+  const std::string common = documented_snippet("report-openssl-extract");
+  const std::string check = documented_snippet("report-openssl-" + GetParam());
+  ASSERT_FALSE(common.empty());
+  ASSERT_FALSE(check.empty());
+  const std::string script = "set -e\ncd '" + dir.path().string() + "'\n" + common + check;
+  write_file_atomic(dir / "chain.pem", read_file(dir / "chipA.pem"));
+  auto r = run_command({"sh", "-c", script});
+  EXPECT_EQ(r.exit_code, 0) << script << r.out << r.err;
+
+  // One changed byte of the signed body, and openssl refuses too.
+  Bytes report = read_file(dir / "report.bin");
+  report[200] ^= 0x01;
+  write_file_atomic(dir / "report.bin", report);
+  r = run_command({"sh", "-c", script});
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  // The other suite's command does not accept this suite's signature either.
+  const std::string other =
+      documented_snippet(GetParam() == "sm" ? "report-openssl-nist" : "report-openssl-sm");
+  write_file_atomic(dir / "report.bin", make_report("chipA", from_hex(nonce)));
+  r = run_command({"sh", "-c", "set -e\ncd '" + dir.path().string() + "'\n" + common + other});
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Suites, VerifyCli, ::testing::Values("sm", "nist"));
+
+}  // namespace
+}  // namespace cvmsim

@@ -1,0 +1,322 @@
+// `cvmsim pack` and `cvmsim inspect` on images, as a provider runs them: identities made
+// with the CLI, images checked with cryptsetup and an independent XTS implementation, keys
+// recovered with the chip's fuses as the PSP would.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/file_io.h"
+#include "common/hex.h"
+#include "crypto/crypto_error.h"
+#include "crypto/suite.h"
+#include "image/image_cert.h"
+#include "image/image_file.h"
+#include "image/luks2.h"
+#include "pki/identity.h"
+#include "psp/chip_fuses.h"
+#include "reference_xts.h"
+#include "support/run_command.h"
+#include "support/temp_dir.h"
+
+namespace cvmsim::image {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_cli;
+using test::run_command;
+
+Bytes raw_disk(std::size_t size) {
+  Bytes raw(size);
+  std::uint32_t x = 0x12345678;
+  for (auto& b : raw) {
+    x = x * 1103515245u + 12345u;
+    b = static_cast<std::uint8_t>(x >> 24);
+  }
+  return raw;
+}
+
+// Everything a provider has: a vendor with two chips, a provider, and a second vendor's
+// chip that the first vendor's root must not accept.
+class Identities {
+ public:
+  explicit Identities(const std::string& suite) : suite_(suite) {
+    run_ok({"vendor", "init", "--suite", suite, path("vendor")});
+    run_ok({"vendor", "init", "--suite", suite, path("rogue-vendor")});
+    for (const char* chip : {"chipA", "chipB"}) make_chip("vendor", chip);
+    make_chip("rogue-vendor", "rogue");
+    run_ok({"provider", "init", "--suite", suite, path("provider")});
+  }
+  void make_chip(const std::string& vendor, const std::string& chip) {
+    run_ok({"chip", "new", "--vendor", path(vendor), path(chip)});
+    run_ok({"chip", "export", path(chip), "--out", path(chip + ".pem")});
+  }
+  [[nodiscard]] std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  [[nodiscard]] const fs::path& dir() const { return dir_.path(); }
+  [[nodiscard]] const std::string& suite() const { return suite_; }
+  static void run_ok(const std::vector<std::string>& args) {
+    const auto r = run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << args.front() << ": " << r.err;
+  }
+
+ private:
+  test::TempDir dir_;
+  std::string suite_;
+};
+
+std::vector<std::string> pack_args(const Identities& id, const std::string& in,
+                                   const std::string& out) {
+  return {"pack",
+          "--in",
+          in,
+          "--out",
+          out,
+          "--provider",
+          id.path("provider"),
+          "--vendor-root",
+          id.path("vendor") + "/root.pem",
+          "--chip-chain",
+          id.path("chipA.pem"),
+          "--chip-chain",
+          id.path("chipB.pem")};
+}
+
+// Files other than `keep` in `dir` (a failed pack must leave no temporary behind).
+std::vector<std::string> stray_files(const fs::path& dir, const std::vector<std::string>& keep) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (std::find(keep.begin(), keep.end(), name) == keep.end()) out.push_back(name);
+  }
+  return out;
+}
+
+struct PackCase {
+  std::string suite;
+  std::uint32_t sector_size;
+};
+
+void PrintTo(const PackCase& c, std::ostream* os) {
+  *os << c.suite << "/" << c.sector_size;
+}
+
+class PackedImage : public ::testing::TestWithParam<PackCase> {};
+
+TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTheInput) {
+  const PackCase c = GetParam();
+  const Identities id(c.suite);
+  const crypto::SuiteId suite = crypto::parse_suite(c.suite);
+  const Bytes raw = raw_disk((3 << 20) + 1234);  // not a whole number of sectors
+  write_file_atomic(id.dir() / "raw.img", raw);
+  const std::string image_path = id.path("image.luks");
+  auto args = pack_args(id, id.path("raw.img"), image_path);
+  args.insert(args.end(), {"--sector-size", std::to_string(c.sector_size), "-o", "json"});
+  auto r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << "progress is only for terminals: " << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["suite"], c.suite);
+  EXPECT_EQ(summary["chips"].size(), 2u);
+  EXPECT_EQ(summary["chains_verified"], true);
+
+  // cryptsetup understands the container.
+  const auto dump = run_command({"cryptsetup", "luksDump", image_path});
+  ASSERT_EQ(dump.exit_code, 0) << dump.out << dump.err;
+  const std::string cipher = suite == crypto::SuiteId::sm ? "sm4-xts-plain64" : "aes-xts-plain64";
+  EXPECT_NE(dump.out.find(cipher), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("cvmsim-image-cert"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find(summary["uuid"].get<std::string>()), std::string::npos) << dump.out;
+
+  // The PSP's view: chip A's token, its certificate, the key through chip A's fuses.
+  const Luks2Header header = read_luks2_header_file(image_path);
+  const psp::ChipFuses fuses_a = psp::load_chip_fuses(id.path("chipA"));
+  const auto certs = certificates_for_chip(header, fuses_a.identity.chip_id);
+  ASSERT_EQ(certs.size(), 1u);
+  const ImageCertificate cert = ImageCertificate::decode(certs[0], "token");
+  EXPECT_TRUE(cert.signature_valid());
+  EXPECT_EQ(cert.image_uuid, header.uuid);
+  EXPECT_EQ(cert.sector_size, c.sector_size);
+  EXPECT_EQ(cert.data_length % c.sector_size, 0u);
+  EXPECT_GE(cert.data_length, raw.size());
+  EXPECT_LT(cert.data_length, raw.size() + c.sector_size);
+  EXPECT_EQ(cert.data_offset, header.segment_offset);
+  EXPECT_EQ(cert.provider_key,
+            pki::load_provider(id.path("provider")).certificate.public_key().public_der());
+  const crypto::Suite& s = crypto::suite(suite);
+  const Bytes key = s.unwrap(fuses_a.wrapping_key, cert.wrapped_key, image_key_context(cert));
+  ASSERT_EQ(key.size(), s.xts_key_size());
+  // Chip B cannot use chip A's certificate.
+  const psp::ChipFuses fuses_b = psp::load_chip_fuses(id.path("chipB"));
+  EXPECT_THROW((void)s.unwrap(fuses_b.wrapping_key, cert.wrapped_key, image_key_context(cert)),
+               crypto::CryptoError);
+  EXPECT_EQ(certificates_for_chip(header, fuses_b.identity.chip_id).size(), 1u);
+
+  // An independent XTS implementation decrypts the data segment back to the input.
+  const Bytes image = read_file(image_path, 64 << 20);
+  ASSERT_EQ(image.size(), cert.data_offset + cert.data_length);
+  const ByteView segment = ByteView(image).subspan(cert.data_offset, cert.data_length);
+  const Bytes plain = suite == crypto::SuiteId::sm
+                          ? test::reference_decrypt_sm4_xts(key, 0, c.sector_size, segment)
+                          : test::reference_decrypt_aes_xts(key, 0, c.sector_size, segment);
+  ASSERT_TRUE(std::equal(raw.begin(), raw.end(), plain.begin())) << "decrypted data differs";
+  EXPECT_TRUE(std::all_of(plain.begin() + static_cast<std::ptrdiff_t>(raw.size()), plain.end(),
+                          [](std::uint8_t b) { return b == 0; }));
+  // ...and the ciphertext is not the plaintext.
+  EXPECT_FALSE(std::equal(raw.begin(), raw.begin() + 4096, segment.begin()));
+
+  // cryptsetup accepts the recovered key as the volume key (it checks the LUKS2 digest,
+  // exactly what dm-crypt activation would need) and refuses any other key.
+  write_text_file_atomic(id.dir() / "pass", "correct horse battery staple");
+  Bytes wrong = key;
+  wrong[5] ^= 1;
+  write_file_atomic(id.dir() / "wrong.key", wrong, 0600);
+  const std::vector<std::string> add = {"cryptsetup", "luksAddKey", "--batch-mode",
+                                        "--pbkdf",    "pbkdf2",     "--pbkdf-force-iterations",
+                                        "1000",       "--key-size", std::to_string(key.size() * 8)};
+  auto with = [&](const std::string& key_file) {
+    auto argv = add;
+    argv.insert(argv.end(), {"--volume-key-file", key_file, image_path, id.path("pass")});
+    return run_command(argv);
+  };
+  const auto refused = with(id.path("wrong.key"));
+  EXPECT_NE(refused.exit_code, 0) << "a wrong volume key was accepted";
+  EXPECT_NE(refused.err.find("does not match"), std::string::npos) << refused.err;
+  write_file_atomic(id.dir() / "image.key", key, 0600);
+  const auto added = with(id.path("image.key"));
+  EXPECT_EQ(added.exit_code, 0) << added.out << added.err;
+  const auto dump2 = run_command({"cryptsetup", "luksDump", image_path});
+  EXPECT_NE(dump2.out.find("0: luks2"), std::string::npos) << dump2.out;
+  EXPECT_NE(dump2.out.find("cvmsim-image-cert"), std::string::npos) << dump2.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, PackedImage,
+                         ::testing::Values(PackCase{"sm", 4096}, PackCase{"sm", 512},
+                                           PackCase{"nist", 4096}, PackCase{"nist", 512}),
+                         [](const auto& param_info) {
+                           return param_info.param.suite + "_" +
+                                  std::to_string(param_info.param.sector_size);
+                         });
+
+TEST(PackCli, InspectExplainsTheImageAndARawCertificate) {
+  const Identities id("sm");
+  write_file_atomic(id.dir() / "raw.img", raw_disk(100000));
+  auto args = pack_args(id, id.path("raw.img"), id.path("image.luks"));
+  const std::string digest(64, 'a');
+  args.insert(args.end(), {"--allow-measurement", digest});
+  ASSERT_EQ(run_cli(args).exit_code, 0);
+  auto r = run_cli({"inspect", id.path("image.luks"), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["artifact"], "encrypted VM image");
+  EXPECT_NE(doc["segment"]["note"].get<std::string>().find("unauthenticated"), std::string::npos);
+  EXPECT_EQ(doc["segment"]["encryption"], "sm4-xts-plain64");
+  ASSERT_EQ(doc["tokens"].size(), 2u);
+  const auto& cert = doc["tokens"][0]["certificate"];
+  EXPECT_EQ(cert["signature_valid"], true);
+  EXPECT_EQ(cert["cipher"], "sm4-xts-plain64");
+  EXPECT_EQ(cert["allowed_measurements"], nlohmann::json::array({digest}));
+  EXPECT_EQ(cert["image_uuid"], doc["uuid"]);
+
+  // A raw certificate file is recognised too.
+  const Luks2Header header = read_luks2_header_file(id.path("image.luks"));
+  const auto chip = psp::load_chip_fuses(id.path("chipB")).identity.chip_id;
+  write_file_atomic(id.dir() / "cert.bin", certificates_for_chip(header, chip).at(0));
+  r = run_cli({"inspect", id.path("cert.bin")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("image certificate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(to_hex(chip)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("signature_valid: true"), std::string::npos) << r.out;
+}
+
+TEST(PackCli, FailedPacksLeaveNoOutputAndKeepAnExistingOne) {
+  const Identities id("nist");
+  write_file_atomic(id.dir() / "raw.img", raw_disk(50000));
+  write_text_file_atomic(id.dir() / "existing.luks", "previous image");
+  const std::vector<std::string> before = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(id.dir())) names.push_back(e.path().filename());
+    return names;
+  }();
+
+  // A chip of another vendor: refused with the chain exit code, for a new and an old output.
+  for (const char* out : {"new.luks", "existing.luks"}) {
+    auto args = pack_args(id, id.path("raw.img"), id.path(out));
+    args.insert(args.end(), {"--chip-chain", id.path("rogue.pem")});
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    EXPECT_NE(r.err.find("pki/bad_chain"), std::string::npos) << r.err;
+  }
+  // Unreadable input (missing, a directory).
+  for (const std::string& in : {id.path("missing.img"), id.path("vendor")}) {
+    const auto r = run_cli(pack_args(id, in, id.path("existing.luks")));
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("image/io"), std::string::npos) << r.err;
+  }
+  // Empty input, a provider of the other suite, a measurement of the wrong size.
+  write_file_atomic(id.dir() / "empty.img", Bytes{});
+  EXPECT_EQ(run_cli(pack_args(id, id.path("empty.img"), id.path("new.luks"))).exit_code, 1);
+  {
+    auto args = pack_args(id, id.path("raw.img"), id.path("new.luks"));
+    args.insert(args.end(), {"--allow-measurement", std::string(64, 'a')});  // 32 bytes, not 48
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("48"), std::string::npos) << r.err;
+    args = pack_args(id, id.path("raw.img"), id.path("new.luks"));
+    args.insert(args.end(), {"--suite", "sm"});
+    EXPECT_EQ(run_cli(args).exit_code, 1);
+  }
+  EXPECT_EQ(read_text_file(id.dir() / "existing.luks"), "previous image");
+  EXPECT_FALSE(fs::exists(id.dir() / "new.luks"));
+  EXPECT_EQ(stray_files(id.dir(), before), std::vector<std::string>{"empty.img"});
+}
+
+TEST(PackCli, VerificationNeedsARootAndNoVerifyWarnsLoudly) {
+  const Identities id("sm");
+  write_file_atomic(id.dir() / "raw.img", raw_disk(9000));
+  auto r = run_cli({"pack", "--in", id.path("raw.img"), "--out", id.path("a.luks"), "--provider",
+                    id.path("provider"), "--chip-chain", id.path("rogue.pem")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--vendor-root"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(id.dir() / "a.luks"));
+  r = run_cli({"pack", "--in", id.path("raw.img"), "--out", id.path("a.luks"), "--provider",
+               id.path("provider"), "--chip-chain", id.path("rogue.pem"), "--no-verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARNING"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(id.dir() / "a.luks"));
+  // A vendor directory works as the root too.
+  r = run_cli({"pack", "--in", id.path("raw.img"), "--out", id.path("b.luks"), "--provider",
+               id.path("provider"), "--vendor-root", id.path("vendor"), "--chip-chain",
+               id.path("chipA.pem")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(PackCli, ManyChipsGrowTheHeaderAndCryptsetupStillReadsIt) {
+  Identities id("sm");
+  auto args = pack_args(id, id.path("raw.img"), id.path("many.luks"));
+  for (int i = 0; i < 22; ++i) {
+    const std::string name = "extra" + std::to_string(i);
+    id.make_chip("vendor", name);
+    args.insert(args.end(), {"--chip-chain", id.path(name + ".pem")});
+  }
+  write_file_atomic(id.dir() / "raw.img", raw_disk(70000));
+  args.insert(args.end(), {"-o", "json"});
+  const auto r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto summary = nlohmann::json::parse(r.out);
+  EXPECT_GT(summary["header_size"].get<std::uint64_t>(), kLuks2MinHeaderSize);
+  EXPECT_EQ(summary["chips"].size(), 24u);
+  const auto dump = run_command({"cryptsetup", "luksDump", id.path("many.luks")});
+  EXPECT_EQ(dump.exit_code, 0) << dump.err;
+  const Luks2Header header = read_luks2_header_file(id.path("many.luks"));
+  const auto chip = psp::load_chip_fuses(id.path("extra21"));
+  const auto certs = certificates_for_chip(header, chip.identity.chip_id);
+  ASSERT_EQ(certs.size(), 1u);
+  const ImageCertificate cert = ImageCertificate::decode(certs[0], "token");
+  EXPECT_EQ(crypto::suite(crypto::SuiteId::sm)
+                .unwrap(chip.wrapping_key, cert.wrapped_key, image_key_context(cert))
+                .size(),
+            32u);
+}
+
+}  // namespace
+}  // namespace cvmsim::image

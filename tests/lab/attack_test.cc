@@ -1,0 +1,173 @@
+// The attack lab (issue 7): every scenario runs in every guard mode and must end with its
+// expected outcome; docs/attacks.md must equal a fresh `cvmsim attack all -o markdown`.
+// The catalogue runs once per test binary (cached) so that both checks share its results.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <type_traits>
+
+#include "common/file_io.h"
+#include "hw/memory_controller.h"
+#include "lab/attacks/lab_bench.h"
+#include "lab/attacks/render.h"
+
+namespace cvmsim::lab::attacks {
+namespace {
+
+using measure::GuardMode;
+using K = OutcomeKind;
+
+// ctest runs each test in its own process: a scenario runs (in all modes) only when a test
+// of that process asks for it, and at most once.
+const std::vector<std::pair<GuardMode, Outcome>>& outcomes_of(std::string_view name) {
+  static std::map<std::string_view, std::vector<std::pair<GuardMode, Outcome>>> cache;
+  const Scenario& s = find_scenario(name);
+  auto it = cache.find(s.name);
+  if (it == cache.end()) {
+    std::vector<std::pair<GuardMode, Outcome>> runs;
+    for (const GuardMode mode : kAllModes) {
+      runs.emplace_back(mode, run_scenario(s, {mode, crypto::SuiteId::sm, {}}));
+    }
+    it = cache.emplace(s.name, std::move(runs)).first;
+  }
+  return it->second;
+}
+
+const Outcome& outcome(std::string_view name, GuardMode mode) {
+  for (const auto& [m, o] : outcomes_of(name)) {
+    if (m == mode) return o;
+  }
+  throw std::runtime_error(fmt::format("no result for {}", name));
+}
+
+struct Expected {
+  K off, detect, isolate;
+};
+
+// What each protection must achieve (off / detect / isolate).
+const std::map<std::string_view, Expected> kExpected = {
+    {"severed", {K::succeeded, K::succeeded, K::prevented}},
+    {"npt-silent-edit", {K::succeeded, K::detected, K::prevented}},
+    {"npt-permission-flip", {K::succeeded, K::detected, K::prevented}},
+    {"cross-vm-map", {K::prevented, K::prevented, K::prevented}},
+    {"map-psp-frame", {K::prevented, K::prevented, K::prevented}},
+    {"map-npt-frame", {K::succeeded, K::prevented, K::prevented}},
+    {"memory-replay", {K::succeeded, K::succeeded, K::succeeded}},
+    {"asid-reuse", {K::prevented, K::prevented, K::prevented}},
+    {"vmm-reads", {K::prevented, K::prevented, K::prevented}},
+    {"secure-call-replay", {K::prevented, K::prevented, K::prevented}},
+    {"secure-call-reorder", {K::prevented, K::prevented, K::prevented}},
+    {"firmware-reorder", {K::prevented, K::prevented, K::prevented}},
+    {"firmware-modify", {K::prevented, K::prevented, K::prevented}},
+    {"report-replay", {K::prevented, K::prevented, K::prevented}},
+    {"report-other-chip", {K::prevented, K::prevented, K::prevented}},
+    {"image-other-chip", {K::prevented, K::prevented, K::prevented}},
+    {"image-forged-signature", {K::prevented, K::prevented, K::prevented}},
+    {"image-untrusted-provider", {K::prevented, K::prevented, K::prevented}},
+    {"luks2-cipher-null", {K::prevented, K::prevented, K::prevented}},
+    {"luks2-sector-size", {K::prevented, K::prevented, K::prevented}},
+    {"luks2-data-offset", {K::prevented, K::prevented, K::prevented}},
+    {"sector-replay", {K::succeeded, K::succeeded, K::succeeded}},
+    {"dma-misdirection", {K::succeeded, K::detected, K::prevented}},
+};
+
+TEST(AttackCatalogue, EveryScenarioHasAnExpectationAndAUniqueName) {
+  std::set<std::string_view> names;
+  for (const Scenario& s : catalogue()) {
+    EXPECT_TRUE(names.insert(s.name).second) << s.name;
+    EXPECT_TRUE(kExpected.contains(s.name)) << s.name << " has no expected outcome";
+    EXPECT_FALSE(s.description.empty()) << s.name;
+    ASSERT_NE(s.run, nullptr) << s.name;
+  }
+  EXPECT_EQ(names.size(), kExpected.size());
+  EXPECT_THROW((void)find_scenario("no-such-attack"), AttackError);
+}
+
+class EveryScenario : public ::testing::TestWithParam<std::string_view> {};
+
+TEST_P(EveryScenario, EndsAsExpectedInEveryMode) {
+  const std::string_view name = GetParam();
+  const Scenario& s = find_scenario(name);
+  const Expected e = kExpected.at(name);
+  const std::pair<GuardMode, K> expected[] = {
+      {GuardMode::off, e.off}, {GuardMode::detect, e.detect}, {GuardMode::isolate, e.isolate}};
+  for (const auto& [mode, kind] : expected) {
+    const Outcome& o = outcome(name, mode);
+    SCOPED_TRACE(fmt::format("{} / {}: {}", name, measure::to_string(mode), summarize(o)));
+    EXPECT_EQ(o.kind, kind);
+    EXPECT_FALSE(o.effect.empty());
+    if (o.kind != K::succeeded) {
+      EXPECT_FALSE(o.by.empty());
+    }
+    if (o.kind == K::detected) {
+      EXPECT_TRUE(o.detected_after_commands || o.detected_after_us);
+    }
+    // A success against a protection must say why that protection cannot cover it.
+    if (o.kind == K::succeeded && mode != GuardMode::off) {
+      EXPECT_FALSE(s.guarded_success_reason.empty());
+      EXPECT_FALSE(o.note.empty());
+    }
+  }
+}
+
+std::vector<std::string_view> scenario_names() {
+  std::vector<std::string_view> names;
+  for (const Scenario& s : catalogue()) names.push_back(s.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Catalogue, EveryScenario, ::testing::ValuesIn(scenario_names()),
+                         [](const auto& param_info) {
+                           std::string n(param_info.param);
+                           for (char& c : n) {
+                             if (c == '-') c = '_';
+                           }
+                           return n;
+                         });
+
+// Specific effects the table claims, checked on the outcomes themselves.
+TEST(AttackEffects, SeveredLeaksTheSecretWithoutIsolation) {
+  EXPECT_NE(outcome("severed", GuardMode::off).effect.find(std::string(kSecret)),
+            std::string::npos);
+  const Outcome& detect = outcome("severed", GuardMode::detect);
+  EXPECT_NE(detect.effect.find(std::string(kSecret)), std::string::npos);
+  ASSERT_TRUE(detect.detected_after_us.has_value());  // found later, by the periodic check
+  EXPECT_EQ(outcome("severed", GuardMode::isolate).effect.find(std::string(kSecret)),
+            std::string::npos);
+}
+
+TEST(AttackEffects, SilentEditIsFoundWithinOneCheckInterval) {
+  const Outcome& o = outcome("npt-silent-edit", GuardMode::detect);
+  ASSERT_TRUE(o.detected_after_us.has_value());
+  EXPECT_GT(*o.detected_after_us, 0u);
+  EXPECT_LE(*o.detected_after_us, vmm::kDefaultCheckIntervalUs + 20);
+  EXPECT_NE(o.by.find("periodic"), std::string::npos);
+  EXPECT_EQ(outcome("npt-silent-edit", GuardMode::detect).effect.find(std::string(kSecret)),
+            std::string::npos);
+}
+
+TEST(AttackEffects, ThePermissionFlipIsRefusedAtTheNextNptMap) {
+  EXPECT_NE(outcome("npt-permission-flip", GuardMode::detect).by.find("NPT_MAP"),
+            std::string::npos);
+}
+
+TEST(AttackEffects, TheVmmCannotProgramTheDiskControllerItself) {
+  // Keyslots and DMA descriptors take a PspPasskey; only the PSP can make one.
+  static_assert(!std::is_default_constructible_v<hw::PspPasskey>);
+  SUCCEED();
+}
+
+TEST(AttackDocs, DocsAttacksMdMatchesAFreshRun) {
+  const Bytes committed = read_file(std::string(CVMSIM_SOURCE_DIR) + "/docs/attacks.md");
+  std::vector<ScenarioRun> runs;
+  for (const Scenario& s : catalogue()) runs.push_back({&s, outcomes_of(s.name)});
+  const std::string fresh = render_markdown(runs, crypto::SuiteId::sm);
+  EXPECT_EQ(std::string(committed.begin(), committed.end()), fresh)
+      << "docs/attacks.md is stale: regenerate it with `cvmsim attack all -o markdown > "
+         "docs/attacks.md`";
+}
+
+}  // namespace
+}  // namespace cvmsim::lab::attacks
