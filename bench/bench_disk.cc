@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/file_io.h"
+#include "common/scratch_dir.h"
 #include "crypto/suite.h"
 #include "lab/world.h"
 
@@ -24,10 +25,7 @@ Bytes guest(const std::string& name) {
 
 struct DiskRig {
   DiskRig(crypto::SuiteId suite, std::uint32_t sector_size) {
-    std::string tmpl = (fs::temp_directory_path() / "cvmsim-bench-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    dir = tmpl;
-    world = std::make_unique<lab::World>(dir, suite);
+    world = std::make_unique<lab::World>(dir.path(), suite);
     lab::ImageSpec spec;
     spec.volume.kernel = guest("checksum");
     spec.volume.files.push_back({"data", crypto::random_bytes(kVolumeBytes)});
@@ -35,13 +33,8 @@ struct DiskRig {
     image = dir / "disk.img";
     bytes = world->make_image(spec, image).data_length;
   }
-  DiskRig(const DiskRig&) = delete;
-  DiskRig& operator=(const DiskRig&) = delete;
-  ~DiskRig() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  fs::path dir, image;
+  ScratchDir dir{"cvmsim-bench"};
+  fs::path image;
   std::unique_ptr<lab::World> world;
   std::uint64_t bytes = 0;
 };

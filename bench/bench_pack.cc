@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/scratch_dir.h"
 #include "crypto/suite.h"
 #include "image/pack.h"
 #include "pki/identity.h"
@@ -31,12 +32,10 @@ constexpr std::size_t kChunk = 4u << 20;
 
 // A scratch directory with the input file and one identity set per suite, made once.
 struct Workspace {
-  fs::path dir;
+  ScratchDir scratch{"cvmsim-bench-pack"};
+  fs::path dir = scratch.path();
   fs::path input;
   Workspace() {
-    std::string tmpl = (fs::temp_directory_path() / "cvmsim-bench-pack-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir = tmpl;
     input = dir / "raw.img";
     const int fd = ::open(input.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     Bytes chunk = crypto::random_bytes(kChunk);
@@ -54,10 +53,6 @@ struct Workspace {
       pki::create_chip(base / "vendor", base / "chip", false);
       pki::create_provider(base / "provider", crypto::parse_suite(suite), "bench", false);
     }
-  }
-  ~Workspace() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
   }
 };
 

@@ -11,11 +11,13 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "attest/verifier.h"
 #include "cli/commands.h"
 #include "common/file_io.h"
 #include "common/hex.h"
+#include "common/scratch_dir.h"
 #include "crypto/suite.h"
 #include "guest_images.h"
 #include "hw/npt.h"
@@ -33,33 +35,6 @@ using Clock = std::chrono::steady_clock;
 struct DemoOptions {
   bool keep = false;
   std::string workdir;
-};
-
-// A temporary directory removed at scope exit unless the user asked to keep it.
-class Workdir {
- public:
-  Workdir(const std::string& requested, bool keep) : keep_(keep || !requested.empty()) {
-    if (!requested.empty()) {
-      path_ = requested;
-      fs::create_directories(path_);
-    } else {
-      std::string tmpl = (fs::temp_directory_path() / "cvmsim-demo-XXXXXX").string();
-      if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-      path_ = tmpl;
-    }
-  }
-  Workdir(const Workdir&) = delete;
-  Workdir& operator=(const Workdir&) = delete;
-  ~Workdir() {
-    std::error_code ignored;
-    if (!keep_) fs::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-  [[nodiscard]] bool kept() const { return keep_; }
-
- private:
-  fs::path path_;
-  bool keep_;
 };
 
 [[noreturn]] void broken(const std::string& what) {
@@ -219,12 +194,22 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
 }
 
 void run_demo(const DemoOptions& o) {
-  const Workdir workdir(o.workdir, o.keep);
+  // A fresh temporary directory, removed afterwards unless kept; or the user's, kept.
+  std::optional<ScratchDir> scratch;
+  fs::path dir = o.workdir;
+  if (dir.empty()) {
+    scratch.emplace("cvmsim-demo");
+    if (o.keep) scratch->keep();
+    dir = scratch->path();
+  } else {
+    fs::create_directories(dir);
+  }
+  const bool kept = !scratch || scratch->kept();
   fmt::print("cvmsim demo: a protected VM image from packing to attestation, on the simulated "
              "platform\n");
-  fmt::print("working in {}\n", workdir.path().string());
+  fmt::print("working in {}\n", dir.string());
   for (crypto::SuiteId suite : {crypto::SuiteId::sm, crypto::SuiteId::nist}) {
-    play_suite(suite, workdir.path());
+    play_suite(suite, dir);
   }
   fmt::print("\nSummary: in both suites the provider packed an encrypted image for one chip, "
              "the PSP measured and checked the firmware, verified the image certificate and "
@@ -232,7 +217,7 @@ void run_demo(const DemoOptions& o) {
              "encrypted disk through PSP-mediated DMA, wrote data that survived a reboot, and "
              "obtained a signed report that verified; the hypervisor saw only ciphertext, and "
              "reordered firmware was refused.\n");
-  if (workdir.kept()) fmt::print("artifacts kept in {}\n", workdir.path().string());
+  if (kept) fmt::print("artifacts kept in {}\n", dir.string());
 }
 
 }  // namespace

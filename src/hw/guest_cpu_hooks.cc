@@ -3,6 +3,8 @@
 #include <unicorn/unicorn.h>
 
 #include <array>
+#include <optional>
+#include <string>
 
 #include "hw/cpu/fiber.h"
 #include "hw/cpu/region_map.h"
@@ -95,10 +97,17 @@ struct GuestCpu::Hooks {
     const auto* page = static_cast<const cpu::MmioPage*>(user);
     auto* cpu = static_cast<GuestCpu*>(page->owner);
     std::array<std::uint8_t, 8> bytes{};
+    // Nothing may unwind through Unicorn's C frames. The fault is posted after the catch
+    // block: post_fault() suspends this fiber, which may never resume (the vCPU is then
+    // destroyed), and a suspended handler would leak the exception object.
+    std::optional<std::string> refused;
     try {
       cpu->mc_.read(page->frame_hpa + offset, {bytes.data(), size}, page->who);
-    } catch (const std::exception& e) {  // nothing may unwind through Unicorn's C frames
-      cpu->post_fault(VmExit::of(VmExit::Kind::guest_fault, e.what()));
+    } catch (const std::exception& e) {
+      refused = e.what();
+    }
+    if (refused) {
+      cpu->post_fault(VmExit::of(VmExit::Kind::guest_fault, std::move(*refused)));
       uc_emu_stop(uc);
       return 0;
     }
@@ -136,10 +145,14 @@ struct GuestCpu::Hooks {
     }
     std::array<std::uint8_t, 8> bytes{};
     for (unsigned i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
+    std::optional<std::string> refused;  // posted after the catch block, as in mmio_read
     try {
       cpu->mc_.write(hpa, {bytes.data(), size}, who);
     } catch (const std::exception& e) {
-      cpu->post_fault(VmExit::of(VmExit::Kind::guest_fault, e.what()));
+      refused = e.what();
+    }
+    if (refused) {
+      cpu->post_fault(VmExit::of(VmExit::Kind::guest_fault, std::move(*refused)));
       uc_emu_stop(uc);
     }
   }

@@ -166,10 +166,13 @@ class Psp {
   // Secure-call services (psp_secure_call.cc, psp_image.cc).
   // The host frame behind guest page `gpa` after checking the walk's tables (guarded
   // modes), that the page is private and that the frame belongs to this VM.
-  // `checked_tables` (optional) remembers which leaf-table ranges (GPA >> 21) this request
-  // has already checked, so a 1 MiB transfer checks its table path once, not per page.
+  // `tables_checked`: the caller has already checked the walk's table chunks (a whole
+  // range at once, see check_guest_range).
   Result guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t& hpa,
-                     std::vector<std::uint64_t>* checked_tables = nullptr);
+                     bool tables_checked = false);
+  // Guarded modes: checks the table chunks the walks of every listed page read, one
+  // guard check per run of consecutive pages.
+  Result check_guest_pages(Vm& vm, const std::vector<std::uint64_t>& page_gpas);
   Result read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out);
   Result image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out);
   Result disk_io(Vm& vm, const DiskIoCall& call);

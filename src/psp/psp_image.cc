@@ -162,10 +162,10 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
     dma.keyslot = vm.image.keyslot;
   }
   // A read from disk writes guest memory: the pages must be mapped writable.
-  std::vector<std::uint64_t> checked;
+  if (const Result r = check_guest_pages(vm, call.page_gpas); !r.ok()) return r;
   for (const std::uint64_t gpa : call.page_gpas) {
     std::uint64_t hpa = 0;
-    if (const Result r = guest_frame(vm, gpa, !call.write, hpa, &checked); !r.ok()) return r;
+    if (const Result r = guest_frame(vm, gpa, !call.write, hpa, true); !r.ok()) return r;
     dma.frames.push_back(hpa);
   }
   dma.memory = hw::Requester::keyed(hw::PspPasskey{}, hw::Initiator::dma, vm.key_asid());

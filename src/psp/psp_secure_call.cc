@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "attest/report.h"
 #include "common/checked.h"
@@ -26,17 +27,9 @@ Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, d
 }  // namespace
 
 Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t& hpa,
-                        std::vector<std::uint64_t>* checked_tables) {
-  const std::uint64_t leaf_range = gpa >> 21;  // pages of one leaf table share its path
-  const bool checked = checked_tables != nullptr &&
-                       std::find(checked_tables->begin(), checked_tables->end(), leaf_range) !=
-                           checked_tables->end();
-  if (vm.guard && !checked) {
-    if (!vm.guard->check_pages(mc_, path_tables(vm, gpa))) {
-      vm.tampered = true;
-      return Result::failure(Status::npt_tampered, gpa);
-    }
-    if (checked_tables != nullptr) checked_tables->push_back(leaf_range);
+                        bool tables_checked) {
+  if (!tables_checked && !guard_check(vm, gpa & ~(hw::kFrameSize - 1), 1)) {
+    return Result::failure(Status::npt_tampered, gpa);
   }
   const npt::WalkResult walk =
       npt::walk(mc_, vm.npt_root, gpa, for_write ? npt::Access::write : npt::Access::read);
@@ -58,15 +51,33 @@ Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t
   return Result::success();
 }
 
+Result Psp::check_guest_pages(Vm& vm, const std::vector<std::uint64_t>& page_gpas) {
+  for (std::size_t i = 0; i < page_gpas.size();) {
+    std::size_t run = 1;
+    while (i + run < page_gpas.size() && page_gpas[i + run] == page_gpas[i] + run * hw::kFrameSize) {
+      ++run;
+    }
+    if (!guard_check(vm, page_gpas[i], run)) return Result::failure(Status::npt_tampered, page_gpas[i]);
+    i += run;
+  }
+  return Result::success();
+}
+
 Result Psp::read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out) {
-  std::vector<std::uint64_t> checked;
+  // Callers bound gpa + size (parse_secure_call); the pages are checked as one range.
+  std::vector<std::uint64_t> pages;
+  const std::uint64_t first = gpa & ~(hw::kFrameSize - 1);
+  for (std::uint64_t page = first; page < gpa + out.size(); page += hw::kFrameSize) {
+    pages.push_back(page);
+  }
+  if (const Result r = check_guest_pages(vm, pages); !r.ok()) return r;
   std::size_t done = 0;
   while (done < out.size()) {
-    const std::uint64_t at = gpa + done;  // bounded: callers check gpa + size
+    const std::uint64_t at = gpa + done;
     const std::size_t n =
         std::min<std::size_t>(out.size() - done, hw::kFrameSize - (at % hw::kFrameSize));
     std::uint64_t hpa = 0;
-    const Result r = guest_frame(vm, at, false, hpa, &checked);
+    const Result r = guest_frame(vm, at, false, hpa, true);
     if (!r.ok()) return r;
     mc_.read(hpa, out.subspan(done, n), as_psp(vm.key_asid()));
     done += n;

@@ -5,37 +5,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/scratch_dir.h"
 #include "lab/attacks/scenarios.h"
 
 namespace cvmsim::lab::attacks {
-namespace {
-
-namespace fs = std::filesystem;
-
-// A scenario's private directory, removed when the run ends (whatever the outcome).
-class ScratchDir {
- public:
-  explicit ScratchDir(const fs::path& parent) {
-    std::string tmpl =
-        ((parent.empty() ? fs::temp_directory_path() : parent) / "cvmsim-attack-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      throw AttackError(AttackErrc::inconclusive, fmt::format("mkdtemp {} failed", tmpl));
-    }
-    path_ = tmpl;
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-}  // namespace
 
 std::span<const Scenario> catalogue() {
   static const std::vector<Scenario> all = [] {
@@ -60,7 +33,7 @@ const Scenario& find_scenario(std::string_view name) {
 }
 
 Outcome run_scenario(const Scenario& scenario, RunOptions options) {
-  const ScratchDir dir(options.workdir);
+  const ScratchDir dir("cvmsim-attack", options.workdir);  // removed whatever the outcome
   options.workdir = dir.path();
   return scenario.run(options);
 }
