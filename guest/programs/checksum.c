@@ -9,9 +9,18 @@
 int main(const struct cvm_boot_info* boot) {
   u8* buffer = (u8*)BUFFER_GPA;
   const u64 total = boot->data_sectors * boot->sector_size;
-  /* A host that offers 'n' on the host channel asks for reads only (the benchmark). */
+  /* A host that offers 'n' on the host channel asks for reads only (the benchmark); 'o'
+   * asks the guest to probe the PSP's bounds first: a read one sector past the certified
+   * segment, one that wraps around, and a raw read of the data segment. */
   u8 mode = 0;
-  const int hashing = !(cvm_host_read(&mode, 1) == 1 && mode == 'n');
+  const int offered = cvm_host_read(&mode, 1) == 1;
+  const int hashing = !(offered && mode == 'n');
+  if (offered && mode == 'o') {
+    const u32 past = cvm_disk_read(boot->data_sectors, buffer, boot->sector_size, 0);
+    const u32 wrap = cvm_disk_read(~0UL, buffer, boot->sector_size, 0);
+    const u32 raw = cvm_disk_read(8UL << 20, buffer, 4096, 1);
+    cvm_printf("checksum: probes past-end %u wrap %u raw-data %u\n", past, wrap, raw);
+  }
   u64 hash = 0xcbf29ce484222325UL;
   for (u64 done = 0; done < total;) {
     u64 n = total - done;

@@ -135,6 +135,24 @@ TEST_P(ProtectedImage, TheGuestReadsTheWholeVolumeByteForByte) {
       << r.console;
 }
 
+TEST(ProtectedImageRefusals, DiskRequestsOutsideTheCertifiedSegmentAreRefused) {
+  // The guest asks for one sector past the segment's end, for a start sector that wraps,
+  // and for a raw read beyond the header area (8 MiB into an image whose data starts at
+  // 1 MiB): the PSP refuses each with invalid_address (5) before any DMA.
+  test::TempDir dir;
+  World world(dir.path(), SuiteId::sm);
+  ImageSpec spec;
+  spec.volume.kernel = guest("checksum");
+  spec.volume.files.push_back({"data", crypto::random_bytes(12u << 20)});
+  const auto image = dir.path() / "disk.img";
+  world.make_image(spec, image);
+  const vmm::RunResult r = boot(world, image, {}, Bytes{'o'});
+  ASSERT_EQ(r.exit_status, 0u) << r.console;
+  EXPECT_NE(r.console.find("checksum: probes past-end 5 wrap 5 raw-data 5"), std::string::npos)
+      << r.console;
+  EXPECT_GE(r.stats.secure_calls_refused, 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, ProtectedImage,
                          ::testing::Values(Param{SuiteId::sm, 4096}, Param{SuiteId::sm, 512},
                                            Param{SuiteId::nist, 4096},
