@@ -24,8 +24,8 @@ Bytes guest(const std::string& name) {
 }
 
 struct DiskRig {
-  DiskRig(crypto::SuiteId suite, std::uint32_t sector_size, std::uint64_t volume_bytes = kVolumeBytes,
-          const std::string& kernel = "checksum") {
+  DiskRig(crypto::SuiteId suite, std::uint32_t sector_size,
+          std::uint64_t volume_bytes = kVolumeBytes, const std::string& kernel = "checksum") {
     world = std::make_unique<lab::World>(dir.path(), suite);
     lab::ImageSpec spec;
     spec.volume.kernel = guest(kernel);
@@ -58,11 +58,13 @@ void BM_GuestSequentialRead(benchmark::State& state) {
     const psp::VmHandle vm = vmm.launch(request);
     const auto start = std::chrono::steady_clock::now();
     const vmm::RunResult r = vmm.run(vm);
-    guest_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    guest_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (r.exit_status != 0u) state.SkipWithError(r.console.c_str());
   }
   // Baseline in the same run: the suite's XTS decrypting 1 MiB requests.
-  const auto cipher = crypto::suite(suite).new_xts(crypto::random_bytes(crypto::suite(suite).xts_key_size()));
+  const auto cipher =
+      crypto::suite(suite).new_xts(crypto::random_bytes(crypto::suite(suite).xts_key_size()));
   Bytes buffer = crypto::random_bytes(1u << 20);
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t done = 0;
@@ -71,8 +73,10 @@ void BM_GuestSequentialRead(benchmark::State& state) {
     done += buffer.size();
   }
   const double crypto_rate =
-      static_cast<double>(done) / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double guest_rate = static_cast<double>(rig.bytes) * static_cast<double>(state.iterations()) / guest_seconds;
+      static_cast<double>(done) /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double guest_rate =
+      static_cast<double>(rig.bytes) * static_cast<double>(state.iterations()) / guest_seconds;
   state.counters["guest_MBps"] = guest_rate / 1e6;
   state.counters["xts_MBps"] = crypto_rate / 1e6;
   state.counters["ratio_vs_xts"] = guest_rate / crypto_rate;
@@ -101,8 +105,13 @@ void BM_BootTime(benchmark::State& state) {
   }
   state.counters["image_MiB"] = static_cast<double>(rig.bytes >> 20);
 }
-BENCHMARK(BM_BootTime)->Arg(16)->Arg(256)->Arg(1024)->ArgName("volume_MiB")
-    ->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK(BM_BootTime)
+    ->Arg(16)
+    ->Arg(256)
+    ->Arg(1024)
+    ->ArgName("volume_MiB")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
 
 }  // namespace
 }  // namespace cvmsim

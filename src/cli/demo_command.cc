@@ -89,8 +89,8 @@ Boot boot(const lab::World& world, const fs::path& image, const Bytes& nonce) {
   b.private_memory = info->private_memory;
   b.disk = platform.disks().stats();
   // The hypervisor reads the kernel the guest loaded from its disk straight from DRAM.
-  const auto t = hw::npt::walk(platform.memory_controller(), info->npt_root, 0x200000,
-                               hw::npt::Access::read);
+  const auto t =
+      hw::npt::walk(platform.memory_controller(), info->npt_root, 0x200000, hw::npt::Access::read);
   if (t.ok()) {
     Bytes seen(16);
     platform.memory_controller().read(t.translation->hpa, seen, hw::kHostAccess);
@@ -109,9 +109,10 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
   fs::create_directories(dir);
   const lab::World world(dir, suite);
   const pki::ChipIdentity chip = pki::load_chip(world.chip_dir());
-  fmt::print("1. vendor root -> signing key -> chip {} (endorsement, attestation, key-wrapping "
-             "keys); provider '{}' made its signing key\n",
-             to_hex(chip.chip_id), pki::load_provider(world.provider_dir()).name);
+  fmt::print(
+      "1. vendor root -> signing key -> chip {} (endorsement, attestation, key-wrapping "
+      "keys); provider '{}' made its signing key\n",
+      to_hex(chip.chip_id), pki::load_provider(world.provider_dir()).name);
 
   const Bytes firmware = builtin("image_boot");
   const Bytes digest = world.measure(firmware);
@@ -122,47 +123,55 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
   const fs::path image = dir / "disk.img";
   const auto pack_start = Clock::now();
   const image::PackResult packed = world.make_image(spec, image);
-  fmt::print("2. mkdisk + pack: a {} KiB boot volume (kernel disk_demo, file motd) became {} "
-             "({} KiB LUKS2, {} data segment, key released only to launch digest {}...) in "
-             "{:.1f} ms\n",
-             packed.input_size / 1024, image.filename().string(), packed.image_size / 1024,
-             image::to_string(packed.certificates.front().cipher), to_hex(digest).substr(0, 16),
-             ms_since(pack_start));
+  fmt::print(
+      "2. mkdisk + pack: a {} KiB boot volume (kernel disk_demo, file motd) became {} "
+      "({} KiB LUKS2, {} data segment, key released only to launch digest {}...) in "
+      "{:.1f} ms\n",
+      packed.input_size / 1024, image.filename().string(), packed.image_size / 1024,
+      image::to_string(packed.certificates.front().cipher), to_hex(digest).substr(0, 16),
+      ms_since(pack_start));
   const Bytes stored = read_file(image, 256ull << 20);
   if (contains(stored, kMotd) || contains(stored, "CVMSBOOT")) broken("plaintext in the image");
-  fmt::print("3. the image file holds no plaintext of the volume (searched for the motd and "
-             "the boot header)\n");
+  fmt::print(
+      "3. the image file holds no plaintext of the volume (searched for the motd and "
+      "the boot header)\n");
 
   const Boot first = boot(world, image, {});
   if (first.run.exit_status != 0u) broken("first boot: " + first.run.console + first.run.detail);
-  fmt::print("4. measured launch of image_boot, LAUNCH_VERIFY against the signed reference, "
-             "then the guest:\n");
+  fmt::print(
+      "4. measured launch of image_boot, LAUNCH_VERIFY against the signed reference, "
+      "then the guest:\n");
   for (std::string_view rest = first.run.console; !rest.empty();) {
     const auto nl = rest.find('\n');
     fmt::print("     | {}\n", rest.substr(0, nl));
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
   }
-  fmt::print("   {} secure calls, {} DMA transfers ({} KiB decrypted into VM memory, {} KiB "
-             "encrypted to disk), {} completion interrupts, {} bytes of PSP private memory, "
-             "{:.1f} ms\n",
-             first.run.stats.secure_calls, first.disk.transfers, first.disk.bytes_to_memory / 1024,
-             first.disk.bytes_to_disk / 1024, first.run.stats.interrupts_injected,
-             first.private_memory, first.ms);
-  fmt::print("5. the hypervisor reading the loaded kernel from DRAM sees {} (the kernel "
-             "starts {})\n",
-             first.dram_seen, to_hex(ByteView(spec.volume.kernel).first(16)));
-  if (first.dram_seen.empty() || first.dram_seen == to_hex(ByteView(spec.volume.kernel).first(16))) {
+  fmt::print(
+      "   {} secure calls, {} DMA transfers ({} KiB decrypted into VM memory, {} KiB "
+      "encrypted to disk), {} completion interrupts, {} bytes of PSP private memory, "
+      "{:.1f} ms\n",
+      first.run.stats.secure_calls, first.disk.transfers, first.disk.bytes_to_memory / 1024,
+      first.disk.bytes_to_disk / 1024, first.run.stats.interrupts_injected, first.private_memory,
+      first.ms);
+  fmt::print(
+      "5. the hypervisor reading the loaded kernel from DRAM sees {} (the kernel "
+      "starts {})\n",
+      first.dram_seen, to_hex(ByteView(spec.volume.kernel).first(16)));
+  if (first.dram_seen.empty() ||
+      first.dram_seen == to_hex(ByteView(spec.volume.kernel).first(16))) {
     broken("guest memory was readable by the hypervisor");
   }
 
   const Bytes nonce = crypto::random_bytes(attest::kReportDataSize);
   const Boot second = boot(world, image, nonce);
-  if (second.run.exit_status != 0u || second.run.console.find("boot number 2") == std::string::npos) {
+  if (second.run.exit_status != 0u ||
+      second.run.console.find("boot number 2") == std::string::npos) {
     broken("reboot did not find the data it wrote: " + second.run.console);
   }
-  fmt::print("6. reboot on a fresh platform: the guest found its state block (\"boot number "
-             "2\") and asked the PSP for a report over nonce {}...\n",
-             to_hex(nonce).substr(0, 16));
+  fmt::print(
+      "6. reboot on a fresh platform: the guest found its state block (\"boot number "
+      "2\") and asked the PSP for a report over nonce {}...\n",
+      to_hex(nonce).substr(0, 16));
   const fs::path chain = dir / "chain.pem";
   write_text_file_atomic(chain, pki::to_pem_bundle(chip.chain()));
   attest::Expectations expect;
@@ -174,10 +183,11 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
                             pki::load_vendor(world.vendor_dir()).root, expect);
   std::size_t passed = 0;
   for (const auto& c : v.checks) passed += c.status == attest::CheckStatus::pass ? 1 : 0;
-  fmt::print("7. verify: {} of {} checks PASS (chain to the vendor root, signature, nonce, "
-             "measurement, provider, firmware and certificate checks, NPT integrity); the "
-             "report is marked as simulator evidence\n",
-             passed, v.checks.size());
+  fmt::print(
+      "7. verify: {} of {} checks PASS (chain to the vendor root, signature, nonce, "
+      "measurement, provider, firmware and certificate checks, NPT integrity); the "
+      "report is marked as simulator evidence\n",
+      passed, v.checks.size());
   if (!v.passed()) broken("the report did not verify");
 
   vmm::Platform platform(world.chip_dir());
@@ -205,18 +215,20 @@ void run_demo(const DemoOptions& o) {
     fs::create_directories(dir);
   }
   const bool kept = !scratch || scratch->kept();
-  fmt::print("cvmsim demo: a protected VM image from packing to attestation, on the simulated "
-             "platform\n");
+  fmt::print(
+      "cvmsim demo: a protected VM image from packing to attestation, on the simulated "
+      "platform\n");
   fmt::print("working in {}\n", dir.string());
   for (crypto::SuiteId suite : {crypto::SuiteId::sm, crypto::SuiteId::nist}) {
     play_suite(suite, dir);
   }
-  fmt::print("\nSummary: in both suites the provider packed an encrypted image for one chip, "
-             "the PSP measured and checked the firmware, verified the image certificate and "
-             "programmed the image key into the disk controller; the guest booted from its "
-             "encrypted disk through PSP-mediated DMA, wrote data that survived a reboot, and "
-             "obtained a signed report that verified; the hypervisor saw only ciphertext, and "
-             "reordered firmware was refused.\n");
+  fmt::print(
+      "\nSummary: in both suites the provider packed an encrypted image for one chip, "
+      "the PSP measured and checked the firmware, verified the image certificate and "
+      "programmed the image key into the disk controller; the guest booted from its "
+      "encrypted disk through PSP-mediated DMA, wrote data that survived a reboot, and "
+      "obtained a signed report that verified; the hypervisor saw only ciphertext, and "
+      "reordered firmware was refused.\n");
   if (kept) fmt::print("artifacts kept in {}\n", dir.string());
 }
 

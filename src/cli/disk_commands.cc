@@ -30,7 +30,8 @@ ByteView builtin(const std::string& name, const std::string& option) {
   if (it == images.end()) {
     std::string names;
     for (const auto& [n, _] : images) names += (names.empty() ? "" : ", ") + std::string(n);
-    throw CLI::ValidationError(option, fmt::format("no built-in guest '{}' (have: {})", name, names));
+    throw CLI::ValidationError(option,
+                               fmt::format("no built-in guest '{}' (have: {})", name, names));
   }
   return it->second;
 }
@@ -81,9 +82,8 @@ void register_disk_commands(CLI::App& app) {
       "mkdisk", "Build a plaintext boot volume (boot header, kernel payload, data area)");
   auto* kernel = cmd->add_option("--kernel", o->kernel, "Kernel payload image (flat binary)")
                      ->check(CLI::ExistingFile);
-  auto* builtin_kernel =
-      cmd->add_option("--builtin-kernel", o->builtin_kernel,
-                      "A kernel built into cvmsim instead (e.g. disk_demo)");
+  auto* builtin_kernel = cmd->add_option("--builtin-kernel", o->builtin_kernel,
+                                         "A kernel built into cvmsim instead (e.g. disk_demo)");
   kernel->excludes(builtin_kernel);
   cmd->add_option("--file", o->files, "A file for the data area, NAME=PATH (repeatable)");
   cmd->add_option("--free-kib", o->free_kib, "Writable free space in the data area, KiB")

@@ -10,7 +10,8 @@
 namespace cvmsim {
 
 ScratchDir::ScratchDir(std::string_view prefix, const std::filesystem::path& parent) {
-  const std::filesystem::path base = parent.empty() ? std::filesystem::temp_directory_path() : parent;
+  const std::filesystem::path base =
+      parent.empty() ? std::filesystem::temp_directory_path() : parent;
   std::string tmpl = (base / (std::string(prefix) + "-XXXXXX")).string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
     throw CommonError(CommonErrc::io,

@@ -19,7 +19,7 @@ namespace cvmsim::lab {
 
 struct ImageSpec {
   image::BootVolumeSpec volume;
-  std::vector<std::size_t> chips = {0};      // which of the world's chips may boot it
+  std::vector<std::size_t> chips = {0};     // which of the world's chips may boot it
   std::vector<Bytes> allowed_measurements;  // empty: any launch digest
   std::uint32_t sector_size = 4096;
 };

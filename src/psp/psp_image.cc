@@ -24,18 +24,19 @@
 namespace cvmsim::psp {
 namespace {
 
-// Why a certificate was refused, as the detail word of bad_certificate (docs/formats.md, "Secure calls").
+// Why a certificate was refused, as the detail word of bad_certificate (docs/formats.md, "Secure
+// calls").
 enum class CertRefusal : std::uint64_t {
-  no_header = 1,         // the LUKS2 header does not parse
-  none_for_chip = 2,     // no token for this chip
-  malformed = 3,         // the certificate does not decode
-  bad_signature = 4,     // the provider's signature does not verify
-  wrong_provider = 5,    // not the provider that signed this VM's reference
+  no_header = 1,       // the LUKS2 header does not parse
+  none_for_chip = 2,   // no token for this chip
+  malformed = 3,       // the certificate does not decode
+  bad_signature = 4,   // the provider's signature does not verify
+  wrong_provider = 5,  // not the provider that signed this VM's reference
   wrong_suite = 6,
-  wrong_image = 7,       // UUID differs from the header's
-  measurement = 8,       // the launch digest is not among the allowed ones
-  unwrap = 9,            // the key is not wrapped for this chip
-  geometry = 10,         // the data segment does not fit the attached disk
+  wrong_image = 7,  // UUID differs from the header's
+  measurement = 8,  // the launch digest is not among the allowed ones
+  unwrap = 9,       // the key is not wrapped for this chip
+  geometry = 10,    // the data segment does not fit the attached disk
 };
 
 Result refuse(CertRefusal why) {
@@ -66,8 +67,7 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   } catch (const Error&) {
     return refuse(CertRefusal::no_header);
   }
-  const std::vector<Bytes> candidates =
-      image::certificates_for_chip(luks, fuses_.identity.chip_id);
+  const std::vector<Bytes> candidates = image::certificates_for_chip(luks, fuses_.identity.chip_id);
   if (candidates.empty()) return refuse(CertRefusal::none_for_chip);
   // The first token for this chip is the one checked and reported; a provider authorises
   // a chip once.
@@ -110,10 +110,8 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   std::uint32_t slot = 0;
   while (slot < hw::kDiskKeyslots && keyslot_in_use_[slot]) ++slot;
   if (slot == hw::kDiskKeyslots) return Result::failure(Status::resource_exhausted, 0);
-  const hw::DiskKeyslot config{suite_,           key,
-                               cert.sector_size, cert.data_offset,
-                               cert.data_length, *vm.disk_port,
-                               vm.key_asid()};
+  const hw::DiskKeyslot config{suite_,           key,           cert.sector_size, cert.data_offset,
+                               cert.data_length, *vm.disk_port, vm.key_asid()};
   try {
     disks_.program_keyslot(hw::PspPasskey{}, slot, config);
   } catch (const Error&) {

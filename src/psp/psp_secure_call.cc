@@ -22,7 +22,9 @@ namespace {
 
 namespace npt = hw::npt;
 
-Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, detail), {}}; }
+Response fail(Status s, std::uint64_t detail = 0) {
+  return {Result::failure(s, detail), {}};
+}
 
 }  // namespace
 
@@ -54,10 +56,12 @@ Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t
 Result Psp::check_guest_pages(Vm& vm, const std::vector<std::uint64_t>& page_gpas) {
   for (std::size_t i = 0; i < page_gpas.size();) {
     std::size_t run = 1;
-    while (i + run < page_gpas.size() && page_gpas[i + run] == page_gpas[i] + run * hw::kFrameSize) {
+    while (i + run < page_gpas.size() &&
+           page_gpas[i + run] == page_gpas[i] + run * hw::kFrameSize) {
       ++run;
     }
-    if (!guard_check(vm, page_gpas[i], run)) return Result::failure(Status::npt_tampered, page_gpas[i]);
+    if (!guard_check(vm, page_gpas[i], run))
+      return Result::failure(Status::npt_tampered, page_gpas[i]);
     i += run;
   }
   return Result::success();

@@ -18,7 +18,8 @@ std::uint64_t le(ByteView page, std::size_t at, int width) {
 }
 
 void put_le(MutableByteView page, std::size_t at, std::uint64_t v, int width) {
-  for (int i = 0; i < width; ++i) page[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  for (int i = 0; i < width; ++i)
+    page[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
 ParsedSecureCall fail(Status status, std::size_t field_offset) {
@@ -78,7 +79,8 @@ ParsedSecureCall parse_secure_call(ByteView page) {
       if (call.length == 0 || call.length > kMaxDiskIoPages * 4096) {
         return fail(Status::invalid_parameter, kArgsAt + 8);
       }
-      if (pages != (call.length + 4095) / 4096) return fail(Status::invalid_parameter, kArgsAt + 16);
+      if (pages != (call.length + 4095) / 4096)
+        return fail(Status::invalid_parameter, kArgsAt + 16);
       if (!zero(page, kArgsAt + 20, 4)) return fail(Status::invalid_parameter, kArgsAt + 20);
       constexpr std::size_t kListAt = kArgsAt + 24;
       for (std::size_t i = 0; i < pages; ++i) {

@@ -20,7 +20,7 @@ inline constexpr std::uint16_t kSecureCallVersion = 1;
 inline constexpr std::size_t kSecureCallPageSize = 4096;
 inline constexpr std::size_t kSecureCallHeaderSize = 32;
 inline constexpr std::uint32_t kMaxCertificateHeader = 4u << 20;  // LUKS2's largest header
-inline constexpr std::size_t kMaxDiskIoPages = 256;                // 1 MiB per request
+inline constexpr std::size_t kMaxDiskIoPages = 256;               // 1 MiB per request
 
 enum class SecureCallId : std::uint16_t { image_cert = 1, disk_io = 2, attest = 3 };
 
@@ -33,9 +33,9 @@ struct ImageCertCall {
 
 // DISK_IO: move `length` bytes between the VM's disk and the listed guest pages.
 struct DiskIoCall {
-  bool raw = false;     // read file bytes without the image key (the header area)
-  bool write = false;   // guest memory -> disk
-  bool flush = false;   // make earlier writes durable (no data, no pages)
+  bool raw = false;         // read file bytes without the image key (the header area)
+  bool write = false;       // guest memory -> disk
+  bool flush = false;       // make earlier writes durable (no data, no pages)
   std::uint64_t start = 0;  // keyed: sector of the data segment; raw: byte offset (x 512)
   std::uint32_t length = 0;
   std::vector<std::uint64_t> page_gpas;  // page-aligned, one per 4 KiB of the buffer

@@ -20,7 +20,8 @@ constexpr std::uint64_t kSectors = 64;
 constexpr std::uint32_t kAsid = 3;
 
 struct Rig {
-  explicit Rig(SuiteId s = SuiteId::sm, std::uint32_t sector = 4096) : suite(s), sector_size(sector) {
+  explicit Rig(SuiteId s = SuiteId::sm, std::uint32_t sector = 4096)
+      : suite(s), sector_size(sector) {
     key = crypto::random_bytes(crypto::suite(suite).xts_key_size());
     plain = crypto::random_bytes(kSectors * sector_size);
     Bytes file(kSegment, 0x5a);  // a "header" area
@@ -45,7 +46,8 @@ struct Rig {
     d.keyslot = 5;
     d.start = sector;
     d.length = bytes;
-    d.frames.assign(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>((bytes + 4095) / 4096));
+    d.frames.assign(frames.begin(),
+                    frames.begin() + static_cast<std::ptrdiff_t>((bytes + 4095) / 4096));
     d.memory = keyed(kAsid, Initiator::dma);
     return d;
   }
@@ -96,7 +98,8 @@ TEST_P(DiskForSuite, ReadsDecryptIntoTheVmsKeyAndWritesEncryptToTheImage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, DiskForSuite,
-                         ::testing::Values(std::pair{SuiteId::sm, 4096u}, std::pair{SuiteId::sm, 512u},
+                         ::testing::Values(std::pair{SuiteId::sm, 4096u},
+                                           std::pair{SuiteId::sm, 512u},
                                            std::pair{SuiteId::nist, 4096u},
                                            std::pair{SuiteId::nist, 512u}));
 
@@ -145,16 +148,18 @@ TEST(DiskController, RawReadsReturnTheFileBytesAndKeyslotsMustFitTheDisk) {
   Bytes seen(4096);
   rig.mc.read(rig.frames[0], seen, keyed(kAsid));
   EXPECT_EQ(seen, Bytes(4096, 0x5a));
-  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), 7,
-                                         {SuiteId::sm, rig.key, 4096, kSegment,
-                                          (kSectors + 1) * 4096, rig.port, kAsid}),
+  EXPECT_THROW(rig.disks.program_keyslot(
+                   test_passkey(), 7,
+                   {SuiteId::sm, rig.key, 4096, kSegment, (kSectors + 1) * 4096, rig.port, kAsid}),
                HwError);
-  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), 7,
-                                         {SuiteId::sm, rig.key, 1024, kSegment, 4096, rig.port, kAsid}),
-               HwError);
-  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), kDiskKeyslots,
-                                         {SuiteId::sm, rig.key, 4096, kSegment, 4096, rig.port, kAsid}),
-               HwError);
+  EXPECT_THROW(
+      rig.disks.program_keyslot(test_passkey(), 7,
+                                {SuiteId::sm, rig.key, 1024, kSegment, 4096, rig.port, kAsid}),
+      HwError);
+  EXPECT_THROW(
+      rig.disks.program_keyslot(test_passkey(), kDiskKeyslots,
+                                {SuiteId::sm, rig.key, 4096, kSegment, 4096, rig.port, kAsid}),
+      HwError);
 }
 
 }  // namespace

@@ -2,10 +2,10 @@
 // image for a chip; the measured boot firmware hands the image certificate to the PSP by a
 // secure call, the PSP programs the image key into the disk controller, and the kernel it
 // loads through PSP-mediated DMA reads, writes and attests.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fmt/format.h>
 
 #include "attest/report.h"
 #include "common/file_io.h"
@@ -24,7 +24,9 @@ Bytes guest(const std::string& name) {
   return read_file(std::string(CVMSIM_GUEST_DIR) + "/" + name + ".bin");
 }
 
-Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes text(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 constexpr std::string_view kMotd = "welcome to an encrypted disk";
 
@@ -40,7 +42,6 @@ bool contains(ByteView haystack, std::string_view needle) {
   return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
          haystack.end();
 }
-
 
 vmm::RunResult boot(const World& world, const std::filesystem::path& image,
                     const measure::Policy& policy = {}, Bytes nonce = {}, std::size_t chip = 0) {
@@ -129,9 +130,9 @@ TEST_P(ProtectedImage, TheGuestReadsTheWholeVolumeByteForByte) {
 
   const vmm::RunResult r = boot(world, image);
   ASSERT_EQ(r.exit_status, 0u) << r.console << r.detail;
-  EXPECT_NE(r.console.find(fmt::format("checksum: fnv1a64 {:016x} over {} bytes", hash,
-                                       volume.size())),
-            std::string::npos)
+  EXPECT_NE(
+      r.console.find(fmt::format("checksum: fnv1a64 {:016x} over {} bytes", hash, volume.size())),
+      std::string::npos)
       << r.console;
 }
 
@@ -155,8 +156,7 @@ TEST(ProtectedImageRefusals, DiskRequestsOutsideTheCertifiedSegmentAreRefused) {
 
 INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, ProtectedImage,
                          ::testing::Values(Param{SuiteId::sm, 4096}, Param{SuiteId::sm, 512},
-                                           Param{SuiteId::nist, 4096},
-                                           Param{SuiteId::nist, 512}),
+                                           Param{SuiteId::nist, 4096}, Param{SuiteId::nist, 512}),
                          [](const auto& param_info) {
                            return fmt::format("{}_{}", crypto::to_string(param_info.param.suite),
                                               param_info.param.sector_size);

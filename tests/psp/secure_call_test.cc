@@ -9,7 +9,8 @@ namespace cvmsim::psp {
 namespace {
 
 void put(Bytes& page, std::size_t at, std::uint64_t v, int width) {
-  for (int i = 0; i < width; ++i) page[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  for (int i = 0; i < width; ++i)
+    page[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
 Bytes request(std::uint16_t call, std::uint64_t sequence = 1) {
@@ -61,7 +62,8 @@ TEST(SecureCall, RefusesEachBadFieldNamingItsOffset) {
   cases.push_back({"version", bad_version, Status::invalid_parameter, 4});
   cases.push_back({"unknown call", request(9), Status::invalid_command, 6});
   cases.push_back({"zero length", disk_io(0, 0, 0), Status::invalid_parameter, 40});
-  cases.push_back({"over 1 MiB", disk_io(0, (1u << 20) + 4096, 257), Status::invalid_parameter, 40});
+  cases.push_back(
+      {"over 1 MiB", disk_io(0, (1u << 20) + 4096, 257), Status::invalid_parameter, 40});
   cases.push_back({"page count", disk_io(0, 8192, 3), Status::invalid_parameter, 48});
   cases.push_back({"unaligned page", disk_io(0, 4096, 1, 0x800010), Status::invalid_address, 56});
   Bytes direction = disk_io(0, 4096, 1);

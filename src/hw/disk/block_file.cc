@@ -64,13 +64,13 @@ void BlockFile::read_at(std::uint64_t offset, MutableByteView out) const {
   check_range(offset, out.size(), "read");
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      throw HwError(HwErrc::io, fmt::format("reading disk image {} at offset {:#x}: {}",
-                                            path_.string(), offset + done,
-                                            n < 0 ? std::strerror(errno) : "unexpected end"));
+      throw HwError(HwErrc::io,
+                    fmt::format("reading disk image {} at offset {:#x}: {}", path_.string(),
+                                offset + done, n < 0 ? std::strerror(errno) : "unexpected end"));
     }
     done += static_cast<std::size_t>(n);
   }
@@ -78,19 +78,18 @@ void BlockFile::read_at(std::uint64_t offset, MutableByteView out) const {
 
 void BlockFile::write_at(std::uint64_t offset, ByteView data) {
   if (!writable_) {
-    throw HwError(HwErrc::io,
-                  fmt::format("disk image {} is attached read-only", path_.string()));
+    throw HwError(HwErrc::io, fmt::format("disk image {} is attached read-only", path_.string()));
   }
   check_range(offset, data.size(), "write");
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
-                               static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      throw HwError(HwErrc::io, fmt::format("writing disk image {} at offset {:#x}: {}",
-                                            path_.string(), offset + done,
-                                            n < 0 ? std::strerror(errno) : "no progress"));
+      throw HwError(HwErrc::io,
+                    fmt::format("writing disk image {} at offset {:#x}: {}", path_.string(),
+                                offset + done, n < 0 ? std::strerror(errno) : "no progress"));
     }
     done += static_cast<std::size_t>(n);
   }
@@ -98,8 +97,8 @@ void BlockFile::write_at(std::uint64_t offset, ByteView data) {
 
 void BlockFile::sync() {
   if (writable_ && ::fsync(fd_) != 0) {
-    throw HwError(HwErrc::io, fmt::format("flushing disk image {}: {}", path_.string(),
-                                          std::strerror(errno)));
+    throw HwError(HwErrc::io,
+                  fmt::format("flushing disk image {}: {}", path_.string(), std::strerror(errno)));
   }
 }
 

@@ -12,7 +12,9 @@
 namespace cvmsim::hw {
 namespace {
 
-[[noreturn]] void refuse(const std::string& why) { throw HwError(HwErrc::bad_dma, why); }
+[[noreturn]] void refuse(const std::string& why) {
+  throw HwError(HwErrc::bad_dma, why);
+}
 
 }  // namespace
 
@@ -22,7 +24,9 @@ std::uint32_t DiskController::attach(const std::filesystem::path& path, bool wri
   return port;
 }
 
-void DiskController::detach(std::uint32_t port) { ports_.erase(port); }
+void DiskController::detach(std::uint32_t port) {
+  ports_.erase(port);
+}
 
 BlockFile& DiskController::backing(std::uint32_t port) {
   const auto it = ports_.find(port);
@@ -37,8 +41,8 @@ void DiskController::program_keyslot(PspPasskey, std::uint32_t slot, const DiskK
   }
   if (config.data_length == 0 || config.data_length % config.sector_size != 0 ||
       config.data_offset % kRawSectorSize != 0) {
-    refuse(fmt::format("keyslot {}: data segment at {:#x} of {} bytes is not sector-aligned",
-                       slot, config.data_offset, config.data_length));
+    refuse(fmt::format("keyslot {}: data segment at {:#x} of {} bytes is not sector-aligned", slot,
+                       config.data_offset, config.data_length));
   }
   const auto end = add_checked(config.data_offset, config.data_length);
   if (!end || *end > backing(config.port).size()) {
@@ -91,8 +95,8 @@ std::uint64_t DiskController::file_offset(const DmaDescriptor& d, const Slot* sl
                        d.memory.key_asid()));
   }
   if (d.length % k.sector_size != 0) {
-    refuse(fmt::format("{} bytes is not a whole number of {}-byte sectors", d.length,
-                       k.sector_size));
+    refuse(
+        fmt::format("{} bytes is not a whole number of {}-byte sectors", d.length, k.sector_size));
   }
   const std::uint64_t sectors = d.length / k.sector_size;
   const auto last = add_checked(d.start, sectors);

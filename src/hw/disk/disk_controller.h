@@ -38,7 +38,7 @@ enum class DmaDirection : std::uint8_t { to_memory = 0, to_disk = 1 };
 // What the PSP programs into a keyslot: everything the certificate binds.
 struct DiskKeyslot {
   crypto::SuiteId suite = crypto::SuiteId::sm;
-  Bytes key;                      // the image key (XTS: two halves)
+  Bytes key;  // the image key (XTS: two halves)
   std::uint32_t sector_size = 4096;
   std::uint64_t data_offset = 0;  // bytes from the start of the backing file
   std::uint64_t data_length = 0;  // bytes
@@ -56,7 +56,7 @@ struct DmaDescriptor {
   std::uint64_t start = 0;
   std::uint64_t length = 0;  // bytes: a multiple of the sector size (keyed) or of 512 (raw)
   DmaDirection direction = DmaDirection::to_memory;
-  std::vector<std::uint64_t> frames;  // host frames of the buffer, 4 KiB each, in order
+  std::vector<std::uint64_t> frames;    // host frames of the buffer, 4 KiB each, in order
   Requester memory = Requester::dma();  // the memory side (minted by the PSP with the ASID)
 };
 
