@@ -187,7 +187,6 @@ class Psp {
   PrivateMemory memory_;
   std::map<VmHandle, std::unique_ptr<Vm>> vms_;
   std::vector<bool> asid_in_use_;
-  std::vector<bool> keyslot_in_use_ = std::vector<bool>(hw::kDiskKeyslots, false);
   std::uint64_t dma_tags_ = 0;
   VmHandle next_handle_ = 1;
   std::uint64_t commands_ = 0;

@@ -48,7 +48,6 @@ Result refuse(CertRefusal why) {
 void Psp::release_disk(Vm& vm) {
   if (vm.image.keyslot) {
     disks_.clear_keyslot(hw::PspPasskey{}, *vm.image.keyslot);
-    keyslot_in_use_[*vm.image.keyslot] = false;
     vm.image.keyslot.reset();
   }
 }
@@ -108,7 +107,8 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
     return refuse(CertRefusal::unwrap);
   }
   std::uint32_t slot = 0;
-  while (slot < hw::kDiskKeyslots && keyslot_in_use_[slot]) ++slot;
+  // Only the PSP programs keyslots, so the controller's own state says which are free.
+  while (slot < hw::kDiskKeyslots && disks_.keyslot_loaded(slot)) ++slot;
   if (slot == hw::kDiskKeyslots) return Result::failure(Status::resource_exhausted, 0);
   const hw::DiskKeyslot config{suite_,           key,           cert.sector_size, cert.data_offset,
                                cert.data_length, *vm.disk_port, vm.key_asid()};
@@ -117,7 +117,6 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   } catch (const Error&) {
     return refuse(CertRefusal::geometry);
   }
-  keyslot_in_use_[slot] = true;
   vm.image.keyslot = slot;
   vm.image.sector_size = cert.sector_size;
   vm.image.data_offset = cert.data_offset;
