@@ -7,7 +7,9 @@
 namespace cvmsim::psp {
 namespace {
 
-// Request page offsets (docs/formats.md, "Secure calls").
+// Request page offsets (docs/formats.md, "Secure calls"). Fields are read at fixed
+// offsets of one page rather than through ByteReader: a bad field must become a status
+// with the field's offset written back to the guest, not an exception.
 constexpr std::size_t kMagicAt = 0, kVersionAt = 4, kCallAt = 6, kSequenceAt = 8;
 constexpr std::size_t kStatusAt = 16, kDetailAt = 20, kArgsAt = 32;
 
