@@ -12,13 +12,26 @@ struct sc_header {
   u64 reserved;
 };
 
-static volatile u8* sc_page(void) { return (volatile u8*)CVM_SECURE_CALL_PAGE; }
-static volatile struct sc_header* sc_head(void) { return (volatile struct sc_header*)sc_page(); }
+static volatile u8* sc_page(void) {
+  return (volatile u8*)CVM_SECURE_CALL_PAGE;
+}
+static volatile struct sc_header* sc_head(void) {
+  return (volatile struct sc_header*)sc_page();
+}
 
-/* Starts a request: clears the page but keeps the sequence number of the last call. */
+/* Bytes after the header that sc_begin clears: every call's fixed arguments and the
+ * PSP's fixed results lie inside; a call that uses more (the DISK_IO page list, the ATTEST
+ * report) writes or reads only what it sets or what the PSP returned. */
+#define SC_CLEARED_ARGS 64
+
+/* Starts a request: clears the header and fixed arguments but keeps the sequence number
+ * of the last call. Clearing is done in 8-byte stores and only this far because guest
+ * stores are costly in the emulator (every store takes Unicorn 2.0.1's slow path,
+ * docs/benchmarks.md), and a request is issued per disk transfer. */
 static void sc_begin(u16 call) {
   const u64 sequence = sc_head()->magic == CVM_SC_MAGIC ? sc_head()->sequence : 0;
-  for (usize i = 0; i < 4096; ++i) sc_page()[i] = 0;
+  volatile u64* words = (volatile u64*)sc_page();
+  for (usize i = 0; i < (sizeof(struct sc_header) + SC_CLEARED_ARGS) / 8; ++i) words[i] = 0;
   sc_head()->magic = CVM_SC_MAGIC;
   sc_head()->version = 1;
   sc_head()->call = call;
@@ -30,13 +43,25 @@ static u32 sc_finish(void) {
   return sc_head()->status;
 }
 
-static void put64(usize at, u64 v) { *(volatile u64*)(sc_page() + at) = v; }
-static void put32(usize at, u32 v) { *(volatile u32*)(sc_page() + at) = v; }
-static void put16(usize at, u16 v) { *(volatile u16*)(sc_page() + at) = v; }
-static u64 get64(usize at) { return *(volatile u64*)(sc_page() + at); }
-static u32 get32(usize at) { return *(volatile u32*)(sc_page() + at); }
+static void put64(usize at, u64 v) {
+  *(volatile u64*)(sc_page() + at) = v;
+}
+static void put32(usize at, u32 v) {
+  *(volatile u32*)(sc_page() + at) = v;
+}
+static void put16(usize at, u16 v) {
+  *(volatile u16*)(sc_page() + at) = v;
+}
+static u64 get64(usize at) {
+  return *(volatile u64*)(sc_page() + at);
+}
+static u32 get32(usize at) {
+  return *(volatile u32*)(sc_page() + at);
+}
 
-u32 cvm_last_detail(void) { return sc_head()->detail; }
+u32 cvm_last_detail(void) {
+  return sc_head()->detail;
+}
 
 u32 cvm_image_cert(const void* header, u32 length, u32* sector_size, u64* data_sectors) {
   sc_begin(CVM_SC_IMAGE_CERT);

@@ -129,6 +129,7 @@ bool GuestCpu::apply_pending_flush() {
   // UC_CTL_TB_FLUSH leave it in use; measured), but unmapping the region does.
   bool code_dropped = false;
   for (const auto& [begin, end] : regions_->take_stale_code()) {
+    if (regions_->contains(begin)) ++stats_.code_regions_dropped;
     regions_->drop(begin);
     code_dropped = true;
   }

@@ -78,6 +78,9 @@ struct CpuStats {
   std::uint64_t mmio_pages_mapped = 0;
   std::uint64_t tlb_evictions = 0;
   std::uint64_t tlb_flushes = 0;
+  // Regions dropped because bytes that code had been translated from were written through
+  // the memory controller (their next fetch re-translates).
+  std::uint64_t code_regions_dropped = 0;
 };
 
 class GuestCpu {

@@ -77,8 +77,9 @@ struct GuestCpu::Hooks {
   }
 
   // The start of every translation block: the one place where a stop is exact.
-  static void block(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
+  static void block(uc_engine* uc, std::uint64_t address, std::uint32_t size, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
+    if (!cpu->regions_->known_code(address)) cpu->regions_->note_code(address, size);
     if (cpu->stop_at_block_ || cpu->timer_expired_.load(std::memory_order_relaxed)) {
       cpu->stopped_at_block_ = true;
       uc_emu_stop(uc);

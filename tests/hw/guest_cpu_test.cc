@@ -258,6 +258,26 @@ TEST(GuestCpu, InstructionBudgetsNeedCountingAndStopTheGuest) {
   EXPECT_THROW((void)plain.cpu->run(RunLimits{std::chrono::seconds(1), 10}), HwError);
 }
 
+TEST(GuestCpu, WritesIntoRegionsNoCodeRanFromKeepTranslatedCode) {
+  TestMachine m;
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t data = m.new_frame();
+  m.own(data, kAsid);
+  m.map(kData, data);  // executable in the NPT, but no code runs from it
+  write32(m, data, 7, psp_access(kAsid));
+  EXPECT_EQ(next_out(m).value, 7u);
+  // DMA-like writes into the data page: the guest sees them, its code stays translated.
+  for (std::uint32_t v = 8; v < 12; ++v) {
+    write32(m, data, v, psp_access(kAsid));
+    EXPECT_EQ(next_out(m).value, v);
+  }
+  EXPECT_EQ(m.cpu->stats().code_regions_dropped, 0u);
+  // A write into the page the loop runs from drops that region (and nothing else).
+  write32(m, m.hpa_of(kLoadGpa) + 16, 0, psp_access(kAsid));
+  EXPECT_EQ(next_out(m).value, 11u);
+  EXPECT_EQ(m.cpu->stats().code_regions_dropped, 1u);
+}
+
 TEST(GuestCpu, ContiguousRunsBecomeOneRegion) {
   TestMachine m;
   // rdi = kData; rcx = 8; l: mov [rdi], rcx; add rdi, 4096; dec rcx; jnz l; hlt

@@ -122,8 +122,7 @@ RegionMap::Fill RegionMap::map_direct(std::uint64_t gpa_page, const npt::Transla
         fmt::format("unicorn could not map GPA {:#x}+{:#x}: {}", first, size, uc_strerror(err))};
   }
   const std::uint64_t first_hpa = frame_hpa - (gpa_page - first);
-  regions_.emplace(first, Region{size, nullptr, first_hpa, t.executable});
-  if (t.executable) executable_by_hpa_.emplace(first_hpa, first);
+  regions_.emplace(first, Region{size, nullptr, first_hpa, false});
   ++stats_.direct_regions;
   stats_.direct_pages += size / kFrameSize;
   return {};
@@ -149,22 +148,48 @@ void RegionMap::drop(std::uint64_t gpa) {
   const auto it = find(gpa);
   if (it == regions_.end()) return;
   uc_mem_unmap(uc_, it->first, it->second.size);
-  if (it->second.executable) executable_by_hpa_.erase(it->second.hpa);
+  if (it->second.ran_code) code_by_hpa_.erase(it->second.hpa);
   regions_.erase(it);
+  forget_code_cache();
 }
 
 void RegionMap::clear() {
   for (const auto& [gpa, region] : regions_) uc_mem_unmap(uc_, gpa, region.size);
   regions_.clear();
-  executable_by_hpa_.clear();
+  code_by_hpa_.clear();
+  forget_code_cache();
   ++stats_.flushes;
 }
 
+void RegionMap::note_code(std::uint64_t gpa, std::uint32_t size) {
+  // A block may cross into the next region (an instruction or a block spanning a region
+  // boundary): every region it overlaps has had bytes translated.
+  const std::uint64_t last = gpa + (size == 0 ? 0 : size - 1);
+  for (std::uint64_t at = gpa; at <= last;) {
+    auto it = regions_.upper_bound(at);
+    if (it == regions_.begin()) break;
+    --it;
+    Region& region = it->second;
+    if (at - it->first >= region.size) break;  // not mapped (cannot run code)
+    if (region.mmio == nullptr && !region.ran_code) {
+      region.ran_code = true;
+      code_by_hpa_.emplace(region.hpa, it->first);
+    }
+    if (at == gpa) {
+      code_cache_first_ = it->first;
+      code_cache_size_ = region.size;
+    }
+    const std::uint64_t end = it->first + region.size;
+    if (end == 0 || end > last) break;
+    at = end;
+  }
+}
+
 void RegionMap::note_external_write(std::uint64_t hpa, std::uint64_t length) {
-  if (executable_by_hpa_.empty() || length == 0) return;
-  // Executable regions that start at or before the last byte written.
-  auto it = executable_by_hpa_.upper_bound(hpa + (length - 1));
-  while (it != executable_by_hpa_.begin()) {
+  if (code_by_hpa_.empty() || length == 0) return;
+  // Regions that ran code and start at or before the last byte written.
+  auto it = code_by_hpa_.upper_bound(hpa + (length - 1));
+  while (it != code_by_hpa_.begin()) {
     --it;
     const Region& region = regions_.at(it->second);
     const std::uint64_t region_end = it->first + region.size;

@@ -73,8 +73,17 @@ class RegionMap {
   // Drops the region holding `gpa` (a permission miss re-walks, as hardware does).
   void drop(std::uint64_t gpa);
   void clear();  // the TLB flush
+  // A translation block of `size` bytes at `gpa` runs (the block hook). Regions that
+  // code has run from are the ones whose translated code external writes make stale.
+  // known_code() is the block hook's fast path: the region of the last block noted.
+  [[nodiscard]] bool known_code(std::uint64_t gpa) const noexcept {
+    return gpa - code_cache_first_ < code_cache_size_;
+  }
+  void note_code(std::uint64_t gpa, std::uint32_t size);
   // A write through the memory controller to [hpa, hpa + length): code translated from
-  // executable direct regions over those frames must be dropped (take_stale_code()).
+  // direct regions over those frames that code has run from must be dropped
+  // (take_stale_code()). Writes into regions code never ran from (DMA into data buffers,
+  // even where the NPT allows execution) cost nothing.
   void note_external_write(std::uint64_t hpa, std::uint64_t length);
   // GPA ranges [first, second) whose translated code is stale, and forgets them.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> take_stale_code();
@@ -89,7 +98,7 @@ class RegionMap {
     std::uint64_t size = 0;
     std::unique_ptr<MmioPage> mmio;  // null for direct regions
     std::uint64_t hpa = 0;           // direct regions: the first frame
-    bool executable = false;
+    bool ran_code = false;           // a translation block has run from it (note_code)
   };
   using Regions = std::map<std::uint64_t, Region>;  // by first GPA
   Regions::const_iterator find(std::uint64_t gpa) const;
@@ -104,7 +113,11 @@ class RegionMap {
   MmioRead mmio_read_;
   MmioWrite mmio_write_;
   Regions regions_;
-  std::map<std::uint64_t, std::uint64_t> executable_by_hpa_;  // first frame -> first GPA
+  void forget_code_cache() noexcept { code_cache_size_ = 0; }
+
+  std::map<std::uint64_t, std::uint64_t> code_by_hpa_;  // regions that ran code: frame -> GPA
+  std::uint64_t code_cache_first_ = 0;
+  std::uint64_t code_cache_size_ = 0;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> stale_code_;
   RegionStats stats_;
 };

@@ -116,7 +116,9 @@ class DiskController {
   // The file byte range a descriptor covers; throws HwError{bad_dma}.
   std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
   void copy_to_memory(const DmaDescriptor& d, ByteView data);
-  Bytes copy_from_memory(const DmaDescriptor& d);
+  void decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext);
+  void copy_from_memory(const DmaDescriptor& d, MutableByteView data);
+  MutableByteView staging(std::size_t length);
   void transfer(const DmaDescriptor& d);
   DmaCompletion complete(DmaCompletion done);
 
@@ -126,6 +128,9 @@ class DiskController {
   std::array<std::unique_ptr<Slot>, kDiskKeyslots> slots_{};
   InterruptLine interrupt_;
   DiskStats stats_;
+  // The controller's transfer buffer (a device's own SRAM), reused by every transfer:
+  // allocating and zeroing a fresh megabyte per transfer cost more than the copy itself.
+  Bytes staging_;
 };
 
 }  // namespace cvmsim::hw
