@@ -141,6 +141,7 @@ void BM_NptMap(benchmark::State& state, measure::NptIntegrity integrity, crypto:
     std::sort(us.begin(), us.end());
     state.counters["median_us"] = us[us.size() / 2];
     state.counters["p90_us"] = us[us.size() * 9 / 10];
+    state.counters["p99_us"] = us[us.size() * 99 / 100];
   }
   set_memory_counters(state, m);
   state.SetLabel(std::string(measure::to_string(integrity)) + ", " +

@@ -8,6 +8,7 @@ if(CVMSIM_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
 find_package(PkgConfig REQUIRED)
-# libgcrypt is used only by tests and benchmarks, as an independent SM4-XTS reference.
+# libgcrypt: the PSP's NPT-guard node hashing (per-message cost; src/psp/npt_guard/
+# node_hasher.h says why) and, in tests and benchmarks, an independent SM4-XTS reference.
 pkg_check_modules(GCRYPT REQUIRED IMPORTED_TARGET libgcrypt>=1.10)
 pkg_check_modules(UNICORN REQUIRED IMPORTED_TARGET unicorn>=2.0)

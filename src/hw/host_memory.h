@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 
 #include "common/bytes.h"
+#include "hw/sparse_table.h"
 
 namespace cvmsim::hw {
 
@@ -30,12 +30,13 @@ class HostMemory {
   std::uint8_t* span(std::uint64_t hpa, std::uint64_t length);
   // Checks that [hpa, hpa + length) is inside the address space without wrapping.
   void check_range(std::uint64_t hpa, std::uint64_t length) const;
-  [[nodiscard]] std::uint64_t resident_chunks() const noexcept { return chunks_.size(); }
+  [[nodiscard]] std::uint64_t resident_chunks() const noexcept { return resident_chunks_; }
 
  private:
   struct Chunk;
   std::uint64_t size_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Chunk>> chunks_;
+  SparseTable<std::unique_ptr<Chunk>> chunks_;  // by chunk number
+  std::uint64_t resident_chunks_ = 0;
 };
 
 }  // namespace cvmsim::hw

@@ -35,20 +35,35 @@ std::string_view initiator_name(Initiator who) {
 }  // namespace
 
 MemoryController::MemoryController(HostMemory& memory, crypto::SuiteId suite, bool strict)
-    : memory_(memory), suite_(suite), strict_(strict) {}
+    : memory_(memory), suite_(suite), strict_(strict), tags_(memory.size() / kChunkSize) {}
 
 FrameTag MemoryController::tag(std::uint64_t hpa) const {
-  const auto it = tags_.find(frame_number(hpa));
-  return it == tags_.end() ? FrameTag{} : it->second;
+  if (hpa >= memory_.size()) return FrameTag{};
+  const auto* chunk = tags_.find(hpa / kChunkSize);
+  return chunk == nullptr || !*chunk ? FrameTag{} : (**chunk)[hpa % kChunkSize / kFrameSize];
+}
+
+void MemoryController::store_tag(std::uint64_t frame_hpa, const FrameTag& t) {
+  auto& chunk = tags_.at(frame_hpa / kChunkSize);
+  if (!chunk) {
+    if (t == FrameTag{}) return;
+    chunk = std::make_unique<ChunkTags>();
+  }
+  (*chunk)[frame_hpa % kChunkSize / kFrameSize] = t;
 }
 
 std::vector<std::uint64_t> MemoryController::frames_of(std::uint32_t owner) const {
   std::vector<std::uint64_t> out;
-  for (const auto& [frame, t] : tags_) {
-    if (t.owner == owner && t.use != FrameUse::host) out.push_back(frame * kFrameSize);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  tags_.for_each([&](std::uint64_t chunk_number, const std::unique_ptr<ChunkTags>& chunk) {
+    if (!chunk) return;
+    for (std::size_t i = 0; i < chunk->size(); ++i) {
+      const FrameTag& t = (*chunk)[i];
+      if (t.owner == owner && t.use != FrameUse::host) {
+        out.push_back(chunk_number * kChunkSize + i * kFrameSize);
+      }
+    }
+  });
+  return out;  // in address order
 }
 
 const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
@@ -170,11 +185,7 @@ std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, b
     const Bytes dram = dram_of(frame_hpa, t);
     t.asid = who.key_asid();
     store_dram(frame_hpa, t, dram);
-    if (t == FrameTag{}) {
-      tags_.erase(frame_number(frame_hpa));
-    } else {
-      tags_[frame_number(frame_hpa)] = t;
-    }
+    store_tag(frame_hpa, t);
   }
   if (t.asid != who.key_asid()) return nullptr;
   if (t.guard == FrameGuard::no_access || (for_write && t.guard == FrameGuard::write_blocked)) {
@@ -192,16 +203,20 @@ void MemoryController::load_key(PspPasskey passkey, std::uint32_t asid, ByteView
 void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
   if (!keys_.contains(asid)) return;
   // Frames still kept under this key keep their DRAM content: it becomes raw ciphertext.
-  for (auto& [frame, t] : tags_) {
-    if (t.asid != asid) continue;
-    const std::uint64_t hpa = frame * kFrameSize;
-    const Bytes dram = dram_of(hpa, t);
-    FrameTag raw = t;
-    raw.asid = 0;
-    store_dram(hpa, raw, dram);
-    t = raw;
-    notify_write(hpa, kFrameSize);  // the stored representation changed
-  }
+  tags_.for_each([&](std::uint64_t chunk_number, std::unique_ptr<ChunkTags>& chunk) {
+    if (!chunk) return;
+    for (std::size_t i = 0; i < chunk->size(); ++i) {
+      FrameTag& t = (*chunk)[i];
+      if (t.asid != asid) continue;
+      const std::uint64_t hpa = chunk_number * kChunkSize + i * kFrameSize;
+      const Bytes dram = dram_of(hpa, t);
+      FrameTag raw = t;
+      raw.asid = 0;
+      store_dram(hpa, raw, dram);
+      t = raw;
+      notify_write(hpa, kFrameSize);  // the stored representation changed
+    }
+  });
   keys_.erase(asid);
 }
 
@@ -214,11 +229,22 @@ void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) 
     store_dram(frame_hpa, new_tag, dram);
     notify_write(frame_hpa, kFrameSize);  // the stored representation changed
   }
-  if (new_tag == FrameTag{}) {
-    tags_.erase(frame_number(frame_hpa));
-  } else {
-    tags_[frame_number(frame_hpa)] = new_tag;
+  store_tag(frame_hpa, new_tag);
+}
+
+void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, FrameTag new_tag) {
+  memory_.check_range(hpa, kFrameSize);
+  const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
+  if (strict_) {  // strict DRAM holds ciphertext: zeros under the new key are encrypted
+    set_tag(passkey, frame_hpa, new_tag);
+    const Bytes zeros(kFrameSize, 0);
+    write(frame_hpa, zeros, Requester::psp(passkey, new_tag.asid));
+    return;
   }
+  if (new_tag.asid != 0) (void)key(new_tag.asid);        // throws HwError{no_key}
+  std::memset(memory_.frame(frame_hpa), 0, kFrameSize);  // the plaintext, under the new slot
+  store_tag(frame_hpa, new_tag);
+  notify_write(frame_hpa, kFrameSize);
 }
 
 }  // namespace cvmsim::hw

@@ -15,6 +15,7 @@
 // Privileged operations (keys, tags) take a PspPasskey, which only the PSP can construct.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,6 +27,7 @@
 #include "crypto/suite_id.h"
 #include "crypto/xts.h"
 #include "hw/host_memory.h"
+#include "hw/sparse_table.h"
 
 namespace cvmsim::psp {
 class Psp;
@@ -134,6 +136,10 @@ class MemoryController {
   // Re-tags a frame without changing its DRAM content as seen through its new key slot's
   // eyes: the PSP uses it on frames it has just written or scrubbed.
   void set_tag(PspPasskey, std::uint64_t hpa, FrameTag tag);
+  // Re-tags a frame and fills it with zeros as seen through its new key slot: set_tag()
+  // followed by a write of zeros, without converting the old content first (a PSP
+  // handing a frame to a VM scrubs it anyway).
+  void set_tag_zeroed(PspPasskey, std::uint64_t hpa, FrameTag tag);
 
  private:
   const crypto::XtsCipher& key(std::uint32_t asid) const;
@@ -148,7 +154,10 @@ class MemoryController {
   HostMemory& memory_;
   crypto::SuiteId suite_;
   bool strict_;
-  std::unordered_map<std::uint64_t, FrameTag> tags_;  // frame number -> tag (default: host)
+  // The tags of one 2 MiB chunk's frames; chunks never re-tagged have none (all host).
+  using ChunkTags = std::array<FrameTag, kChunkSize / kFrameSize>;
+  void store_tag(std::uint64_t frame_hpa, const FrameTag& tag);
+  SparseTable<std::unique_ptr<ChunkTags>> tags_;  // by chunk number
   std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
   std::map<std::uint64_t, WriteObserver> observers_;
   std::uint64_t next_observer_ = 1;

@@ -65,9 +65,8 @@ std::optional<std::uint64_t> Psp::take_merkle_frame(Vm& vm) {
   vm.table_pool.pop_back();
   // Write-blocked for everyone but the PSP in every guarded mode: the tree's nodes are
   // read back unverified, so the host must not be able to change them.
-  mc_.set_tag(hw::PspPasskey{}, frame,
-              {0, vm.handle, hw::FrameUse::merkle, hw::FrameGuard::write_blocked});
-  mc_.write(frame, zero_page(), as_psp());
+  mc_.set_tag_zeroed(hw::PspPasskey{}, frame,
+                     {0, vm.handle, hw::FrameUse::merkle, hw::FrameGuard::write_blocked});
   return frame;
 }
 
@@ -186,8 +185,7 @@ Response Psp::handle(const NptDonate& c) {
                                    ? hw::FrameGuard::write_blocked
                                    : hw::FrameGuard::none;
   for (std::uint64_t frame : c.frames) {
-    mc_.set_tag(hw::PspPasskey{}, frame, {0, vm->handle, hw::FrameUse::npt, guard});
-    mc_.write(frame, zero_page(), as_psp());
+    mc_.set_tag_zeroed(hw::PspPasskey{}, frame, {0, vm->handle, hw::FrameUse::npt, guard});
     vm->table_pool.push_back(frame);
   }
   wire_guard(*vm);
@@ -231,9 +229,8 @@ Response Psp::handle(const NptMap& c) {
     const std::uint64_t frame = c.hpa + i * hw::kFrameSize;
     if (!c.permissions.shared) {
       // A private page starts as zeros under the VM's key, whatever the VMM left in it.
-      mc_.set_tag(hw::PspPasskey{}, frame,
-                  {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
-      mc_.write(frame, zero_page(), as_psp(vm->key_asid()));
+      mc_.set_tag_zeroed(hw::PspPasskey{}, frame,
+                         {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
     }
     write_mapping(*vm, c.gpa + i * hw::kFrameSize, npt::make_entry(frame, flags));
   }

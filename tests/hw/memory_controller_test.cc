@@ -60,6 +60,28 @@ TEST_P(EngineForSuite, OwnerSeesPlaintextHostSeesXtsCiphertext) {
   EXPECT_NE(other, seen);
 }
 
+TEST_P(EngineForSuite, RetaggingZeroedGivesTheNewOwnerZerosWhateverTheFrameHeld) {
+  mc.load_key(psp(), 1, vek1);
+  mc.write(0x20000, Bytes(kFrameSize, 0x77), kHostAccess);  // the VMM's leftovers
+  mc.set_tag_zeroed(psp(), 0x20000, {1, 1, FrameUse::guest, FrameGuard::none});
+  EXPECT_EQ(mc.tag(0x20000), (FrameTag{1, 1, FrameUse::guest, FrameGuard::none}));
+  Bytes back(kFrameSize, 0xff);
+  mc.read(0x20000, back, guest(1));
+  EXPECT_EQ(back, Bytes(kFrameSize, 0));
+  // The host now sees the encryption of zeros under the VEK, as after set_tag + write.
+  Bytes seen(kFrameSize);
+  mc.read(0x20000, seen, kHostAccess);
+  Bytes expected(kFrameSize);
+  crypto::suite(GetParam())
+      .new_xts(vek1)
+      ->encrypt_unit(crypto::plain64_tweak(0x20), Bytes(kFrameSize, 0), expected);
+  EXPECT_EQ(seen, expected);
+  // A slot without a key is refused, and the frame is left as it was.
+  EXPECT_THROW(mc.set_tag_zeroed(psp(), 0x20000, {2, 2, FrameUse::guest, FrameGuard::none}),
+               HwError);
+  EXPECT_EQ(mc.tag(0x20000).asid, 1u);
+}
+
 TEST_P(EngineForSuite, AnotherVmSeesGarbageAndNonOwnerWritesGarbleOnlyTheirBlocks) {
   mc.load_key(psp(), 1, vek1);
   mc.load_key(psp(), 2, vek2);
@@ -197,8 +219,13 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
           if (slot != asid) break;
           const auto guard = static_cast<FrameGuard>(rng() % 5 == 0 ? 1 + rng() % 2 : 0);
           const FrameTag t{asid, asid, FrameUse::guest, guard};
-          fast.set_tag(psp(), frame, t);
-          strict.set_tag(psp(), frame, t);
+          if (rng() % 2 == 0) {
+            fast.set_tag(psp(), frame, t);
+            strict.set_tag(psp(), frame, t);
+          } else {  // re-tag and scrub in one step: zeros under the new slot
+            fast.set_tag_zeroed(psp(), frame, t);
+            strict.set_tag_zeroed(psp(), frame, t);
+          }
           break;
         }
         case 3:

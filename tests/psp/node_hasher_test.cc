@@ -32,5 +32,26 @@ TEST(NodeHasher, LeafIsTheDocumentedMessageForBothSuites) {
   }
 }
 
+// The guard hashes through libgcrypt, the suites through OpenSSL: the two must agree on
+// every length (one block, padding across a block boundary, several blocks), for the
+// one-shot and the incremental interface interleaved on one hasher.
+TEST(NodeHasher, AgreesWithTheSuiteHashOnEveryLength) {
+  for (auto id : {crypto::SuiteId::sm, crypto::SuiteId::nist}) {
+    NodeHasher hasher(id);
+    Bytes out(hasher.digest_size());
+    for (std::size_t length = 0; length <= 300; ++length) {
+      const Bytes message = crypto::random_bytes(length);
+      hasher.digest(message, out);
+      ASSERT_EQ(out, crypto::suite(id).hash(message)) << crypto::to_string(id) << " " << length;
+      if (length == 0) continue;
+      hasher.begin(message[0]);
+      hasher.update(ByteView(message).subspan(1, length / 2));
+      hasher.update(ByteView(message).subspan(1 + length / 2));
+      hasher.finish(out);
+      ASSERT_EQ(out, crypto::suite(id).hash(message)) << crypto::to_string(id) << " " << length;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cvmsim::psp

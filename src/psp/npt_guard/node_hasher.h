@@ -1,8 +1,11 @@
-// The hash computations of the guarded NPT's `merkle` value, on one reusable OpenSSL
-// digest context. A Merkle update hashes 15-20 short messages (41 to 145 bytes); creating
-// a context per message through crypto::Suite::new_hash() costs about as much again as
-// the hashing itself (measured: 0.78 vs 0.41 us per SM3 of 65 bytes), so the guard keeps
-// one context per tree. Same algorithm as the suite's hash (SM3 or SHA-384).
+// The hash computations of the guarded NPT's `merkle` value. A single-page NPT_MAP hashes
+// 15-20 short messages (41 to 145 bytes), so the per-message cost decides its latency.
+// They go through libgcrypt, not OpenSSL's EVP interface: the same algorithms (SM3,
+// SHA-384; cross-checked against the suite's OpenSSL hash in tests/psp), but OpenSSL
+// spends about 140 ns per message on EVP bookkeeping on top of the compression function,
+// libgcrypt's one-shot gcry_md_hash_buffer about 20 (measured here: a 97-byte SM3 node
+// 462 vs 319 ns, a 145-byte SHA-384 node 509 vs 405 ns; docs/benchmarks.md, "NPT_MAP in
+// the PSP"). Everything else in the project hashes through OpenSSL.
 //
 // Domain bytes keep the three kinds of message apart (docs/formats.md, "NPT digest"):
 //   chunk leaf   H(0x00 || u64le chunk_hpa || 32 bytes of table)
@@ -35,8 +38,7 @@ class NodeHasher {
   void update(ByteView data);
   void finish(MutableByteView out);
 
-  // H(message) for a message that already starts with its domain byte (one EVP update:
-  // each update call costs about as much as hashing 16 more bytes).
+  // H(message) for a message that already starts with its domain byte (one call).
   void digest(ByteView message, MutableByteView out);
   // H(0x00 || u64le chunk_hpa || chunk), chunk.size() <= 32.
   void leaf(std::uint64_t chunk_hpa, ByteView chunk, MutableByteView out);
@@ -44,6 +46,7 @@ class NodeHasher {
  private:
   struct Context;
   std::unique_ptr<Context> context_;
+  int algorithm_;  // libgcrypt's identifier
   std::size_t digest_size_;
 };
 
