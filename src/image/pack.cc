@@ -174,7 +174,21 @@ class SegmentEncryptor {
         in_.read_at(offset, data.first(present));
         std::fill(data.begin() + static_cast<std::ptrdiff_t>(present), data.end(), 0);
         cipher_.encrypt_units(offset / request_.sector_size, request_.sector_size, data, data);
+        // Chunks are written in order, one writer at a time, while the other workers
+        // read and encrypt: concurrent pwrites to one file only spin on its inode lock
+        // (6-8% of a pack's profile was rwsem_spin_on_owner) and arrive out of order for
+        // the file system's delayed allocation.
+        {
+          std::unique_lock lock(mutex_);
+          written_cv_.wait(lock, [&] { return next_to_write_ == chunk || failed_.load(); });
+          if (failed_.load()) break;
+        }
         out_.write_at(data_offset_ + offset, data);
+        {
+          const std::lock_guard lock(mutex_);
+          ++next_to_write_;
+        }
+        written_cv_.notify_all();
         bytes_done_ += length;
       }
       secure_wipe(buffer);
@@ -182,6 +196,7 @@ class SegmentEncryptor {
       std::lock_guard lock(mutex_);
       if (!error_) error_ = std::current_exception();
       failed_ = true;
+      written_cv_.notify_all();  // workers waiting for their turn to write give up
     }
     std::lock_guard lock(mutex_);
     ++finished_;
@@ -200,6 +215,8 @@ class SegmentEncryptor {
   std::atomic<bool> failed_{false};
   std::mutex mutex_;
   std::condition_variable done_cv_;
+  std::condition_variable written_cv_;
+  std::uint64_t next_to_write_ = 0;  // the chunk whose turn it is to be written
   unsigned finished_ = 0;
   std::exception_ptr error_;
 };
