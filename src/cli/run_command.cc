@@ -2,13 +2,14 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <cstdio>
 
+#include "attest/report.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "common/file_io.h"
 #include "common/hex.h"
-#include "attest/report.h"
 #include "crypto/suite.h"
 #include "measure/reference.h"
 #include "pki/identity.h"
@@ -33,6 +34,8 @@ struct RunOptions {
   int timeout_seconds = 60;
   std::string check_interval = "1ms";  // simulated time between periodic NPT checks
   std::uint64_t check_pages = 0;       // table pages per check tick (0: the whole table)
+  std::uint64_t fault_around = vmm::kDefaultFaultAround;  // pages per nested page fault
+  bool count_instructions = false;
   OutputFormat format = OutputFormat::text;
 };
 
@@ -45,7 +48,7 @@ std::uint64_t parse_size(const std::string& text) {
     throw CLI::ValidationError("--mem", "'" + text + "' is not a size like 256M or 4G");
   }
   const std::string unit = text.substr(used);
-  const std::uint64_t scale = unit.empty() ? 1
+  const std::uint64_t scale = unit.empty()  ? 1
                               : unit == "K" ? 1ull << 10
                               : unit == "M" ? 1ull << 20
                               : unit == "G" ? 1ull << 30
@@ -70,9 +73,9 @@ std::uint64_t parse_sim_time(const std::string& text) {
   }
   const std::string unit = text.substr(used);
   const std::uint64_t scale = unit.empty() || unit == "us" ? 1
-                              : unit == "ms"                ? 1'000
-                              : unit == "s"                 ? 1'000'000
-                                                            : 0;
+                              : unit == "ms"               ? 1'000
+                              : unit == "s"                ? 1'000'000
+                                                           : 0;
   if (scale == 0 || value > (1ull << 40) / scale) {
     throw CLI::ValidationError("--check-interval",
                                "'" + text + "' must be 0..1099511 s with unit us, ms or s");
@@ -98,6 +101,8 @@ void run_vms(const RunOptions& o) {
   vmm::Platform platform(o.chip_dir);
   vmm::Vmm vmm(platform);
   vmm.set_check_interval(parse_sim_time(o.check_interval), o.check_pages);
+  vmm.set_fault_around(o.fault_around);
+  vmm.set_cpu_options({.count_instructions = o.count_instructions});
   vmm::LaunchRequest request;
   request.firmware = read_file(o.firmware, measure::GuestLayout{}.max_firmware_size);
   request.reference = read_file(o.reference, measure::kMaxReferenceSize);
@@ -134,41 +139,45 @@ void run_vms(const RunOptions& o) {
     const auto info = platform.psp().vm_info(handle);
     const bool ok = r.fate == vmm::VmFate::exited && r.exit_status == 0u;
     all_ok = all_ok && ok;
-    nlohmann::json vm{{"vm", handle},
-                      {"fate", vmm::to_string(r.fate)},
-                      {"exit_status", r.exit_status ? nlohmann::json(*r.exit_status) : nullptr},
-                      {"detail", r.detail},
-                      {"console", r.console},
-                      {"asid", info ? info->asid : 0},
-                      {"policy", request.policy.to_string()},
-                      {"vm_exits", r.stats.exits},
-                      {"nested_page_faults", r.stats.nested_page_faults},
-                      {"pages_mapped", r.stats.pages_mapped},
-                      {"psp_commands", r.stats.psp_commands},
-                      {"psp_private_memory_bytes", info ? info->private_memory : 0},
-                      {"secure_calls", r.stats.secure_calls},
-                      {"secure_calls_refused", r.stats.secure_calls_refused},
-                      {"interrupts_injected", r.stats.interrupts_injected},
-                      {"simulated_us", r.stats.simulated_us},
-                      {"npt_checks", platform.psp().check_timer().ticks()},
-                      {"run_ms", ms}};
+    nlohmann::json vm{
+        {"vm", handle},
+        {"fate", vmm::to_string(r.fate)},
+        {"exit_status", r.exit_status ? nlohmann::json(*r.exit_status) : nullptr},
+        {"detail", r.detail},
+        {"console", r.console},
+        {"asid", info ? info->asid : 0},
+        {"policy", request.policy.to_string()},
+        {"vm_exits", r.stats.exits},
+        {"nested_page_faults", r.stats.nested_page_faults},
+        {"pages_mapped", r.stats.pages_mapped},
+        {"psp_commands", r.stats.psp_commands},
+        {"psp_private_memory_bytes", info ? info->private_memory : 0},
+        {"secure_calls", r.stats.secure_calls},
+        {"secure_calls_refused", r.stats.secure_calls_refused},
+        {"interrupts_injected", r.stats.interrupts_injected},
+        {"simulated_us", r.stats.simulated_us},
+        {"instructions", r.stats.instructions ? nlohmann::json(*r.stats.instructions) : nullptr},
+        {"npt_checks", platform.psp().check_timer().ticks()},
+        {"run_ms", ms}};
     if (o.format == OutputFormat::text) {
       fmt::print("{}", r.console);
-      fmt::print("-- VM {} {}{}: {} exits, {} nested page faults, {} pages mapped, {} PSP "
-                 "commands, {} bytes of PSP private memory, {:.1f} ms\n",
-                 handle, vmm::to_string(r.fate),
-                 r.exit_status ? fmt::format(" (status {})", *r.exit_status) : "",
-                 r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped,
-                 r.stats.psp_commands, info ? info->private_memory : 0, ms);
+      fmt::print(
+          "-- VM {} {}{}: {}{} exits, {} nested page faults, {} pages mapped, {} PSP "
+          "commands, {} bytes of PSP private memory, {:.1f} ms\n",
+          handle, vmm::to_string(r.fate),
+          r.exit_status ? fmt::format(" (status {})", *r.exit_status) : "",
+          r.stats.instructions ? fmt::format("{} instructions, ", *r.stats.instructions) : "",
+          r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped, r.stats.psp_commands,
+          info ? info->private_memory : 0, ms);
       if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
       if (request.disk) {
         fmt::print("   disk: {} secure calls ({} refused), {} completion interrupts\n",
-                   r.stats.secure_calls, r.stats.secure_calls_refused,
-                   r.stats.interrupts_injected);
+                   r.stats.secure_calls, r.stats.secure_calls_refused, r.stats.interrupts_injected);
       }
     }
     if (!o.attest_nonce.empty()) {
       if (r.host_output.empty()) {
+        std::fflush(stdout);  // keep the summary before the complaint when both are piped
         fmt::print(stderr, "cvmsim: VM {} returned no attestation report\n", handle);
         all_ok = false;
       } else if (!o.report_out.empty()) {
@@ -221,6 +230,21 @@ void register_run_command(CLI::App& app) {
                   "Table pages each periodic check verifies per VM (merkle; 0: the whole "
                   "table; tampering is found within ceil(table pages / N) intervals)")
       ->capture_default_str();
+  cmd->add_option("--fault-around", o->fault_around,
+                  "Pages the VMM asks the PSP to map per nested page fault (a power of two, "
+                  "1..512)")
+      ->check([](const std::string& text) -> std::string {
+        std::uint64_t n = 0;
+        try {
+          n = std::stoull(text);
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        return n >= 1 && n <= 512 && (n & (n - 1)) == 0 ? "" : "must be a power of two, 1..512";
+      })
+      ->capture_default_str();
+  cmd->add_flag("--count-instructions", o->count_instructions,
+                "Count guest instructions for the summary (guest code runs about 17x slower)");
   cmd->add_option("--timeout", o->timeout_seconds, "Wall-clock limit per VM, seconds")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();

@@ -14,7 +14,6 @@ namespace {
 namespace npt = hw::npt;
 
 // NPT_MAP asks for this many pages around a fault: the range the mission describes.
-constexpr std::uint64_t kMapChunkPages = 16;
 // Frames donated at launch: the firmware's 4 table pages plus the frames of their Merkle
 // tree (one node store frame list per tree level: 11 for 4 pages with SM3, 14 with SHA-384).
 constexpr std::size_t kInitialTableFrames = 32;
@@ -31,13 +30,17 @@ static_assert(kSliceSimUs == 10'000, "a slice is charged its length");
 
 std::uint64_t simulated_cost(const hw::VmExit& exit) {
   switch (exit.kind) {
-    case hw::VmExit::Kind::nested_page_fault: return 20;  // exit, NPT_MAP, resume
+    case hw::VmExit::Kind::nested_page_fault:
+      return 20;  // exit, NPT_MAP, resume
     case hw::VmExit::Kind::io_out:
-    case hw::VmExit::Kind::io_in: return 2;
-    case hw::VmExit::Kind::time_limit: return kSliceSimUs;
+    case hw::VmExit::Kind::io_in:
+      return 2;
+    case hw::VmExit::Kind::time_limit:
+      return kSliceSimUs;
     case hw::VmExit::Kind::halt:
     case hw::VmExit::Kind::guest_fault:
-    case hw::VmExit::Kind::instruction_limit: return 1;
+    case hw::VmExit::Kind::instruction_limit:
+      return 1;
   }
   return 1;
 }
@@ -46,20 +49,28 @@ std::uint64_t simulated_cost(const hw::VmExit& exit) {
 
 std::string_view error_code_name(VmmErrc code) {
   switch (code) {
-    case VmmErrc::launch_refused: return "launch_refused";
-    case VmmErrc::out_of_frames: return "out_of_frames";
-    case VmmErrc::bad_request: return "bad_request";
+    case VmmErrc::launch_refused:
+      return "launch_refused";
+    case VmmErrc::out_of_frames:
+      return "out_of_frames";
+    case VmmErrc::bad_request:
+      return "bad_request";
   }
   return "unknown";
 }
 
 std::string_view to_string(VmFate fate) {
   switch (fate) {
-    case VmFate::exited: return "exited";
-    case VmFate::halted: return "halted";
-    case VmFate::guest_fault: return "guest fault";
-    case VmFate::stopped_by_psp: return "stopped by the PSP";
-    case VmFate::time_limit: return "time limit";
+    case VmFate::exited:
+      return "exited";
+    case VmFate::halted:
+      return "halted";
+    case VmFate::guest_fault:
+      return "guest fault";
+    case VmFate::stopped_by_psp:
+      return "stopped by the PSP";
+    case VmFate::time_limit:
+      return "time limit";
   }
   return "?";
 }
@@ -69,6 +80,7 @@ struct Vmm::GuestVm {
   measure::Policy policy;
   std::uint64_t memory_size = 0;
   std::unique_ptr<hw::GuestCpu> cpu;
+  bool counts_instructions = false;
   VmStats stats;
   std::optional<std::uint32_t> disk_port;
   std::deque<std::uint8_t> pending_interrupts;
@@ -83,12 +95,15 @@ Vmm::Vmm(Platform& platform) : platform_(platform) {
       [this](const hw::DmaCompletion& completion) { on_disk_interrupt(completion); });
 }
 
-Vmm::~Vmm() { platform_.disks().set_interrupt_line({}); }
+Vmm::~Vmm() {
+  platform_.disks().set_interrupt_line({});
+}
 
 void Vmm::on_disk_interrupt(const hw::DmaCompletion& completion) {
   // The interrupt controller routes the disk's line to the VM whose disk raised it.
   for (auto& [handle, vm] : vms_) {
-    if (vm->disk_port == completion.port) vm->pending_interrupts.push_back(hw::kDiskInterruptVector);
+    if (vm->disk_port == completion.port)
+      vm->pending_interrupts.push_back(hw::kDiskInterruptVector);
   }
 }
 
@@ -146,9 +161,8 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
       platform_.psp().execute(psp::LaunchStart{request.policy.encode(), root});
   ++vm->stats.psp_commands;
   if (!started.ok()) {
-    throw VmmError(VmmErrc::launch_refused,
-                   fmt::format("PSP refused LAUNCH_START: {}",
-                               psp::to_string(started.result.status)));
+    throw VmmError(VmmErrc::launch_refused, fmt::format("PSP refused LAUNCH_START: {}",
+                                                        psp::to_string(started.result.status)));
   }
   vm->handle = std::get<psp::LaunchStartInfo>(started.payload).vm;
   donate_tables(*vm, kInitialTableFrames);
@@ -162,7 +176,8 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
   expect(*vm, psp::LaunchFinish{vm->handle});
   const auto info = platform_.psp().vm_info(vm->handle);
   vm->cpu = std::make_unique<hw::GuestCpu>(platform_.memory_controller(),
-                                           *platform_.psp().vcpu_binding(vm->handle));
+                                           *platform_.psp().vcpu_binding(vm->handle), cpu_options_);
+  vm->counts_instructions = cpu_options_.count_instructions;
   vm->cpu->set_entry(info->vcpu.rip, info->vcpu.rsp, info->vcpu.rflags);
   vm->host_input = request.host_input;
   if (request.disk) {
@@ -184,10 +199,19 @@ bool Vmm::map_unguarded(GuestVm& vm, std::uint64_t gpa) {
     return frame;
   };
   const auto entry = editor.leaf_entry_address(info->npt_root, gpa, &allocate);
-  editor.write_entry(*entry, npt::make_entry(take_frames(1), npt::kPresent | npt::kWritable |
-                                                                 npt::kExecutable));
+  editor.write_entry(
+      *entry, npt::make_entry(take_frames(1), npt::kPresent | npt::kWritable | npt::kExecutable));
   ++vm.stats.pages_mapped;
   return true;
+}
+
+void Vmm::set_fault_around(std::uint64_t pages) {
+  if (pages == 0 || pages > npt::kEntriesPerTable || (pages & (pages - 1)) != 0) {
+    throw VmmError(VmmErrc::bad_request,
+                   fmt::format("fault-around of {} pages: must be a power of two from 1 to {}",
+                               pages, npt::kEntriesPerTable));
+  }
+  fault_around_ = pages;
 }
 
 bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
@@ -205,8 +229,8 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
   if (vm.policy.guard == measure::GuardMode::off) return map_unguarded(vm, gpa);
   // Ask for an aligned range around the fault; fall back to the single page when part of
   // the range is mapped already.
-  std::uint64_t base = gpa & ~(kMapChunkPages * hw::kFrameSize - 1);
-  std::uint64_t pages = std::min(kMapChunkPages, (vm.memory_size - base) / hw::kFrameSize);
+  std::uint64_t base = gpa & ~(fault_around_ * hw::kFrameSize - 1);
+  std::uint64_t pages = std::min(fault_around_, (vm.memory_size - base) / hw::kFrameSize);
   for (int attempt = 0; attempt < 4; ++attempt) {
     const std::uint64_t hpa = take_frames(pages);
     // Read-write-execute, as KVM maps guest memory: the NPT grants what the guest may
@@ -246,8 +270,7 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    const hw::VmExit exit =
-        vm.cpu->run(std::clamp(left, std::chrono::milliseconds(1), kSlice));
+    const hw::VmExit exit = vm.cpu->run(std::clamp(left, std::chrono::milliseconds(1), kSlice));
     ++vm.stats.exits;
     sim_now_us_ += simulated_cost(exit);
     if (exit.kind == hw::VmExit::Kind::time_limit) ++vm.stats.time_slices;
@@ -282,16 +305,16 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
       result.fate = result.exit_status ? VmFate::exited : VmFate::halted;
       break;
     }
-    if (exit.kind == hw::VmExit::Kind::time_limit &&
-        std::chrono::steady_clock::now() < deadline) {
+    if (exit.kind == hw::VmExit::Kind::time_limit && std::chrono::steady_clock::now() < deadline) {
       continue;  // a preemption slice ended early: keep going until the run's limit
     }
-    result.fate = exit.kind == hw::VmExit::Kind::time_limit ? VmFate::time_limit
-                                                            : VmFate::guest_fault;
+    result.fate =
+        exit.kind == hw::VmExit::Kind::time_limit ? VmFate::time_limit : VmFate::guest_fault;
     result.detail = exit.detail;
     break;
   }
   vm.stats.simulated_us = sim_now_us_;
+  if (vm.counts_instructions) vm.stats.instructions = vm.cpu->stats().instructions;
   result.stats = vm.stats;
   result.host_output = vm.host_output;
   return result;

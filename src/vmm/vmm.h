@@ -30,6 +30,8 @@ struct LaunchRequest {
   Bytes host_input;  // what the guest reads from the host-data port (e.g. a nonce)
 };
 
+// Default pages mapped per nested page fault (Vmm::set_fault_around).
+inline constexpr std::uint64_t kDefaultFaultAround = 16;
 // Default interval of the PSP's periodic NPT check, simulated microseconds.
 inline constexpr std::uint64_t kDefaultCheckIntervalUs = 1000;
 // What a vCPU time slice that ends without an exit adds to the simulated clock (vmm.cc).
@@ -48,6 +50,7 @@ struct VmStats {
   std::uint64_t interrupts_injected = 0;
   std::uint64_t simulated_us = 0;  // the platform's simulated clock when the run ended
   std::uint64_t time_slices = 0;   // slices that ended without an exit (kSliceSimUs each)
+  std::optional<std::uint64_t> instructions;  // guest instructions, when counted
 };
 
 struct RunResult {
@@ -87,6 +90,14 @@ class Vmm {
   void set_check_interval(std::uint64_t sim_us, std::uint64_t pages_per_tick = 0) {
     platform_.psp().set_periodic_check({sim_us, pages_per_tick});
   }
+  // Pages the VMM asks the PSP to map per nested page fault in guarded modes: the
+  // aligned range around the faulting page (a power of two, 1..512; default
+  // kDefaultFaultAround). Larger ranges mean fewer faults, each costing more.
+  void set_fault_around(std::uint64_t pages);
+  // Options for the vCPUs of VMs launched from now on (e.g. counting instructions, which
+  // makes guest code about 17x slower; docs/benchmarks.md, "Guest CPU").
+  void set_cpu_options(hw::CpuOptions options) { cpu_options_ = options; }
+  [[nodiscard]] std::uint64_t fault_around() const noexcept { return fault_around_; }
   // The platform's simulated clock, sim-us since start (advanced per VM exit, vmm.cc).
   [[nodiscard]] std::uint64_t simulated_us() const noexcept { return sim_now_us_; }
 
@@ -106,6 +117,8 @@ class Vmm {
   std::shared_ptr<Misbehaviour> misbehaviour_;
   std::map<psp::VmHandle, std::unique_ptr<GuestVm>> vms_;
   std::uint64_t sim_now_us_ = 0;
+  std::uint64_t fault_around_ = kDefaultFaultAround;
+  hw::CpuOptions cpu_options_;
 };
 
 }  // namespace cvmsim::vmm

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "common/file_io.h"
 #include "support/run_command.h"
@@ -27,9 +29,9 @@ TEST(RunCli, BootsTwoVmsAndReportsJson) {
                      "--policy", "guard=isolate", "--out", (dir / "ref").string()})
                 .exit_code,
             0);
-  const auto r = run_cli({"run", "--chip", chip, "--firmware", guest("hello"), "--reference",
-                          (dir / "ref").string(), "--provider", provider, "--vms", "2", "-o",
-                          "json"});
+  const auto r =
+      run_cli({"run", "--chip", chip, "--firmware", guest("hello"), "--reference",
+               (dir / "ref").string(), "--provider", provider, "--vms", "2", "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const auto doc = nlohmann::json::parse(r.out);
   ASSERT_EQ(doc["vms"].size(), 2u);
@@ -40,6 +42,50 @@ TEST(RunCli, BootsTwoVmsAndReportsJson) {
     EXPECT_LE(vm["psp_private_memory_bytes"].get<int>(), 4096);
   }
   EXPECT_NE(doc["vms"][0]["asid"], doc["vms"][1]["asid"]);
+}
+
+TEST(RunCli, CountsInstructionsAndMapsTheFaultAroundRangeAsked) {
+  test::TempDir dir;
+  const std::string chip = (dir / "chip").string();
+  const std::string provider = (dir / "p").string();
+  ASSERT_EQ(run_cli({"vendor", "init", (dir / "v").string()}).exit_code, 0);
+  ASSERT_EQ(run_cli({"chip", "new", "--vendor", (dir / "v").string(), chip}).exit_code, 0);
+  ASSERT_EQ(run_cli({"provider", "init", provider}).exit_code, 0);
+  ASSERT_EQ(run_cli({"sign-reference", "--provider", provider, "--firmware", guest("memwalk"),
+                     "--out", (dir / "ref").string()})
+                .exit_code,
+            0);
+  const auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"run",
+                                  "--chip",
+                                  chip,
+                                  "--firmware",
+                                  guest("memwalk"),
+                                  "--reference",
+                                  (dir / "ref").string(),
+                                  "--provider",
+                                  provider,
+                                  "-o",
+                                  "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  const auto counted = run({"--count-instructions", "--fault-around", "64"});
+  ASSERT_EQ(counted.exit_code, 0) << counted.out << counted.err;
+  const auto small = run({"--fault-around", "1"});
+  ASSERT_EQ(small.exit_code, 0) << small.out << small.err;
+  const auto a = nlohmann::json::parse(counted.out)["vms"][0];
+  const auto b = nlohmann::json::parse(small.out)["vms"][0];
+  // memwalk runs a few hundred thousand instructions (its loops alone touch 8 words in
+  // each of 1024 pages, twice); uncounted runs report none.
+  EXPECT_GT(a["instructions"].get<std::uint64_t>(), 50'000u);
+  EXPECT_TRUE(b["instructions"].is_null());
+  // The same touches cost fewer faults with a larger range, and map more pages.
+  EXPECT_LT(a["nested_page_faults"].get<int>(), b["nested_page_faults"].get<int>());
+  EXPECT_GT(a["pages_mapped"].get<int>(), b["pages_mapped"].get<int>());
+  const auto bad = run({"--fault-around", "48"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--fault-around"), std::string::npos) << bad.err;
 }
 
 TEST(RunCli, WrongFirmwareIsRefusedWithTheVmExitCode) {
