@@ -79,7 +79,7 @@ struct GuestCpu::Hooks {
   // The start of every translation block: the one place where a stop is exact.
   static void block(uc_engine* uc, std::uint64_t address, std::uint32_t size, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
-    if (!cpu->regions_->known_code(address)) cpu->regions_->note_code(address, size);
+    if (!cpu->code_window_.contains(address)) cpu->regions_->note_code(address, size);
     if (cpu->stop_at_block_ || cpu->timer_expired_.load(std::memory_order_relaxed)) {
       cpu->stopped_at_block_ = true;
       uc_emu_stop(uc);
@@ -163,7 +163,7 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
     : mc_(mc), binding_(binding), options_(options) {
   check_uc(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), "open");
   regions_ = std::make_unique<cpu::RegionMap>(uc_, mc_, binding_, this, &Hooks::mmio_read,
-                                              &Hooks::mmio_write);
+                                              &Hooks::mmio_write, code_window_);
   uc_hook hook{};
   // Unicorn takes its callbacks as void*; the casts are its documented calling convention.
   check_uc(uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,

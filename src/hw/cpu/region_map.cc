@@ -31,13 +31,16 @@ bool continues(std::uint64_t entry, const npt::Translation& t, std::uint64_t exp
 }  // namespace
 
 RegionMap::RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding, void* owner,
-                     MmioRead mmio_read, MmioWrite mmio_write)
+                     MmioRead mmio_read, MmioWrite mmio_write, CodeWindow& code_window)
     : uc_(uc),
       mc_(mc),
       binding_(binding),
       owner_(owner),
       mmio_read_(mmio_read),
-      mmio_write_(mmio_write) {}
+      mmio_write_(mmio_write),
+      code_window_(code_window) {
+  forget_code_window();
+}
 
 RegionMap::Regions::const_iterator RegionMap::find(std::uint64_t gpa) const {
   auto it = regions_.upper_bound(gpa);
@@ -150,14 +153,14 @@ void RegionMap::drop(std::uint64_t gpa) {
   uc_mem_unmap(uc_, it->first, it->second.size);
   if (it->second.ran_code) code_by_hpa_.erase(it->second.hpa);
   regions_.erase(it);
-  forget_code_cache();
+  forget_code_window();
 }
 
 void RegionMap::clear() {
   for (const auto& [gpa, region] : regions_) uc_mem_unmap(uc_, gpa, region.size);
   regions_.clear();
   code_by_hpa_.clear();
-  forget_code_cache();
+  forget_code_window();
   ++stats_.flushes;
 }
 
@@ -176,8 +179,7 @@ void RegionMap::note_code(std::uint64_t gpa, std::uint32_t size) {
       code_by_hpa_.emplace(region.hpa, it->first);
     }
     if (at == gpa) {
-      code_cache_first_ = it->first;
-      code_cache_size_ = region.size;
+      code_window_ = {it->first, region.size};
     }
     const std::uint64_t end = it->first + region.size;
     if (end == 0 || end > last) break;

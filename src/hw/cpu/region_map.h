@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "hw/cpu/code_window.h"
 #include "hw/cpu/vcpu_binding.h"
 #include "hw/npt/walker.h"
 
@@ -58,7 +59,7 @@ class RegionMap {
   using MmioWrite = void (*)(uc_struct*, std::uint64_t, unsigned, std::uint64_t, void*);
 
   RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding, void* owner,
-            MmioRead mmio_read, MmioWrite mmio_write);
+            MmioRead mmio_read, MmioWrite mmio_write, CodeWindow& code_window);
   RegionMap(const RegionMap&) = delete;
   RegionMap& operator=(const RegionMap&) = delete;
 
@@ -73,12 +74,9 @@ class RegionMap {
   // Drops the region holding `gpa` (a permission miss re-walks, as hardware does).
   void drop(std::uint64_t gpa);
   void clear();  // the TLB flush
-  // A translation block of `size` bytes at `gpa` runs (the block hook). Regions that
-  // code has run from are the ones whose translated code external writes make stale.
-  // known_code() is the block hook's fast path: the region of the last block noted.
-  [[nodiscard]] bool known_code(std::uint64_t gpa) const noexcept {
-    return gpa - code_cache_first_ < code_cache_size_;
-  }
+  // A translation block of `size` bytes at `gpa` runs (the block hook, for blocks outside
+  // the code window). Regions that code has run from are the ones whose translated code
+  // external writes make stale. Sets the code window to the block's region.
   void note_code(std::uint64_t gpa, std::uint32_t size);
   // A write through the memory controller to [hpa, hpa + length): code translated from
   // direct regions over those frames that code has run from must be dropped
@@ -113,11 +111,10 @@ class RegionMap {
   MmioRead mmio_read_;
   MmioWrite mmio_write_;
   Regions regions_;
-  void forget_code_cache() noexcept { code_cache_size_ = 0; }
+  void forget_code_window() noexcept { code_window_.size = 0; }
 
   std::map<std::uint64_t, std::uint64_t> code_by_hpa_;  // regions that ran code: frame -> GPA
-  std::uint64_t code_cache_first_ = 0;
-  std::uint64_t code_cache_size_ = 0;
+  CodeWindow& code_window_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> stale_code_;
   RegionStats stats_;
 };
