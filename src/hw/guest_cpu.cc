@@ -125,8 +125,8 @@ bool GuestCpu::post_fault(VmExit exit) {
 }
 
 bool GuestCpu::apply_pending_flush() {
-  // Unicorn 2.0.1 does not drop translated code on request (UC_CTL_TB_REMOVE_CACHE and
-  // UC_CTL_TB_FLUSH leave it in use; measured), but unmapping the region does.
+  // Unmapping the region drops its translations (tested: a replayed code page runs as
+  // the old code, tests/hw/guest_cpu_test.cc).
   bool code_dropped = false;
   for (const auto& [begin, end] : regions_->take_stale_code()) {
     if (regions_->contains(begin)) ++stats_.code_regions_dropped;
@@ -159,6 +159,9 @@ bool GuestCpu::serve_miss(std::uint64_t gpa, npt::Access access) {
     }
     switch (fill.outcome) {
       case cpu::RegionMap::Outcome::mapped:
+        // Code is about to be translated from here (for the engine's first block, the one
+        // the translation hook does not see).
+        if (access == npt::Access::execute) regions_->note_code(gpa, 1);
         return true;
       case cpu::RegionMap::Outcome::refused:
         post_fault(VmExit::of(VmExit::Kind::guest_fault, fill.detail));

@@ -35,7 +35,6 @@
 #include <memory>
 #include <optional>
 
-#include "hw/cpu/code_window.h"
 #include "hw/cpu/vcpu_binding.h"
 #include "hw/cpu/vm_exit.h"
 #include "hw/memory_controller.h"
@@ -145,7 +144,6 @@ class GuestCpu {
   // RIP is exact: a stop requested from inside a memory or I/O hook, or from another
   // thread while a hook runs, resumes at the start of the *translation block* (measured),
   // which would run the block's earlier instructions twice.
-  cpu::CodeWindow code_window_;             // the block hook's fast path (region_map.h)
   std::atomic<bool> timer_expired_{false};  // set by the preemption timer's thread
   bool stop_at_block_ = false;              // drop stale code before the next block
   bool stopped_at_block_ = false;           // the block hook stopped the emulator

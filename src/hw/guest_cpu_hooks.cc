@@ -77,13 +77,20 @@ struct GuestCpu::Hooks {
   }
 
   // The start of every translation block: the one place where a stop is exact.
-  static void block(uc_engine* uc, std::uint64_t address, std::uint32_t size, void* self) {
+  static void block(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
-    if (!cpu->code_window_.contains(address)) cpu->regions_->note_code(address, size);
     if (cpu->stop_at_block_ || cpu->timer_expired_.load(std::memory_order_relaxed)) {
       cpu->stopped_at_block_ = true;
       uc_emu_stop(uc);
     }
+  }
+
+  // A translation block was just generated (Unicorn calls this for every new block but the
+  // very first of the engine's life, which serve_miss notes: it follows a fetch miss).
+  // Noting code here, at translation, costs nothing per executed block.
+  static void translated(uc_engine*, uc_tb* block, uc_tb*, void* self) {
+    auto* cpu = static_cast<GuestCpu*>(self);
+    cpu->regions_->note_code(block->pc, block->size);
   }
 
   static void instruction(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
@@ -163,7 +170,7 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
     : mc_(mc), binding_(binding), options_(options) {
   check_uc(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), "open");
   regions_ = std::make_unique<cpu::RegionMap>(uc_, mc_, binding_, this, &Hooks::mmio_read,
-                                              &Hooks::mmio_write, code_window_);
+                                              &Hooks::mmio_write);
   uc_hook hook{};
   // Unicorn takes its callbacks as void*; the casts are its documented calling convention.
   check_uc(uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,
@@ -181,6 +188,9 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
   check_uc(
       uc_hook_add(uc_, &hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(&Hooks::block), this, 1, 0),
       "block hook");
+  check_uc(uc_hook_add(uc_, &hook, UC_HOOK_EDGE_GENERATED,
+                       reinterpret_cast<void*>(&Hooks::translated), this, 1, 0),
+           "translation hook");
   if (options_.count_instructions) {
     check_uc(uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&Hooks::instruction),
                          this, 1, 0),

@@ -31,16 +31,13 @@ bool continues(std::uint64_t entry, const npt::Translation& t, std::uint64_t exp
 }  // namespace
 
 RegionMap::RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding, void* owner,
-                     MmioRead mmio_read, MmioWrite mmio_write, CodeWindow& code_window)
+                     MmioRead mmio_read, MmioWrite mmio_write)
     : uc_(uc),
       mc_(mc),
       binding_(binding),
       owner_(owner),
       mmio_read_(mmio_read),
-      mmio_write_(mmio_write),
-      code_window_(code_window) {
-  forget_code_window();
-}
+      mmio_write_(mmio_write) {}
 
 RegionMap::Regions::const_iterator RegionMap::find(std::uint64_t gpa) const {
   auto it = regions_.upper_bound(gpa);
@@ -62,11 +59,7 @@ RegionMap::Fill RegionMap::fill(std::uint64_t gpa, npt::Access access) {
   ++stats_.fills;
   const npt::WalkResult walk = npt::walk(mc_, binding_.npt_root(), gpa, access);
   if (!walk.ok()) return {Outcome::fault, walk.fault, {}};
-  if (regions_.size() >= kMaxRegions) {
-    clear();
-    --stats_.flushes;
-    ++stats_.evictions;
-  }
+  if (regions_.size() >= kMaxRegions) evict();
   const npt::Translation& t = *walk.translation;
   // A shared entry (the C-bit clear) makes the access use no key, as on SEV.
   const Requester who = t.shared ? binding_.requester().unkeyed() : binding_.requester();
@@ -151,17 +144,33 @@ void RegionMap::drop(std::uint64_t gpa) {
   const auto it = find(gpa);
   if (it == regions_.end()) return;
   uc_mem_unmap(uc_, it->first, it->second.size);
-  if (it->second.ran_code) code_by_hpa_.erase(it->second.hpa);
+  if (it->second.has_code) code_by_hpa_.erase(it->second.hpa);
   regions_.erase(it);
-  forget_code_window();
 }
 
 void RegionMap::clear() {
   for (const auto& [gpa, region] : regions_) uc_mem_unmap(uc_, gpa, region.size);
   regions_.clear();
   code_by_hpa_.clear();
-  forget_code_window();
   ++stats_.flushes;
+}
+
+void RegionMap::evict() {
+  ++stats_.evictions;
+  // Regions holding translated code stay (the guest's hot code keeps its translations);
+  // the data regions go.
+  for (auto it = regions_.begin(); it != regions_.end();) {
+    if (it->second.has_code) {
+      ++it;
+      continue;
+    }
+    uc_mem_unmap(uc_, it->first, it->second.size);
+    it = regions_.erase(it);
+  }
+  if (regions_.size() >= kMaxRegions / 2) {  // mostly code: start over
+    clear();
+    --stats_.flushes;
+  }
 }
 
 void RegionMap::note_code(std::uint64_t gpa, std::uint32_t size) {
@@ -174,12 +183,9 @@ void RegionMap::note_code(std::uint64_t gpa, std::uint32_t size) {
     --it;
     Region& region = it->second;
     if (at - it->first >= region.size) break;  // not mapped (cannot run code)
-    if (region.mmio == nullptr && !region.ran_code) {
-      region.ran_code = true;
+    if (region.mmio == nullptr && !region.has_code) {
+      region.has_code = true;
       code_by_hpa_.emplace(region.hpa, it->first);
-    }
-    if (at == gpa) {
-      code_window_ = {it->first, region.size};
     }
     const std::uint64_t end = it->first + region.size;
     if (end == 0 || end > last) break;

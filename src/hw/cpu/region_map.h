@@ -13,8 +13,8 @@
 // Regions stay, stale, until clear() (the TLB flush): NPT edits take effect when hardware
 // would see them. Unicorn's region operations cost about 10 us each and grow with the
 // number of regions (QEMU rebuilds its flat view on every change; measured in
-// docs/benchmarks.md, "Guest CPU"), so the map holds at most kMaxRegions and starts over
-// when full, as a hardware TLB evicts.
+// docs/benchmarks.md, "Guest CPU"), so the map holds at most kMaxRegions; when full it
+// drops its data regions (evict()), as a hardware TLB evicts.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +24,6 @@
 #include <utility>
 #include <vector>
 
-#include "hw/cpu/code_window.h"
 #include "hw/cpu/vcpu_binding.h"
 #include "hw/npt/walker.h"
 
@@ -59,7 +58,7 @@ class RegionMap {
   using MmioWrite = void (*)(uc_struct*, std::uint64_t, unsigned, std::uint64_t, void*);
 
   RegionMap(uc_struct* uc, MemoryController& mc, const VcpuBinding& binding, void* owner,
-            MmioRead mmio_read, MmioWrite mmio_write, CodeWindow& code_window);
+            MmioRead mmio_read, MmioWrite mmio_write);
   RegionMap(const RegionMap&) = delete;
   RegionMap& operator=(const RegionMap&) = delete;
 
@@ -74,14 +73,14 @@ class RegionMap {
   // Drops the region holding `gpa` (a permission miss re-walks, as hardware does).
   void drop(std::uint64_t gpa);
   void clear();  // the TLB flush
-  // A translation block of `size` bytes at `gpa` runs (the block hook, for blocks outside
-  // the code window). Regions that code has run from are the ones whose translated code
-  // external writes make stale. Sets the code window to the block's region.
+  // Code of `size` bytes at `gpa` is translated (a new translation block, or a fetch
+  // that missed). Regions that code has been translated from are the ones whose code
+  // external writes make stale.
   void note_code(std::uint64_t gpa, std::uint32_t size);
   // A write through the memory controller to [hpa, hpa + length): code translated from
-  // direct regions over those frames that code has run from must be dropped
-  // (take_stale_code()). Writes into regions code never ran from (DMA into data buffers,
-  // even where the NPT allows execution) cost nothing.
+  // direct regions over those frames must be dropped (take_stale_code()). Writes into
+  // regions no code was translated from (DMA into data buffers, even where the NPT allows
+  // execution) cost nothing.
   void note_external_write(std::uint64_t hpa, std::uint64_t length);
   // GPA ranges [first, second) whose translated code is stale, and forgets them.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> take_stale_code();
@@ -96,13 +95,14 @@ class RegionMap {
     std::uint64_t size = 0;
     std::unique_ptr<MmioPage> mmio;  // null for direct regions
     std::uint64_t hpa = 0;           // direct regions: the first frame
-    bool ran_code = false;           // a translation block has run from it (note_code)
+    bool has_code = false;           // a translation block has run from it (note_code)
   };
   using Regions = std::map<std::uint64_t, Region>;  // by first GPA
   Regions::const_iterator find(std::uint64_t gpa) const;
   Fill map_direct(std::uint64_t gpa_page, const npt::Translation& t, std::uint8_t* frame,
                   Requester who);
   Fill map_mmio(std::uint64_t gpa_page, const npt::Translation& t, Requester who);
+  void evict();  // the map is full
 
   uc_struct* uc_;
   MemoryController& mc_;
@@ -111,10 +111,7 @@ class RegionMap {
   MmioRead mmio_read_;
   MmioWrite mmio_write_;
   Regions regions_;
-  void forget_code_window() noexcept { code_window_.size = 0; }
-
-  std::map<std::uint64_t, std::uint64_t> code_by_hpa_;  // regions that ran code: frame -> GPA
-  CodeWindow& code_window_;
+  std::map<std::uint64_t, std::uint64_t> code_by_hpa_;  // regions with code: frame -> GPA
   std::vector<std::pair<std::uint64_t, std::uint64_t>> stale_code_;
   RegionStats stats_;
 };
