@@ -263,7 +263,7 @@ TEST(GuestCpu, InstructionBudgetsNeedCountingAndStopTheGuest) {
   EXPECT_THROW((void)plain.cpu->run(RunLimits{std::chrono::seconds(1), 10}), HwError);
 }
 
-TEST(GuestCpu, WritesIntoRegionsNoCodeRanFromKeepTranslatedCode) {
+TEST(GuestCpu, WritesIntoRegionsWithoutCodeKeepTheTranslatedCode) {
   TestMachine m;
   m.load(kLoadGpa, kReadLoop);
   const std::uint64_t data = m.new_frame();

@@ -195,7 +195,7 @@ void RegionMap::note_code(std::uint64_t gpa, std::uint32_t size) {
 
 void RegionMap::note_external_write(std::uint64_t hpa, std::uint64_t length) {
   if (code_by_hpa_.empty() || length == 0) return;
-  // Regions that ran code and start at or before the last byte written.
+  // Regions with translated code that start at or before the last byte written.
   auto it = code_by_hpa_.upper_bound(hpa + (length - 1));
   while (it != code_by_hpa_.begin()) {
     --it;

@@ -95,7 +95,7 @@ class RegionMap {
     std::uint64_t size = 0;
     std::unique_ptr<MmioPage> mmio;  // null for direct regions
     std::uint64_t hpa = 0;           // direct regions: the first frame
-    bool has_code = false;           // a translation block has run from it (note_code)
+    bool has_code = false;           // code was translated from it (note_code)
   };
   using Regions = std::map<std::uint64_t, Region>;  // by first GPA
   Regions::const_iterator find(std::uint64_t gpa) const;
