@@ -135,9 +135,12 @@ class SegmentEncryptor {
         chunks_((data_length + request.chunk_size - 1) / request.chunk_size) {}
 
   void run() {
+    // One worker per core: one more (an earlier default) left the kernel's page-cache
+    // writes, which bound the pack, short of CPU (docs/benchmarks.md, "Image packing":
+    // with 2 cores, 2 workers beat 3 in every run).
     const unsigned threads = request_.threads != 0
                                  ? request_.threads
-                                 : std::max(1u, std::thread::hardware_concurrency()) + 1;
+                                 : std::max(1u, std::thread::hardware_concurrency());
     const auto workers = static_cast<unsigned>(std::min<std::uint64_t>(threads, chunks_));
     std::vector<std::thread> pool;
     pool.reserve(workers);

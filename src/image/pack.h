@@ -32,7 +32,7 @@ struct PackRequest {
   std::uint32_t sector_size = 4096;
   std::vector<PackChip> chips;
   std::vector<Bytes> allowed_measurements;  // launch digests; empty = any
-  unsigned threads = 0;                     // 0: one per core plus one
+  unsigned threads = 0;                     // 0: one per core
   std::size_t chunk_size = 4u << 20;        // bytes per work item (multiple of 4096)
   // Called on the calling thread a few times a second with (bytes done, bytes total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
