@@ -71,6 +71,7 @@ void cvm_secure_call(u64 gpa);
 #define CVM_INVALID_STATE 3
 #define CVM_INVALID_PARAMETER 4
 #define CVM_INVALID_ADDRESS 5
+#define CVM_NOT_MAPPED 9
 #define CVM_BAD_CERTIFICATE 15
 #define CVM_REPLAYED_REQUEST 16
 #define CVM_IO_ERROR 17

@@ -88,12 +88,12 @@ static u32 disk_io(u64 start, const void* buffer, u32 length, int write, int raw
     return CVM_INVALID_PARAMETER;
   }
   const u32 pages = (length + 4095) / 4096;
-  /* The PSP only programs DMA into pages that are mapped: fault them in first (a write
-   * access, since a read from the disk writes them). */
-  for (u32 i = 0; i < pages; ++i) {
-    volatile u8* p = (volatile u8*)buffer + 4096 * (u64)i;
-    *p = *p;
-  }
+  /* The PSP only programs DMA into pages that are mapped (writable, for a read from the
+   * disk): touch them first so that their nested page faults happen now. Loads do it at
+   * a fifteenth of a store's cost in the emulator (docs/benchmarks.md, "Guest CPU");
+   * the VMM maps guest memory read-write on any fault, as KVM does. Under a VMM that
+   * mapped a page read-only the PSP would refuse the transfer with CVM_NOT_MAPPED. */
+  for (u32 i = 0; i < pages; ++i) (void)*((volatile const u8*)buffer + 4096 * (u64)i);
   sc_begin(CVM_SC_DISK_IO);
   put64(32, start);
   put32(40, length);
