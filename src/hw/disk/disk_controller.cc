@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <thread>
 
 #include "common/checked.h"
+#include "common/helper_thread.h"
 #include "crypto/suite.h"
 #include "hw/host_memory.h"
 #include "hw/hw_error.h"
@@ -108,6 +110,10 @@ std::uint64_t DiskController::file_offset(const DmaDescriptor& d, const Slot* sl
   return k.data_offset + d.start * k.sector_size;  // bounded by the segment checked above
 }
 
+DiskController::DiskController(MemoryController& mc) : mc_(mc) {}
+
+DiskController::~DiskController() = default;
+
 MutableByteView DiskController::staging(std::size_t length) {
   if (staging_.size() < length) staging_.resize(kMaxDmaBytes);
   return MutableByteView(staging_).first(length);
@@ -121,8 +127,8 @@ void DiskController::copy_to_memory(const DmaDescriptor& d, ByteView data) {
   }
 }
 
-void DiskController::decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
-                                       ByteView ciphertext) {
+void DiskController::decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext,
+                                     std::size_t first_frame, std::size_t frames) {
   // A few frames at a time through a buffer that stays in the first-level cache: the
   // plaintext goes from the cipher to the memory controller without a second pass over
   // the whole transfer, and the cipher still gets several sectors per call (it computes
@@ -131,9 +137,11 @@ void DiskController::decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
   constexpr std::size_t kFramesPerBatch = 8;
   const std::uint32_t sector_size = slot.config.sector_size;
   std::array<std::uint8_t, kFramesPerBatch * kFrameSize> plaintext{};
-  for (std::size_t first = 0; first < d.frames.size(); first += kFramesPerBatch) {
+  const std::size_t end_frame = first_frame + frames;
+  for (std::size_t first = first_frame; first < end_frame; first += kFramesPerBatch) {
     const std::size_t begin = first * kFrameSize;
-    const std::size_t n = std::min(plaintext.size(), ciphertext.size() - begin);
+    const std::size_t limit = std::min(ciphertext.size(), end_frame * kFrameSize);
+    const std::size_t n = std::min(plaintext.size(), limit - begin);
     slot.cipher->decrypt_units(d.start + begin / sector_size, sector_size,
                                ciphertext.subspan(begin, n), MutableByteView(plaintext).first(n));
     for (std::size_t at = 0; at < n; at += kFrameSize) {
@@ -142,7 +150,43 @@ void DiskController::decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
                 d.memory);
     }
   }
-  stats_.sectors_decrypted += ciphertext.size() / sector_size;
+}
+
+void DiskController::decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
+                                       MutableByteView data) {
+  const std::uint32_t sector_size = slot.config.sector_size;
+  const std::size_t frames = d.frames.size();
+  if (frames < kParallelFrames || std::thread::hardware_concurrency() < 2) {
+    decrypt_batched(d, slot, data, 0, frames);
+  } else {
+    // Bulk transfers use a second core: the helper decrypts the second half in place
+    // while this thread decrypts the first on its way to memory; then the second half
+    // is copied. Memory-controller writes stay on this thread (its write observers are
+    // not thread-safe).
+    if (!helper_) helper_ = std::make_unique<HelperThread>();
+    const std::size_t split = frames / 2;
+    const MutableByteView second = data.subspan(split * kFrameSize);
+    const std::uint64_t second_unit = d.start + split * kFrameSize / sector_size;
+    helper_->post([&] { slot.cipher->decrypt_units(second_unit, sector_size, second, second); });
+    try {
+      decrypt_batched(d, slot, data, 0, split);
+    } catch (...) {
+      try {
+        helper_->wait();  // the job uses this frame's data: never unwind past it
+      } catch (...) {     // the first failure is the one reported
+      }
+      throw;
+    }
+    helper_->wait();
+    for (std::size_t i = split; i < frames; ++i) {
+      const std::size_t begin = i * kFrameSize;
+      mc_.write(
+          d.frames[i],
+          ByteView(data).subspan(begin, std::min<std::size_t>(kFrameSize, data.size() - begin)),
+          d.memory);
+    }
+  }
+  stats_.sectors_decrypted += data.size() / sector_size;
 }
 
 void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView data) {

@@ -27,6 +27,10 @@
 #include "hw/disk/block_file.h"
 #include "hw/memory_controller.h"
 
+namespace cvmsim {
+class HelperThread;
+}
+
 namespace cvmsim::hw {
 
 inline constexpr std::uint32_t kDiskKeyslots = 64;
@@ -80,7 +84,10 @@ struct DiskStats {
 
 class DiskController {
  public:
-  explicit DiskController(MemoryController& mc) : mc_(mc) {}
+  explicit DiskController(MemoryController& mc);
+  DiskController(const DiskController&) = delete;
+  DiskController& operator=(const DiskController&) = delete;
+  ~DiskController();
 
   // --- host side (unprivileged) ---------------------------------------------------
   // Plugs a backing file in; returns its port. Throws HwError{io}.
@@ -116,7 +123,9 @@ class DiskController {
   // The file byte range a descriptor covers; throws HwError{bad_dma}.
   std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
   void copy_to_memory(const DmaDescriptor& d, ByteView data);
-  void decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext);
+  void decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, MutableByteView data);
+  void decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext,
+                       std::size_t first_frame, std::size_t frames);
   void copy_from_memory(const DmaDescriptor& d, MutableByteView data);
   MutableByteView staging(std::size_t length);
   void transfer(const DmaDescriptor& d);
@@ -131,6 +140,9 @@ class DiskController {
   // The controller's transfer buffer (a device's own SRAM), reused by every transfer:
   // allocating and zeroing a fresh megabyte per transfer cost more than the copy itself.
   Bytes staging_;
+  // Transfers of at least this many frames are decrypted on two cores.
+  static constexpr std::size_t kParallelFrames = 64;  // 256 KiB
+  std::unique_ptr<HelperThread> helper_;  // the second core's lane, started on first use
 };
 
 }  // namespace cvmsim::hw
