@@ -199,7 +199,7 @@ BENCHMARK(BM_UnicornRegionMap)
     ->Unit(benchmark::kMicrosecond);
 
 // Bare Unicorn: byte loads versus byte stores over a data page (not the code page), so the
-// cost of a guest store is measured on its own. Unicorn 2.0.1 stubs QEMU's dirty-memory
+// cost of a guest store is measured on its own. Unicorn 2.0.1 hard-codes QEMU's dirty-memory
 // bitmap as "always clean", so every store to RAM takes the notdirty slow path (a tree
 // allocated and freed per store, page_collection_lock); fixed upstream after 2.0.1. This
 // is why the guest SDK keeps its per-request stores few (guest/sdk/secure.c).

@@ -18,6 +18,20 @@ std::string guest(const std::string& name) {
   return std::string(CVMSIM_GUEST_DIR) + "/" + name + ".bin";
 }
 
+// A vendor, a chip and a provider (sm suite) in `dir`, and the provider's reference for
+// `firmware` in dir/ref.
+void make_identities(const test::TempDir& dir, const std::string& firmware) {
+  ASSERT_EQ(run_cli({"vendor", "init", (dir / "v").string()}).exit_code, 0);
+  ASSERT_EQ(
+      run_cli({"chip", "new", "--vendor", (dir / "v").string(), (dir / "chip").string()}).exit_code,
+      0);
+  ASSERT_EQ(run_cli({"provider", "init", (dir / "p").string()}).exit_code, 0);
+  ASSERT_EQ(run_cli({"sign-reference", "--provider", (dir / "p").string(), "--firmware",
+                     guest(firmware), "--out", (dir / "ref").string()})
+                .exit_code,
+            0);
+}
+
 TEST(RunCli, BootsTwoVmsAndReportsJson) {
   test::TempDir dir;
   const std::string chip = (dir / "chip").string();
@@ -48,13 +62,7 @@ TEST(RunCli, CountsInstructionsAndMapsTheFaultAroundRangeAsked) {
   test::TempDir dir;
   const std::string chip = (dir / "chip").string();
   const std::string provider = (dir / "p").string();
-  ASSERT_EQ(run_cli({"vendor", "init", (dir / "v").string()}).exit_code, 0);
-  ASSERT_EQ(run_cli({"chip", "new", "--vendor", (dir / "v").string(), chip}).exit_code, 0);
-  ASSERT_EQ(run_cli({"provider", "init", provider}).exit_code, 0);
-  ASSERT_EQ(run_cli({"sign-reference", "--provider", provider, "--firmware", guest("memwalk"),
-                     "--out", (dir / "ref").string()})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(make_identities(dir, "memwalk"));
   const auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> args{"run",
                                   "--chip",
@@ -92,13 +100,7 @@ TEST(RunCli, WrongFirmwareIsRefusedWithTheVmExitCode) {
   test::TempDir dir;
   const std::string chip = (dir / "chip").string();
   const std::string provider = (dir / "p").string();
-  ASSERT_EQ(run_cli({"vendor", "init", (dir / "v").string()}).exit_code, 0);
-  ASSERT_EQ(run_cli({"chip", "new", "--vendor", (dir / "v").string(), chip}).exit_code, 0);
-  ASSERT_EQ(run_cli({"provider", "init", provider}).exit_code, 0);
-  ASSERT_EQ(run_cli({"sign-reference", "--provider", provider, "--firmware", guest("hello"),
-                     "--out", (dir / "ref").string()})
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(make_identities(dir, "hello"));
   const auto r = run_cli({"run", "--chip", chip, "--firmware", guest("memwalk"), "--reference",
                           (dir / "ref").string(), "--provider", provider});
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;

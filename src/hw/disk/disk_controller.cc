@@ -110,7 +110,8 @@ std::uint64_t DiskController::file_offset(const DmaDescriptor& d, const Slot* sl
   return k.data_offset + d.start * k.sector_size;  // bounded by the segment checked above
 }
 
-DiskController::DiskController(MemoryController& mc) : mc_(mc) {}
+DiskController::DiskController(MemoryController& mc)
+    : mc_(mc), two_cores_(std::thread::hardware_concurrency() >= 2) {}
 
 DiskController::~DiskController() = default;
 
@@ -156,7 +157,7 @@ void DiskController::decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
                                        MutableByteView data) {
   const std::uint32_t sector_size = slot.config.sector_size;
   const std::size_t frames = d.frames.size();
-  if (frames < kParallelFrames || std::thread::hardware_concurrency() < 2) {
+  if (frames < kParallelFrames || !two_cores_) {
     decrypt_batched(d, slot, data, 0, frames);
   } else {
     // Bulk transfers use a second core: the helper decrypts the second half in place

@@ -142,6 +142,7 @@ class DiskController {
   Bytes staging_;
   // Transfers of at least this many frames are decrypted on two cores.
   static constexpr std::size_t kParallelFrames = 64;  // 256 KiB
+  bool two_cores_;                        // read once: the machine has a core for the helper
   std::unique_ptr<HelperThread> helper_;  // the second core's lane, started on first use
 };
 
