@@ -24,6 +24,14 @@ template <typename T>
   return result;
 }
 
+// `a` rounded up to a multiple of `alignment` (a power of two); nullopt when that wraps.
+template <typename T>
+[[nodiscard]] constexpr std::optional<T> round_up_checked(T a, T alignment) {
+  const auto sum = add_checked<T>(a, alignment - 1);
+  if (!sum) return std::nullopt;
+  return *sum & ~(alignment - 1);
+}
+
 // Throws CommonError{overflow} naming `what` when a + b wraps.
 template <typename T>
 [[nodiscard]] T add_or_throw(T a, T b, std::string_view what) {

@@ -15,16 +15,27 @@ FrameAllocator::FrameAllocator(std::uint64_t base, std::uint64_t frames)
 }
 
 std::optional<FrameRun> FrameAllocator::allocate(std::uint64_t frames) {
-  if (frames == 0) return std::nullopt;
+  return allocate_aligned(frames, kFrameSize);
+}
+
+std::optional<FrameRun> FrameAllocator::allocate_aligned(std::uint64_t frames,
+                                                         std::uint64_t alignment) {
+  if (frames == 0 || alignment < kFrameSize || (alignment & (alignment - 1)) != 0) {
+    return std::nullopt;
+  }
   for (auto it = free_runs_.begin(); it != free_runs_.end(); ++it) {
-    if (it->second < frames) continue;
-    const FrameRun run{it->first, frames};
-    const std::uint64_t rest = it->second - frames;
-    const std::uint64_t rest_hpa = it->first + frames * kFrameSize;
+    const std::uint64_t run_hpa = it->first;
+    const std::uint64_t run_frames = it->second;
+    const auto aligned = round_up_checked<std::uint64_t>(run_hpa, alignment);
+    if (!aligned) break;  // runs are sorted: the later ones lie higher still
+    const std::uint64_t skipped = (*aligned - run_hpa) / kFrameSize;
+    if (skipped >= run_frames || run_frames - skipped < frames) continue;
+    const std::uint64_t rest = run_frames - skipped - frames;
     free_runs_.erase(it);
-    if (rest > 0) free_runs_.emplace(rest_hpa, rest);
+    if (skipped > 0) free_runs_.emplace(run_hpa, skipped);
+    if (rest > 0) free_runs_.emplace(*aligned + frames * kFrameSize, rest);
     free_frames_ -= frames;
-    return run;
+    return FrameRun{*aligned, frames};
   }
   return std::nullopt;
 }

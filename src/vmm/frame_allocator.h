@@ -23,6 +23,9 @@ class FrameAllocator {
 
   // `frames` contiguous frames, first fit; nullopt when no run is large enough.
   std::optional<FrameRun> allocate(std::uint64_t frames);
+  // `frames` contiguous frames starting at a multiple of `alignment` bytes (a power of two,
+  // at least one frame), first fit: how a VMM backs guest memory with huge pages.
+  std::optional<FrameRun> allocate_aligned(std::uint64_t frames, std::uint64_t alignment);
   // Returns a run; throws std::invalid_argument on a double free or a foreign range.
   void free(FrameRun run);
 

@@ -38,6 +38,30 @@ TEST(FrameAllocator, RefusesDoubleAndForeignFrees) {
   EXPECT_EQ(alloc.free_frames(), 8u);
 }
 
+TEST(FrameAllocator, AlignedRunsStartAtTheAlignmentAndKeepTheGapFree) {
+  constexpr std::uint64_t k2M = 2ull << 20;
+  FrameAllocator alloc(0x101000, 2 * 512);  // 4 MiB from 1 MiB + 4 KiB: unaligned
+  const auto huge = alloc.allocate_aligned(512, k2M);
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->hpa, k2M);
+  EXPECT_EQ(huge->frames, 512u);
+  EXPECT_EQ(alloc.free_frames(), 512u);
+  // The frames skipped before the aligned run stay free, first fit as before.
+  const auto low = alloc.allocate(1);
+  ASSERT_TRUE(low);
+  EXPECT_EQ(low->hpa, 0x101000u);
+  // What is left after the first aligned run cannot hold a second whole aligned one.
+  EXPECT_FALSE(alloc.allocate_aligned(512, k2M));
+  EXPECT_FALSE(alloc.allocate_aligned(1, 3 * kFrameSize)) << "alignment not a power of two";
+  EXPECT_FALSE(alloc.allocate_aligned(1, 512)) << "alignment below a frame";
+  alloc.free(*huge);
+  alloc.free(*low);
+  EXPECT_EQ(alloc.free_frames(), alloc.total_frames());
+  const auto all = alloc.allocate(2 * 512);
+  ASSERT_TRUE(all) << "frees coalesce the split runs again";
+  EXPECT_EQ(all->hpa, 0x101000u);
+}
+
 TEST(FrameAllocator, SparseTerabyteCostsPerRunNotPerFrame) {
   FrameAllocator alloc(0, (1ull << 40) / kFrameSize);
   std::mt19937_64 rng(3);
