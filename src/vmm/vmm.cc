@@ -17,6 +17,8 @@ namespace npt = hw::npt;
 // Frames donated at launch: the firmware's 4 table pages plus the frames of their Merkle
 // tree (one node store frame list per tree level: 11 for 4 pages with SM3, 14 with SHA-384).
 constexpr std::size_t kInitialTableFrames = 32;
+// The span of one leaf table: the unit of the VMM's huge-page backing.
+constexpr std::uint64_t kBackingBlock = npt::kEntriesPerTable * hw::kFrameSize;
 
 // The platform's simulated clock (docs/architecture.md, "Simulated time"). It advances by a
 // fixed cost per VM exit, by kind, so a run's simulated time depends only on what the guest
@@ -87,6 +89,11 @@ struct Vmm::GuestVm {
   Bytes host_input;
   std::size_t host_input_read = 0;
   Bytes host_output;
+  // Guest memory is backed 2 MiB at a time, as with huge pages: each 2 MiB block of GPAs
+  // the guest touches gets an aligned 2 MiB host run, and a page at offset o of the block
+  // takes the run's frame at offset o. The guest CPU then reaches a whole block through
+  // one Unicorn region (docs/architecture.md, "Guest memory path").
+  std::map<std::uint64_t, std::uint64_t> backing;  // GPA block number -> host run
 };
 
 Vmm::Vmm(Platform& platform) : platform_(platform) {
@@ -132,6 +139,23 @@ std::uint64_t Vmm::take_frames(std::uint64_t count) {
   return run->hpa;
 }
 
+Vmm::Backing Vmm::back(GuestVm& vm, std::uint64_t gpa, std::uint64_t pages) {
+  const std::uint64_t block = gpa / kBackingBlock;
+  const bool one_block = (gpa + pages * hw::kFrameSize - 1) / kBackingBlock == block;
+  if (one_block) {
+    auto it = vm.backing.find(block);
+    if (it == vm.backing.end()) {
+      if (const auto run =
+              platform_.frames().allocate_aligned(npt::kEntriesPerTable, kBackingBlock)) {
+        it = vm.backing.emplace(block, run->hpa).first;
+      }
+    }
+    if (it != vm.backing.end()) return {it->second + gpa % kBackingBlock, true};
+  }
+  // No aligned run left (or a range across blocks): any free frames will do.
+  return {take_frames(pages), false};
+}
+
 psp::Response Vmm::call(GuestVm& vm, const psp::Command& command) {
   ++vm.stats.psp_commands;
   return platform_.psp().execute(command);
@@ -169,7 +193,8 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
   const measure::LaunchPlan plan =
       measure::plan_firmware_launch(request.firmware, measure::GuestLayout{}, "firmware");
   for (const auto& page : plan.pages) {
-    const std::uint64_t hpa = page.type == measure::PageType::vcpu_state ? 0 : take_frames(1);
+    const std::uint64_t hpa =
+        page.type == measure::PageType::vcpu_state ? 0 : back(*vm, page.gpa, 1).hpa;
     expect(*vm, psp::LaunchUpdate{vm->handle, page.gpa, page.type, hpa, page.contents});
   }
   expect(*vm, psp::LaunchVerify{vm->handle, request.reference, request.provider_key});
@@ -199,8 +224,8 @@ bool Vmm::map_unguarded(GuestVm& vm, std::uint64_t gpa) {
     return frame;
   };
   const auto entry = editor.leaf_entry_address(info->npt_root, gpa, &allocate);
-  editor.write_entry(
-      *entry, npt::make_entry(take_frames(1), npt::kPresent | npt::kWritable | npt::kExecutable));
+  editor.write_entry(*entry, npt::make_entry(back(vm, gpa, 1).hpa,
+                                             npt::kPresent | npt::kWritable | npt::kExecutable));
   ++vm.stats.pages_mapped;
   return true;
 }
@@ -232,7 +257,8 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
   std::uint64_t base = gpa & ~(fault_around_ * hw::kFrameSize - 1);
   std::uint64_t pages = std::min(fault_around_, (vm.memory_size - base) / hw::kFrameSize);
   for (int attempt = 0; attempt < 4; ++attempt) {
-    const std::uint64_t hpa = take_frames(pages);
+    const Backing backing = back(vm, base, pages);
+    const std::uint64_t hpa = backing.hpa;
     // Read-write-execute, as KVM maps guest memory: the NPT grants what the guest may
     // need (code it loads from its disk included); the guest's own paging restricts.
     const psp::MapPermissions rwx{true, true, false};
@@ -243,7 +269,7 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
       vm.stats.pages_mapped += pages;
       return true;
     }
-    platform_.frames().free({hpa, pages});
+    if (!backing.reserved) platform_.frames().free({hpa, pages});
     if (r.result.status == psp::Status::resource_exhausted) {
       donate_tables(vm, static_cast<std::size_t>(r.result.detail) + kInitialTableFrames);
     } else if (r.result.status == psp::Status::already_mapped && pages > 1) {

@@ -107,6 +107,12 @@ class Vmm {
   void expect(GuestVm& vm, const psp::Command& command);
   void donate_tables(GuestVm& vm, std::size_t frames);
   std::uint64_t take_frames(std::uint64_t count);
+  struct Backing {
+    std::uint64_t hpa = 0;
+    bool reserved = false;  // from the VM's 2 MiB backing (kept when a map fails)
+  };
+  // Host frames for `pages` guest pages at `gpa`.
+  Backing back(GuestVm& vm, std::uint64_t gpa, std::uint64_t pages);
   bool handle_npf(GuestVm& vm, const hw::npt::Fault& fault, std::string& why);
   bool map_unguarded(GuestVm& vm, std::uint64_t gpa);
   void on_disk_interrupt(const hw::DmaCompletion& completion);
