@@ -252,6 +252,8 @@ CpuStats GuestCpu::stats() const {
   s.tlb_fills = r.fills;
   s.regions_mapped = r.direct_regions;
   s.mmio_pages_mapped = r.mmio_pages;
+  s.windows_mapped = r.windows;
+  s.window_pages = r.window_pages;
   s.tlb_evictions = r.evictions;
   return s;
 }

@@ -76,6 +76,8 @@ struct CpuStats {
   std::uint64_t tlb_fills = 0;     // TLB misses served from the NPT without an exit
   std::uint64_t regions_mapped = 0;
   std::uint64_t mmio_pages_mapped = 0;
+  std::uint64_t windows_mapped = 0;  // 2 MiB windows (counted in regions_mapped too)
+  std::uint64_t window_pages = 0;    // fills that gave a window page rights: no region op
   std::uint64_t tlb_evictions = 0;
   std::uint64_t tlb_flushes = 0;
   // Regions dropped because bytes that code had been translated from were written through

@@ -37,10 +37,16 @@ struct GuestCpu::Hooks {
   static bool memory_miss(uc_engine* uc, uc_mem_type type, std::uint64_t address, int, std::int64_t,
                           void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
+    const npt::Access access = access_of(type);
     if (type == UC_MEM_READ_PROT || type == UC_MEM_WRITE_PROT || type == UC_MEM_FETCH_PROT) {
-      cpu->regions_->drop(address);  // a permission miss re-walks, as hardware does
+      // In a window Unicorn asks on a page's first access and on every store: the page's
+      // recorded rights answer, and a page without them is a miss like any other.
+      const std::optional<bool> allowed = cpu->regions_->window_allows(address, access);
+      if (allowed.value_or(false)) return true;
+      // Elsewhere a permission miss drops the region and re-walks, as hardware does.
+      if (!allowed) cpu->regions_->drop(address);
     }
-    if (cpu->serve_miss(address, access_of(type))) return true;
+    if (cpu->serve_miss(address, access)) return true;
     uc_emu_stop(uc);
     return false;
   }

@@ -5,8 +5,8 @@
 
 namespace cvmsim::hw::testing {
 
-TestMachine::TestMachine(crypto::SuiteId suite, CpuOptions options)
-    : mc(memory, suite), editor(mc, psp_access()) {
+TestMachine::TestMachine(crypto::SuiteId suite, CpuOptions options, Backing backing)
+    : mc(memory, suite), editor(mc, psp_access()), backing_(backing) {
   mc.load_key(test_passkey(), kAsid, crypto::random_bytes(crypto::suite(suite).xts_key_size()));
   npt_root = new_frame();
   cpu =
@@ -18,6 +18,15 @@ std::uint64_t TestMachine::new_frame() {
   const std::uint64_t frame = next_frame_;
   next_frame_ += kFrameSize;
   return frame;  // never touched before: zero
+}
+
+std::uint64_t TestMachine::frame_for(std::uint64_t gpa) {
+  constexpr std::uint64_t kBlock = 2ull << 20;
+  const std::uint64_t page = gpa & ~std::uint64_t{kFrameSize - 1};
+  if (backing_ == Backing::bump || !backed_.insert(page).second) return new_frame();
+  auto [run, fresh] = runs_.try_emplace(page / kBlock, next_run_);
+  if (fresh) next_run_ += kBlock;
+  return run->second + page % kBlock;
 }
 
 void TestMachine::own(std::uint64_t hpa, std::uint32_t asid) {
@@ -32,7 +41,7 @@ void TestMachine::map(std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags)
 
 void TestMachine::load(std::uint64_t gpa, ByteView image) {
   for (std::size_t done = 0; done < image.size(); done += kFrameSize) {
-    const std::uint64_t frame = new_frame();
+    const std::uint64_t frame = frame_for(gpa + done);
     own(frame, kAsid);
     const std::size_t n = std::min<std::size_t>(kFrameSize, image.size() - done);
     mc.write(frame, image.subspan(done, n), psp_access(kAsid));
@@ -66,7 +75,7 @@ RunOutcome TestMachine::run(bool map_on_fault, std::chrono::milliseconds limit) 
         ++out.nested_page_faults;
         if (!map_on_fault || out.last.fault.kind != npt::FaultKind::not_present) return out;
         {
-          const std::uint64_t frame = new_frame();
+          const std::uint64_t frame = frame_for(out.last.fault.gpa);
           own(frame, kAsid);
           map(out.last.fault.gpa & ~std::uint64_t{0xfff}, frame);
         }

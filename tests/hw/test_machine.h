@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "hw/guest_cpu.h"
@@ -23,12 +25,22 @@ struct RunOutcome {
   std::uint64_t nested_page_faults = 0;
 };
 
+// How the test's stand-in VMM backs guest pages: frames one after another (the guest CPU
+// maps direct and MMIO regions), or as huge pages do, page o of a 2 MiB GPA block on frame
+// o of an aligned 2 MiB host run (the guest CPU maps one window per block).
+enum class Backing : std::uint8_t { bump, huge_pages };
+
 class TestMachine {
  public:
-  explicit TestMachine(crypto::SuiteId suite = crypto::SuiteId::sm, CpuOptions options = {});
+  explicit TestMachine(crypto::SuiteId suite = crypto::SuiteId::sm, CpuOptions options = {},
+                       Backing backing = Backing::bump);
 
   // A fresh zeroed frame from the bump allocator (never reused).
   std::uint64_t new_frame();
+  // A fresh zeroed frame to back guest page `gpa`: with Backing::huge_pages the one at the
+  // page's offset in a host run reserved for its block (a GPA gets that frame only once;
+  // later calls for it give bump frames).
+  std::uint64_t frame_for(std::uint64_t gpa);
   // Maps GPA page -> a frame for the VM, owned by `asid` (0: a plain host frame).
   void map(std::uint64_t gpa, std::uint64_t hpa,
            std::uint64_t flags = npt::kPresent | npt::kWritable | npt::kExecutable);
@@ -51,7 +63,11 @@ class TestMachine {
   std::unique_ptr<GuestCpu> cpu;
 
  private:
-  std::uint64_t next_frame_ = 0x40000000;  // frames from 1 GiB up
+  Backing backing_;
+  std::uint64_t next_frame_ = 0x40000000;        // frames from 1 GiB up
+  std::uint64_t next_run_ = 0x80000000;          // huge-page runs from 2 GiB up
+  std::map<std::uint64_t, std::uint64_t> runs_;  // GPA block -> host run
+  std::set<std::uint64_t> backed_;               // GPA pages given their run's frame
 };
 
 Bytes read_guest_program(const std::string& name);
