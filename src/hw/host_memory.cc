@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <bitset>
+
 #include "common/checked.h"
 #include "hw/hw_error.h"
 
@@ -26,11 +29,14 @@ std::string_view error_code_name(HwErrc code) {
   return "unknown";
 }
 
-// One 2 MiB chunk of anonymous memory, populated (zero-filled) when it is created: left to
-// fault page by page, every fresh 4 KiB frame cost two page faults (the zero page on the
-// first read, copy on write on the first write), several microseconds inside NPT_MAP and
-// DMA (docs/benchmarks.md, "NPT_MAP in the PSP"). Frames are handed out densely, so a
-// touched chunk is used. Transparent huge pages were tried and rejected: no better in the
+// One 2 MiB chunk of anonymous memory whose frames are populated one at a time, on their
+// first use, by a store. Left to fault in on their own, fresh frames cost two page faults
+// each (the zero page on the first read, copy on write on the first write), several
+// microseconds inside NPT_MAP and DMA (docs/benchmarks.md, "NPT_MAP in the PSP").
+// Populating more than the frame was tried: the whole chunk at creation zeroed 2 MiB for
+// each fault in a fresh block of the VMM's huge-page backing (about 1 ms here), and 64 KiB
+// groups zeroed 16 frames for a guest touching one page in 64 KiB; host memory in use is
+// now the frames in use. Transparent huge pages were tried and rejected: no better in the
 // median, and millisecond stalls in the tail.
 struct HostMemory::Chunk {
   Chunk() {
@@ -38,13 +44,31 @@ struct HostMemory::Chunk {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     base = static_cast<std::uint8_t*>(p);
-    // Advice only: on kernels before 5.14 it fails and pages fault in lazily as before.
-    ::madvise(base, kChunkSize, MADV_POPULATE_WRITE);
   }
   Chunk(const Chunk&) = delete;
   Chunk& operator=(const Chunk&) = delete;
   ~Chunk() { ::munmap(base, kChunkSize); }
+
+  std::uint8_t* frame(std::size_t index) {
+    std::uint8_t* f = base + index * kFrameSize;
+    if (!populated[index]) {
+      // Still all zeros: storing a zero has the kernel allocate the page writable in one
+      // fault, before anything reads it.
+      *static_cast<volatile std::uint8_t*>(f) = 0;
+      populated[index] = true;
+    }
+    return f;
+  }
+
+  // Populates frames [first, first + count) in one system call (MADV_POPULATE_WRITE; on
+  // kernels before 5.14 it fails and frame() populates them one by one).
+  void populate(std::size_t first, std::size_t count) {
+    if (::madvise(base + first * kFrameSize, count * kFrameSize, MADV_POPULATE_WRITE) != 0) return;
+    for (std::size_t i = first; i < first + count; ++i) populated[i] = true;
+  }
+
   std::uint8_t* base = nullptr;
+  std::bitset<kChunkSize / kFrameSize> populated;
 };
 
 HostMemory::HostMemory(std::uint64_t size) : size_(size), chunks_(size / kChunkSize) {
@@ -73,12 +97,32 @@ std::uint8_t* HostMemory::frame(std::uint64_t hpa) {
     chunk = std::make_unique<Chunk>();
     ++resident_chunks_;
   }
-  return chunk->base + (hpa % kChunkSize) / kFrameSize * kFrameSize;
+  return chunk->frame((hpa % kChunkSize) / kFrameSize);
+}
+
+void HostMemory::populate(std::uint64_t hpa, std::uint64_t length) {
+  check_range(hpa, length);
+  if (length == 0) return;
+  const std::uint64_t end = hpa + length;  // checked above
+  for (std::uint64_t at = hpa / kFrameSize * kFrameSize; at < end;) {
+    const std::uint64_t chunk_end = std::min(end, (at / kChunkSize + 1) * kChunkSize);
+    auto& chunk = chunks_.at(at / kChunkSize);
+    if (!chunk) {
+      chunk = std::make_unique<Chunk>();
+      ++resident_chunks_;
+    }
+    const std::size_t first = at % kChunkSize / kFrameSize;
+    chunk->populate(first, (chunk_end - at + kFrameSize - 1) / kFrameSize);
+    at = chunk_end;
+  }
 }
 
 std::uint8_t* HostMemory::span(std::uint64_t hpa, std::uint64_t length) {
   check_range(hpa, length);
   if (length == 0 || hpa / kChunkSize != (hpa + length - 1) / kChunkSize) return nullptr;
+  for (std::uint64_t f = hpa / kFrameSize + 1; f <= (hpa + length - 1) / kFrameSize; ++f) {
+    (void)frame(f * kFrameSize);  // every frame of the span is in use from now on
+  }
   return frame(hpa) + hpa % kFrameSize;
 }
 

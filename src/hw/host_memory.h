@@ -26,6 +26,9 @@ class HostMemory {
   [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
   // The frame holding `hpa`, created zero-filled on first use. Throws HwError{bad_address}.
   std::uint8_t* frame(std::uint64_t hpa);
+  // Makes the frames of [hpa, hpa + length) resident now, in one go (a frame is otherwise
+  // made resident on its first use). Throws HwError{bad_address}.
+  void populate(std::uint64_t hpa, std::uint64_t length);
   // Host pointer for [hpa, hpa + length) when it lies inside one chunk (else nullptr).
   std::uint8_t* span(std::uint64_t hpa, std::uint64_t length);
   // Checks that [hpa, hpa + length) is inside the address space without wrapping.

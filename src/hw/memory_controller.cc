@@ -232,19 +232,26 @@ void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) 
   store_tag(frame_hpa, new_tag);
 }
 
-void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, FrameTag new_tag) {
-  memory_.check_range(hpa, kFrameSize);
+void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, FrameTag new_tag,
+                                      std::uint64_t frames) {
   const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
+  const std::uint64_t length = mul_or_throw(frames, kFrameSize, "frames to scrub");
+  memory_.check_range(frame_hpa, length);
   if (strict_) {  // strict DRAM holds ciphertext: zeros under the new key are encrypted
-    set_tag(passkey, frame_hpa, new_tag);
     const Bytes zeros(kFrameSize, 0);
-    write(frame_hpa, zeros, Requester::psp(passkey, new_tag.asid));
+    for (std::uint64_t f = frame_hpa; f < frame_hpa + length; f += kFrameSize) {
+      set_tag(passkey, f, new_tag);
+      write(f, zeros, Requester::psp(passkey, new_tag.asid));
+    }
     return;
   }
-  if (new_tag.asid != 0) (void)key(new_tag.asid);        // throws HwError{no_key}
-  std::memset(memory_.frame(frame_hpa), 0, kFrameSize);  // the plaintext, under the new slot
-  store_tag(frame_hpa, new_tag);
-  notify_write(frame_hpa, kFrameSize);
+  if (new_tag.asid != 0) (void)key(new_tag.asid);  // throws HwError{no_key}
+  memory_.populate(frame_hpa, length);             // one system call for the run
+  for (std::uint64_t f = frame_hpa; f < frame_hpa + length; f += kFrameSize) {
+    std::memset(memory_.frame(f), 0, kFrameSize);  // the plaintext, under the new slot
+    store_tag(f, new_tag);
+  }
+  notify_write(frame_hpa, length);
 }
 
 }  // namespace cvmsim::hw

@@ -136,10 +136,10 @@ class MemoryController {
   // Re-tags a frame without changing its DRAM content as seen through its new key slot's
   // eyes: the PSP uses it on frames it has just written or scrubbed.
   void set_tag(PspPasskey, std::uint64_t hpa, FrameTag tag);
-  // Re-tags a frame and fills it with zeros as seen through its new key slot: set_tag()
-  // followed by a write of zeros, without converting the old content first (a PSP
-  // handing a frame to a VM scrubs it anyway).
-  void set_tag_zeroed(PspPasskey, std::uint64_t hpa, FrameTag tag);
+  // Re-tags `frames` frames from `hpa` and fills them with zeros as seen through their new
+  // key slot: set_tag() followed by a write of zeros, without converting the old content
+  // first (a PSP handing a frame to a VM scrubs it anyway).
+  void set_tag_zeroed(PspPasskey, std::uint64_t hpa, FrameTag tag, std::uint64_t frames = 1);
 
  private:
   const crypto::XtsCipher& key(std::uint32_t asid) const;

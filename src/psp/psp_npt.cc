@@ -225,14 +225,15 @@ Response Psp::handle(const NptMap& c) {
   if (c.permissions.executable) flags |= npt::kExecutable;
   if (c.permissions.shared) flags |= npt::kShared;
   wire_guard(*vm);
+  if (!c.permissions.shared) {
+    // Private pages start as zeros under the VM's key, whatever the VMM left in them.
+    mc_.set_tag_zeroed(hw::PspPasskey{}, c.hpa,
+                       {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none},
+                       c.pages);
+  }
   for (std::uint64_t i = 0; i < c.pages; ++i) {
-    const std::uint64_t frame = c.hpa + i * hw::kFrameSize;
-    if (!c.permissions.shared) {
-      // A private page starts as zeros under the VM's key, whatever the VMM left in it.
-      mc_.set_tag_zeroed(hw::PspPasskey{}, frame,
-                         {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
-    }
-    write_mapping(*vm, c.gpa + i * hw::kFrameSize, npt::make_entry(frame, flags));
+    write_mapping(*vm, c.gpa + i * hw::kFrameSize,
+                  npt::make_entry(c.hpa + i * hw::kFrameSize, flags));
   }
   // One update of the stored value for the whole range.
   if (!vm->guard->commit(mc_)) {

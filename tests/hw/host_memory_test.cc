@@ -20,6 +20,16 @@ TEST(HostMemory, TerabyteAddressSpaceCostsOnlyTouchedChunks) {
   EXPECT_EQ(memory.frame(0x2000), low + kFrameSize);  // contiguous within a chunk
 }
 
+TEST(HostMemory, PopulatingARunKeepsWhatItsFramesHeld) {
+  HostMemory memory(4 * kChunkSize);
+  memory.frame(kChunkSize - kFrameSize)[7] = 9;                  // in use before
+  memory.populate(kChunkSize - 2 * kFrameSize, 4 * kFrameSize);  // across a chunk boundary
+  EXPECT_EQ(memory.resident_chunks(), 2u);
+  EXPECT_EQ(memory.frame(kChunkSize - kFrameSize)[7], 9);
+  EXPECT_EQ(memory.frame(kChunkSize)[0], 0);
+  EXPECT_THROW(memory.populate(3 * kChunkSize, kChunkSize + 1), HwError);
+}
+
 TEST(HostMemory, RefusesAddressesOutsideAndWrapping) {
   HostMemory memory(4 * kChunkSize);
   EXPECT_THROW((void)memory.frame(4 * kChunkSize), HwError);

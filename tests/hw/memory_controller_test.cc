@@ -82,6 +82,20 @@ TEST_P(EngineForSuite, RetaggingZeroedGivesTheNewOwnerZerosWhateverTheFrameHeld)
   EXPECT_EQ(mc.tag(0x20000).asid, 1u);
 }
 
+TEST_P(EngineForSuite, ARunRetaggedZeroedAcrossAChunkBoundaryIsZerosInEveryFrame) {
+  mc.load_key(psp(), 1, vek1);
+  const std::uint64_t first = kChunkSize - 2 * kFrameSize;  // two frames each side
+  mc.write(first, Bytes(4 * kFrameSize, 0x77), kHostAccess);
+  mc.set_tag_zeroed(psp(), first, {1, 1, FrameUse::guest, FrameGuard::none}, 4);
+  for (std::uint64_t f = first; f < first + 4 * kFrameSize; f += kFrameSize) {
+    EXPECT_EQ(mc.tag(f), (FrameTag{1, 1, FrameUse::guest, FrameGuard::none})) << f;
+    Bytes back(kFrameSize, 0xff);
+    mc.read(f, back, guest(1));
+    EXPECT_EQ(back, Bytes(kFrameSize, 0)) << f;
+  }
+  EXPECT_EQ(mc.tag(first + 4 * kFrameSize).asid, 0u);  // the frame after the run is untouched
+}
+
 TEST_P(EngineForSuite, AnotherVmSeesGarbageAndNonOwnerWritesGarbleOnlyTheirBlocks) {
   mc.load_key(psp(), 1, vek1);
   mc.load_key(psp(), 2, vek2);
