@@ -123,7 +123,10 @@ class DiskController {
   // The file byte range a descriptor covers; throws HwError{bad_dma}.
   std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
   void copy_to_memory(const DmaDescriptor& d, ByteView data);
-  void decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, MutableByteView data);
+  // Reads the transfer's sectors at `offset` of `file` into `data` and decrypts them into
+  // guest memory.
+  void read_decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, const BlockFile& file,
+                              std::uint64_t offset, MutableByteView data);
   void decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext,
                        std::size_t first_frame, std::size_t frames);
   void copy_from_memory(const DmaDescriptor& d, MutableByteView data);
