@@ -7,8 +7,9 @@
 //   its 2 MiB GPA block (the VMM's huge-page backing), the whole block becomes one Unicorn
 //   region with no rights over that host run. Unicorn asks the *_PROT hooks on a page's
 //   first load or fetch and on every store (Unicorn 2.0.1 sends every store down its slow
-//   path), and allows() answers from per-page rights that fills record. Later faults in the
-//   block cost no Unicorn region operation (10-16 us each: QEMU rebuilds its flat view).
+//   path), and window_allows() answers from per-page rights that fills record. Later
+//   faults in the block cost no Unicorn region operation (10-16 us each: QEMU rebuilds its
+//   flat view).
 // - A *direct region* aliasing the frame's plaintext (uc_mem_map_ptr: loads, stores and
 //   fetches run at full speed with no hook) for a usable frame elsewhere; neighbouring
 //   pages of the same leaf table that map the following frames with the same rights join
@@ -110,7 +111,8 @@ class RegionMap {
   [[nodiscard]] const RegionStats& stats() const noexcept { return stats_; }
 
  private:
-  // A window's per-page state. Rights are kRead | kWrite | kExecute bits, 0 = not filled.
+  // A window's per-page state. Rights are read (1), write (2) and execute (4) bits from
+  // the page's last walk; 0 = not filled.
   struct Window {
     std::array<std::uint8_t, npt::kEntriesPerTable> rights{};
     std::array<bool, npt::kEntriesPerTable> code{};  // code was translated from the page
@@ -148,7 +150,8 @@ class RegionMap {
   MmioWrite mmio_write_;
   Regions regions_;
   std::multimap<std::uint64_t, CodeRun> code_by_hpa_;  // first frame -> where code came from
-  // The last window allows() found, by block: guest stores to a window ask on every store.
+  // The last window window_allows() found, by block: guest stores to a window ask on
+  // every store.
   std::uint64_t cached_block_ = ~std::uint64_t{0};
   Window* cached_window_ = nullptr;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> stale_code_;
