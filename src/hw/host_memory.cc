@@ -90,14 +90,18 @@ void HostMemory::check_range(std::uint64_t hpa, std::uint64_t length) const {
   }
 }
 
-std::uint8_t* HostMemory::frame(std::uint64_t hpa) {
-  check_range(hpa, 1);
+HostMemory::Chunk& HostMemory::chunk_of(std::uint64_t hpa) {
   auto& chunk = chunks_.at(hpa / kChunkSize);
   if (!chunk) {
     chunk = std::make_unique<Chunk>();
     ++resident_chunks_;
   }
-  return chunk->frame((hpa % kChunkSize) / kFrameSize);
+  return *chunk;
+}
+
+std::uint8_t* HostMemory::frame(std::uint64_t hpa) {
+  check_range(hpa, 1);
+  return chunk_of(hpa).frame((hpa % kChunkSize) / kFrameSize);
 }
 
 void HostMemory::populate(std::uint64_t hpa, std::uint64_t length) {
@@ -106,13 +110,8 @@ void HostMemory::populate(std::uint64_t hpa, std::uint64_t length) {
   const std::uint64_t end = hpa + length;  // checked above
   for (std::uint64_t at = hpa / kFrameSize * kFrameSize; at < end;) {
     const std::uint64_t chunk_end = std::min(end, (at / kChunkSize + 1) * kChunkSize);
-    auto& chunk = chunks_.at(at / kChunkSize);
-    if (!chunk) {
-      chunk = std::make_unique<Chunk>();
-      ++resident_chunks_;
-    }
     const std::size_t first = at % kChunkSize / kFrameSize;
-    chunk->populate(first, (chunk_end - at + kFrameSize - 1) / kFrameSize);
+    chunk_of(at).populate(first, (chunk_end - at + kFrameSize - 1) / kFrameSize);
     at = chunk_end;
   }
 }

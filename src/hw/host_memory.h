@@ -37,6 +37,7 @@ class HostMemory {
 
  private:
   struct Chunk;
+  Chunk& chunk_of(std::uint64_t hpa);  // created on first use; `hpa` checked by the caller
   std::uint64_t size_;
   SparseTable<std::unique_ptr<Chunk>> chunks_;  // by chunk number
   std::uint64_t resident_chunks_ = 0;

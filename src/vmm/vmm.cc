@@ -92,7 +92,7 @@ struct Vmm::GuestVm {
   // Guest memory is backed 2 MiB at a time, as with huge pages: each 2 MiB block of GPAs
   // the guest touches gets an aligned 2 MiB host run, and a page at offset o of the block
   // takes the run's frame at offset o. The guest CPU then reaches a whole block through
-  // one Unicorn region (docs/architecture.md, "Guest memory path").
+  // one Unicorn region (docs/architecture.md, "Windows: faults without a region operation").
   std::map<std::uint64_t, std::uint64_t> backing;  // GPA block number -> host run
 };
 

@@ -120,16 +120,17 @@ MutableByteView DiskController::staging(std::size_t length) {
   return MutableByteView(staging_).first(length);
 }
 
-void DiskController::copy_to_memory(const DmaDescriptor& d, ByteView data) {
-  for (std::size_t i = 0; i < d.frames.size(); ++i) {
+void DiskController::copy_to_memory(const DmaDescriptor& d, ByteView data,
+                                    std::size_t first_frame) {
+  for (std::size_t i = first_frame; i < d.frames.size(); ++i) {
     const std::size_t begin = i * kFrameSize;
     const std::size_t n = std::min<std::size_t>(kFrameSize, data.size() - begin);
     mc_.write(d.frames[i], data.subspan(begin, n), d.memory);
   }
 }
 
-void DiskController::decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext,
-                                     std::size_t first_frame, std::size_t frames) {
+void DiskController::decrypt_batched(const DmaDescriptor& d, const Slot& slot,
+                                     ByteView ciphertext) {
   // A few frames at a time through a buffer that stays in the first-level cache: the
   // plaintext goes from the cipher to the memory controller without a second pass over
   // the whole transfer, and the cipher still gets several sectors per call (it computes
@@ -138,11 +139,9 @@ void DiskController::decrypt_batched(const DmaDescriptor& d, const Slot& slot, B
   constexpr std::size_t kFramesPerBatch = 8;
   const std::uint32_t sector_size = slot.config.sector_size;
   std::array<std::uint8_t, kFramesPerBatch * kFrameSize> plaintext{};
-  const std::size_t end_frame = first_frame + frames;
-  for (std::size_t first = first_frame; first < end_frame; first += kFramesPerBatch) {
+  for (std::size_t first = 0; first * kFrameSize < ciphertext.size(); first += kFramesPerBatch) {
     const std::size_t begin = first * kFrameSize;
-    const std::size_t limit = std::min(ciphertext.size(), end_frame * kFrameSize);
-    const std::size_t n = std::min(plaintext.size(), limit - begin);
+    const std::size_t n = std::min(plaintext.size(), ciphertext.size() - begin);
     slot.cipher->decrypt_units(d.start + begin / sector_size, sector_size,
                                ciphertext.subspan(begin, n), MutableByteView(plaintext).first(n));
     for (std::size_t at = 0; at < n; at += kFrameSize) {
@@ -160,7 +159,7 @@ void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& 
   const std::size_t frames = d.frames.size();
   if (frames < kParallelFrames || !two_cores_) {
     file.read_at(offset, data);
-    decrypt_batched(d, slot, data, 0, frames);
+    decrypt_batched(d, slot, data);
   } else {
     // Bulk transfers use a second core: the helper reads the second half from the file and
     // decrypts it in place while this thread reads the first half and decrypts it on its
@@ -180,7 +179,7 @@ void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& 
     });
     try {
       file.read_at(offset, first);
-      decrypt_batched(d, slot, first, 0, split);
+      decrypt_batched(d, slot, first);
     } catch (...) {
       try {
         helper_->wait();  // the job uses this frame's data: never unwind past it
@@ -189,13 +188,7 @@ void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& 
       throw;
     }
     helper_->wait();
-    for (std::size_t i = split; i < frames; ++i) {
-      const std::size_t begin = i * kFrameSize;
-      mc_.write(
-          d.frames[i],
-          ByteView(data).subspan(begin, std::min<std::size_t>(kFrameSize, data.size() - begin)),
-          d.memory);
-    }
+    copy_to_memory(d, data, split);
   }
   stats_.sectors_decrypted += data.size() / sector_size;
 }

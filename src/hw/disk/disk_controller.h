@@ -122,13 +122,14 @@ class DiskController {
   };
   // The file byte range a descriptor covers; throws HwError{bad_dma}.
   std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
-  void copy_to_memory(const DmaDescriptor& d, ByteView data);
+  // Writes the transfer's frames from `first_frame` on, from `data` (the whole transfer).
+  void copy_to_memory(const DmaDescriptor& d, ByteView data, std::size_t first_frame = 0);
   // Reads the transfer's sectors at `offset` of `file` into `data` and decrypts them into
   // guest memory.
   void read_decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, const BlockFile& file,
                               std::uint64_t offset, MutableByteView data);
-  void decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext,
-                       std::size_t first_frame, std::size_t frames);
+  // Decrypts `ciphertext`, the transfer's first frames, on its way into those frames.
+  void decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext);
   void copy_from_memory(const DmaDescriptor& d, MutableByteView data);
   MutableByteView staging(std::size_t length);
   void transfer(const DmaDescriptor& d);
