@@ -9,6 +9,7 @@
 #include "crypto/sm4/cpu_features.h"
 #include "crypto/sm4/kernel_select.h"
 #include "crypto/sm4/sm4_xts_fast.h"
+#include "crypto/xts_driver.h"
 
 namespace cvmsim::crypto {
 namespace {
@@ -133,4 +134,9 @@ const Kernels& checked_kernels(Sm4Impl impl) {
 }
 
 }  // namespace sm4
+
+MakeTweaksFn fastest_make_tweaks() {
+  return sm4::checked_kernels(best_sm4_impl()).make_tweaks;
+}
+
 }  // namespace cvmsim::crypto
