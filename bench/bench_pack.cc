@@ -3,10 +3,15 @@
 //
 //   PlainCopy          read 4 MiB chunks, write them to a new file, fsync (what `cp` does,
 //                      made as durable as pack's output)
-//   Pack/<suite>/<sector>  image::pack_image of the same 256 MiB file for one chip; the
-//                      counter copy_ratio = pack throughput / copy throughput, a copy
-//                      being timed before every pack iteration (the median of the
-//                      per-iteration ratios; copy_ratio_min the worst)
+//   Pack/<suite>/<sector>  image::pack_image of the same 256 MiB file for one chip, with
+//                      three baselines timed in every iteration (medians of the
+//                      per-iteration ratios of throughputs):
+//                        copy_ratio     pack / PlainCopy (copy_ratio_min the worst)
+//                        wb_copy_ratio  pack / a copy that also starts each chunk's
+//                                       write-back at once, as the packer does
+//                        cipher_ratio   pack / the suite's XTS alone encrypting the same
+//                                       bytes in memory on as many threads (<= 1: a
+//                                       ratio near 1 means the pack is cipher-bound)
 // Files live in $TMPDIR (default /tmp); the input is in the page cache after the first run.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "common/scratch_dir.h"
+#include "crypto/sm4/parallel_xts.h"
 #include "crypto/suite.h"
 #include "image/pack.h"
 #include "pki/identity.h"
@@ -68,18 +74,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// One plain copy of the input; returns seconds.
-double plain_copy(const fs::path& in, const fs::path& out) {
+// One copy of the input (4 MiB reads and writes, then fsync); returns seconds. With
+// `start_writeback`, each chunk's write-back is started as soon as it is written
+// (sync_file_range, as the packer does), so the disk works during the copy, not after it.
+double plain_copy(const fs::path& in, const fs::path& out, bool start_writeback = false) {
   const auto start = std::chrono::steady_clock::now();
   const int src = ::open(in.c_str(), O_RDONLY);
   const int dst = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   Bytes buffer(kChunk);
+  off_t offset = 0;
   for (;;) {
     const ssize_t n = ::read(src, buffer.data(), buffer.size());
     if (n <= 0) break;
     if (::write(dst, buffer.data(), static_cast<std::size_t>(n)) != n) {
       throw std::runtime_error("copy write failed");
     }
+    if (start_writeback) (void)::sync_file_range(dst, offset, n, SYNC_FILE_RANGE_WRITE);
+    offset += n;
   }
   ::fsync(dst);
   ::close(src);
@@ -97,6 +108,23 @@ void BM_PlainCopy(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kInputSize));
 }
 
+// The cipher alone on the packer's work: every 4 MiB chunk of the input encrypted in memory
+// in sector units, spread over the packer's thread count; returns seconds.
+double raw_cipher(const crypto::XtsCipher& cipher, std::uint32_t sector_size, unsigned threads,
+                  MutableByteView chunk) {
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t offset = 0; offset < kInputSize; offset += chunk.size()) {
+    crypto::parallel_encrypt_units(cipher, offset / sector_size, sector_size, chunk, chunk,
+                                   threads);
+  }
+  return seconds_since(start);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 void BM_Pack(benchmark::State& state, const char* suite_name, std::uint32_t sector_size,
              unsigned threads = 0) {
   Workspace& w = workspace();
@@ -110,35 +138,52 @@ void BM_Pack(benchmark::State& state, const char* suite_name, std::uint32_t sect
   request.sector_size = sector_size;
   request.threads = threads;
   request.chips.push_back({chip.chip_id, chip.wrapping.public_key()});
+  const crypto::Suite& suite = crypto::suite(request.suite);
+  const auto cipher = suite.new_xts(crypto::random_bytes(suite.xts_key_size()));
+  Bytes chunk = crypto::random_bytes(kChunk);
 
-  // Copy and pack alternate, so load from elsewhere on the machine hits both alike. Both
-  // end in fsync, so both are bound by the disk, whose speed here varies by 2x from one
-  // second to the next (a virtual disk): the ratio reported is the median of the
-  // per-iteration ratios, each from a copy and a pack run back to back.
+  // The copies and the pack run back to back in every iteration, so load from elsewhere on
+  // the machine hits them alike. All end in fsync, so all are bound by the disk, whose
+  // speed here varies by 2x from one second to the next (a virtual disk): each ratio
+  // reported is the median of the per-iteration ratios. Which runs first rotates too: each
+  // one's output is deleted just before the next starts, and the file system's clean-up
+  // of 256 MiB lands on whoever follows.
   double copy_total = 0;
-  std::vector<double> ratios;
-  // Which goes first alternates too: each one's output is deleted just before the
-  // other starts, and the file system's clean-up of 256 MiB lands on whoever follows.
-  bool copy_first = true;
+  std::vector<double> copy_ratios, writeback_ratios, cipher_ratios;
+  unsigned turn = 0;
   for (auto _ : state) {
-    double copy_s = 0;
-    if (copy_first) copy_s = plain_copy(w.input, w.dir / "copy.img");
-    const auto start = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(image::pack_image(request, provider));
-    const double s = seconds_since(start);
-    fs::remove(request.output);
-    if (!copy_first) copy_s = plain_copy(w.input, w.dir / "copy.img");
-    copy_first = !copy_first;
+    const double cipher_s = raw_cipher(*cipher, sector_size, threads, chunk);
+    double copy_s = 0, writeback_s = 0, pack_s = 0;
+    for (unsigned step = 0; step < 3; ++step) {
+      switch ((turn + step) % 3) {
+        case 0:
+          copy_s = plain_copy(w.input, w.dir / "copy.img");
+          break;
+        case 1:
+          writeback_s = plain_copy(w.input, w.dir / "copy.img", true);
+          break;
+        default: {
+          const auto start = std::chrono::steady_clock::now();
+          benchmark::DoNotOptimize(image::pack_image(request, provider));
+          pack_s = seconds_since(start);
+          fs::remove(request.output);
+        }
+      }
+    }
+    ++turn;
     copy_total += copy_s;
-    ratios.push_back(copy_s / s);
-    state.SetIterationTime(s);
+    copy_ratios.push_back(copy_s / pack_s);
+    writeback_ratios.push_back(writeback_s / pack_s);
+    cipher_ratios.push_back(cipher_s / pack_s);
+    state.SetIterationTime(pack_s);
   }
-  std::sort(ratios.begin(), ratios.end());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kInputSize));
   state.counters["copy_GBps"] =
       static_cast<double>(kInputSize) * static_cast<double>(state.iterations()) / copy_total / 1e9;
-  state.counters["copy_ratio"] = ratios[ratios.size() / 2];
-  state.counters["copy_ratio_min"] = ratios.front();
+  state.counters["copy_ratio"] = median(copy_ratios);
+  state.counters["copy_ratio_min"] = *std::min_element(copy_ratios.begin(), copy_ratios.end());
+  state.counters["wb_copy_ratio"] = median(writeback_ratios);
+  state.counters["cipher_ratio"] = median(cipher_ratios);
 }
 
 BENCHMARK(BM_PlainCopy)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(2.0);

@@ -187,6 +187,7 @@ class SegmentEncryptor {
           if (failed_.load()) break;
         }
         out_.write_at(data_offset_ + offset, data);
+        out_.start_writeback(data_offset_ + offset, length);
         {
           const std::lock_guard lock(mutex_);
           ++next_to_write_;

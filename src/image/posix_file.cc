@@ -99,6 +99,12 @@ void PendingOutput::resize(std::uint64_t size) const {
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_io("resize", temp_path_, errno);
 }
 
+void PendingOutput::start_writeback(std::uint64_t offset, std::uint64_t length) const {
+  // Only a hint: a file system without it (EINVAL, ENOSYS...) leaves the work to fsync.
+  (void)::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                          SYNC_FILE_RANGE_WRITE);
+}
+
 void PendingOutput::commit() {
   if (::fsync(fd_) != 0) throw_io("sync", temp_path_, errno);
   const int rc = ::close(fd_);
