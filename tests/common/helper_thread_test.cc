@@ -1,5 +1,6 @@
 // HelperThread: jobs run on another thread, wait() returns after them and rethrows their
-// exceptions, jobs run one at a time and the destructor lets a posted job finish.
+// exceptions, whether the threads spin or sleep; jobs run one at a time and the destructor
+// lets a posted job finish.
 #include "common/helper_thread.h"
 
 #include <gtest/gtest.h>
@@ -27,6 +28,29 @@ TEST(HelperThread, RunsJobsOnAnotherThreadAndWaitsForThem) {
     EXPECT_EQ(value, round);  // visible after wait()
   }
   helper.wait();  // nothing posted: returns at once
+}
+
+// Both sides spin for a while before they sleep; jobs posted while the helper spins, after
+// it has gone to sleep, and jobs that outlast the owner's spin in wait() all complete.
+TEST(HelperThread, JobsRunWhetherTheHelperSpinsOrSleeps) {
+  HelperThread helper;
+  for (const auto gap : {std::chrono::microseconds(0), std::chrono::microseconds(100),
+                         std::chrono::microseconds(5000)}) {
+    for (int round = 0; round < 5; ++round) {
+      std::this_thread::sleep_for(gap);  // 5 ms: past the helper's spin, so it sleeps
+      int value = 0;
+      helper.post([&] { value = round + 1; });
+      helper.wait();
+      EXPECT_EQ(value, round + 1);
+    }
+  }
+  bool long_job_done = false;
+  helper.post([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // past wait()'s spin
+    long_job_done = true;
+  });
+  helper.wait();
+  EXPECT_TRUE(long_job_done);
 }
 
 TEST(HelperThread, WaitRethrowsTheJobsExceptionAndTheHelperGoesOn) {
