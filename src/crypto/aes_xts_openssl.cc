@@ -33,7 +33,13 @@ constexpr std::size_t kNativeFromUnitSize = 2048;
 EvpCipherCtxPtr new_context(const EVP_CIPHER* cipher, const std::uint8_t* key, int enc) {
   EvpCipherCtxPtr ctx(detail::check_ptr(EVP_CIPHER_CTX_new(), "EVP_CIPHER_CTX_new"));
   check(EVP_CipherInit_ex(ctx.get(), cipher, nullptr, key, nullptr, enc), "AES key setup");
-  check(EVP_CIPHER_CTX_set_padding(ctx.get(), 0), "AES padding off");
+  return ctx;
+}
+
+// ECB over whole blocks only: without padding, decryption returns every block at once.
+EvpCipherCtxPtr new_ecb_context(const std::uint8_t* key, int enc) {
+  EvpCipherCtxPtr ctx = new_context(EVP_aes_256_ecb(), key, enc);
+  check(EVP_CIPHER_CTX_set_padding(ctx.get(), 0), "AES-ECB padding off");
   return ctx;
 }
 
@@ -43,9 +49,9 @@ struct Contexts {
   explicit Contexts(ByteView key)
       : xts_encrypt(new_context(EVP_aes_256_xts(), key.data(), 1)),
         xts_decrypt(new_context(EVP_aes_256_xts(), key.data(), 0)),
-        data_encrypt(new_context(EVP_aes_256_ecb(), key.data(), 1)),
-        data_decrypt(new_context(EVP_aes_256_ecb(), key.data(), 0)),
-        tweak_encrypt(new_context(EVP_aes_256_ecb(), key.data() + 32, 1)) {}
+        data_encrypt(new_ecb_context(key.data(), 1)),
+        data_decrypt(new_ecb_context(key.data(), 0)),
+        tweak_encrypt(new_ecb_context(key.data() + 32, 1)) {}
   mutable std::atomic_flag busy;
   EvpCipherCtxPtr xts_encrypt;
   EvpCipherCtxPtr xts_decrypt;
