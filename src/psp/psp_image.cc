@@ -160,10 +160,8 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
   }
   // A read from disk writes guest memory: the pages must be mapped writable.
   if (const Result r = check_guest_pages(vm, call.page_gpas); !r.ok()) return r;
-  for (const std::uint64_t gpa : call.page_gpas) {
-    std::uint64_t hpa = 0;
-    if (const Result r = guest_frame(vm, gpa, !call.write, hpa, true); !r.ok()) return r;
-    dma.frames.push_back(hpa);
+  if (const Result r = guest_frames(vm, call.page_gpas, !call.write, dma.frames); !r.ok()) {
+    return r;
   }
   dma.memory = hw::Requester::keyed(hw::PspPasskey{}, hw::Initiator::dma, vm.key_asid());
   const hw::DmaCompletion done = disks_.run_dma(hw::PspPasskey{}, ++dma_tags_, dma);

@@ -35,10 +35,38 @@ Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t
   }
   const npt::WalkResult walk =
       npt::walk(mc_, vm.npt_root, gpa, for_write ? npt::Access::write : npt::Access::read);
-  if (!walk.ok()) return Result::failure(Status::not_mapped, gpa);
+  return accept_frame(vm, walk, hpa);
+}
+
+Result Psp::guest_frames(Vm& vm, const std::vector<std::uint64_t>& page_gpas, bool for_write,
+                         std::vector<std::uint64_t>& hpas) {
+  const npt::Access access = for_write ? npt::Access::write : npt::Access::read;
+  constexpr std::uint64_t kLeafSpan = hw::kFrameSize * npt::kEntriesPerTable;  // 2 MiB
+  std::optional<npt::LeafTable> leaf;
+  std::uint64_t leaf_base = 0;
+  hpas.clear();
+  hpas.reserve(page_gpas.size());
+  for (const std::uint64_t gpa : page_gpas) {
+    const std::uint64_t base = gpa & ~(kLeafSpan - 1);
+    if (!leaf || leaf_base != base) {
+      leaf = npt::read_leaf_table(mc_, vm.npt_root, gpa);
+      leaf_base = base;
+    }
+    // Where the walk stops above the leaf, walking the page itself gives the exact fault.
+    const npt::WalkResult walk = leaf ? npt::walk_leaf(*leaf, mc_.memory().size(), gpa, access)
+                                      : npt::walk(mc_, vm.npt_root, gpa, access);
+    std::uint64_t hpa = 0;
+    if (const Result r = accept_frame(vm, walk, hpa); !r.ok()) return r;
+    hpas.push_back(hpa);
+  }
+  return Result::success();
+}
+
+Result Psp::accept_frame(const Vm& vm, const npt::WalkResult& walk, std::uint64_t& hpa) const {
+  if (!walk.ok()) return Result::failure(Status::not_mapped, walk.fault.gpa);
   // Secure calls and DMA use private memory only: a shared page is plaintext to the host.
   if (walk.translation->shared && vm.key_asid() != 0) {
-    return Result::failure(Status::invalid_address, gpa);
+    return Result::failure(Status::invalid_address, walk.fault.gpa);
   }
   const std::uint64_t frame = walk.translation->hpa & ~(hw::kFrameSize - 1);
   const hw::FrameTag tag = mc_.tag(frame);

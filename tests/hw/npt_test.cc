@@ -106,6 +106,51 @@ TEST_F(NptFixture, LeafTableCarriesUpperPermissions) {
   EXPECT_THROW((void)editor.leaf_entry_address(root, kGpaLimit, &allocate), HwError);
 }
 
+// The PSP validates DMA buffers with one leaf-table read per 2 MiB: each page must get
+// exactly what a full walk gives, translation or fault, for every kind of entry.
+TEST_F(NptFixture, WalkLeafGivesWhatAFullWalkGives) {
+  const std::uint64_t base = 0x400000;
+  map(base + 0x0000, 0x900000, kPresent | kWritable);
+  map(base + 0x1000, 0x901000, kPresent);
+  map(base + 0x2000, 0x902000, kPresent | kExecutable);
+  map(base + 0x3000, 0x903000, kPresent | kWritable | kShared);
+  map(base + 0x4000, memory.size(), kPresent | kWritable);  // a frame beyond host memory
+  map(base + 0x5000, 0x905000, kPresent | kWritable);
+  const auto reserved = *editor.leaf_entry_address(root, base + 0x5000, nullptr);
+  editor.write_entry(reserved, editor.read_entry(reserved) | (1ull << 60));
+  // The leaf table's own pointer in level 1 without the writable bit: no page of it is.
+  map(0x600000, 0x906000, kPresent | kWritable);
+  std::uint64_t table = root;
+  for (int level = kLevels - 1; level > 1; --level) {
+    table = editor.read_entry(table + kEntrySize * index_at(0x600000, level)) & kFrameMask;
+  }
+  const std::uint64_t pointer = table + kEntrySize * index_at(0x600000, 1);
+  editor.write_entry(pointer, editor.read_entry(pointer) & ~kWritable);
+  for (const std::uint64_t region : {base, std::uint64_t{0x600000}}) {
+    const auto leaf = read_leaf_table(mc, root, region);
+    ASSERT_TRUE(leaf.has_value());
+    for (std::uint64_t page = 0; page < 8; ++page) {
+      const std::uint64_t gpa = region + page * kFrameSize + 0x123;
+      for (const Access access : {Access::read, Access::write, Access::execute}) {
+        const WalkResult full = walk(mc, root, gpa, access);
+        const WalkResult fast = walk_leaf(*leaf, memory.size(), gpa, access);
+        SCOPED_TRACE(::testing::Message() << std::hex << gpa << " " << to_string(access));
+        ASSERT_EQ(fast.ok(), full.ok());
+        if (full.ok()) {
+          EXPECT_EQ(fast.translation->hpa, full.translation->hpa);
+          EXPECT_EQ(fast.translation->writable, full.translation->writable);
+          EXPECT_EQ(fast.translation->executable, full.translation->executable);
+          EXPECT_EQ(fast.translation->shared, full.translation->shared);
+        } else {
+          EXPECT_EQ(fast.fault.kind, full.fault.kind);
+          EXPECT_EQ(fast.fault.level, full.fault.level);
+          EXPECT_EQ(fast.fault.gpa, full.fault.gpa);
+        }
+      }
+    }
+  }
+}
+
 TEST_F(NptFixture, IsolatedTablesRefuseHostWritesButStayWalkable) {
   map(0x7000, 0x900000, kPresent);
   const auto entry_hpa = *editor.leaf_entry_address(root, 0x7000, nullptr);

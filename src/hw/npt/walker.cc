@@ -42,6 +42,32 @@ std::uint64_t read_entry(MemoryController& mc, std::uint64_t entry_hpa) {
   return v;
 }
 
+namespace {
+
+// The level-0 step of a walk: `entry` is the leaf entry for result.fault.gpa, present and
+// free of reserved bits; `writable` and `executable` are what the upper levels grant.
+void translate_leaf(std::uint64_t entry, bool writable, bool executable, std::uint64_t memory_size,
+                    WalkResult& result) {
+  writable = writable && (entry & kWritable) != 0;
+  executable = executable && (entry & kExecutable) != 0;
+  const Access access = result.fault.access;
+  const bool denied =
+      (access == Access::write && !writable) || (access == Access::execute && !executable);
+  if (denied) {
+    result.fault.kind = FaultKind::permission;
+    return;
+  }
+  const std::uint64_t frame = entry & kFrameMask;
+  if (frame >= memory_size) {
+    result.fault.kind = FaultKind::bad_address;  // a page outside host memory
+    return;
+  }
+  result.translation =
+      Translation{frame | (result.fault.gpa & 0xfff), writable, executable, (entry & kShared) != 0};
+}
+
+}  // namespace
+
 WalkResult walk(MemoryController& mc, std::uint64_t root_hpa, std::uint64_t gpa, Access access) {
   WalkResult result;
   result.fault = {gpa, access, FaultKind::not_present, kLevels - 1};
@@ -66,24 +92,12 @@ WalkResult walk(MemoryController& mc, std::uint64_t root_hpa, std::uint64_t gpa,
       result.fault.kind = FaultKind::reserved_bits;
       return result;
     }
-    writable = writable && (entry & kWritable) != 0;
-    executable = executable && (entry & kExecutable) != 0;
     if (level == 0) {
-      const bool denied =
-          (access == Access::write && !writable) || (access == Access::execute && !executable);
-      if (denied) {
-        result.fault.kind = FaultKind::permission;
-        return result;
-      }
-      const std::uint64_t frame = entry & kFrameMask;
-      if (frame >= mc.memory().size()) {
-        result.fault.kind = FaultKind::bad_address;  // a page outside host memory
-        return result;
-      }
-      result.translation =
-          Translation{frame | (gpa & 0xfff), writable, executable, (entry & kShared) != 0};
+      translate_leaf(entry, writable, executable, mc.memory().size(), result);
       return result;
     }
+    writable = writable && (entry & kWritable) != 0;
+    executable = executable && (entry & kExecutable) != 0;
     table = entry & kFrameMask;
   }
   return result;
@@ -116,6 +130,20 @@ std::optional<LeafTable> read_leaf_table(MemoryController& mc, std::uint64_t roo
   }
   leaf.table_hpa = table;
   return leaf;
+}
+
+WalkResult walk_leaf(const LeafTable& leaf, std::uint64_t memory_size, std::uint64_t gpa,
+                     Access access) {
+  WalkResult result;
+  result.fault = {gpa, access, FaultKind::not_present, 0};
+  const std::uint64_t entry = leaf.entries[index_at(gpa, 0)];
+  if ((entry & kPresent) == 0) return result;
+  if ((entry & kReservedMask) != 0) {
+    result.fault.kind = FaultKind::reserved_bits;
+    return result;
+  }
+  translate_leaf(entry, leaf.writable, leaf.executable, memory_size, result);
+  return result;
 }
 
 namespace {

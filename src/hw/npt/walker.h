@@ -62,6 +62,13 @@ struct LeafTable {
 std::optional<LeafTable> read_leaf_table(MemoryController& mc, std::uint64_t root_hpa,
                                          std::uint64_t gpa);
 
+// The last step of walk() over a leaf table read before: the same translation or fault
+// (level 0) that walking `gpa` would give now, as long as the tables have not changed.
+// `gpa` must lie in the 2 MiB the table maps. Callers that translate many pages of one
+// table (the PSP validating a DMA buffer) read the table once instead of walking each page.
+WalkResult walk_leaf(const LeafTable& leaf, std::uint64_t memory_size, std::uint64_t gpa,
+                     Access access);
+
 // One 8-byte entry as stored (little-endian), read as the page walker.
 std::uint64_t read_entry(MemoryController& mc, std::uint64_t entry_hpa);
 
