@@ -173,6 +173,19 @@ void MemoryController::remove_write_observer(std::uint64_t id) {
   observers_.erase(id);
 }
 
+std::uint8_t* MemoryController::device_frame(std::uint64_t hpa, Requester who) {
+  memory_.check_range(hpa, kFrameSize);
+  const FrameTag t = tag(hpa);
+  check_guard(t, who, true, hpa);
+  // The fast path of access_frame(): the stored bytes are the plaintext under t.asid.
+  if (strict_ || who.key_asid() != t.asid) return nullptr;
+  return memory_.frame(hpa);
+}
+
+void MemoryController::device_wrote(std::uint64_t hpa, std::uint64_t length) {
+  notify_write(hpa, length);
+}
+
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
   if (strict_) return nullptr;
   FrameTag t = tag(hpa);

@@ -119,6 +119,16 @@ class MemoryController {
   // the frame's and the guard allows it), else nullptr. The guest CPU maps these directly.
   std::uint8_t* direct_frame(std::uint64_t hpa, Requester who, bool for_write);
   HostMemory& memory() noexcept { return memory_; }
+  // For a device that fills whole frames in place (the disk controller's crypto
+  // coprocessor decrypting straight into guest memory, without a bounce copy): the storage
+  // of the frame at `hpa` exactly as write() would update it for `who`, or nullptr where
+  // write() has to convert (strict mode, a frame kept under another key slot). Throws as
+  // write() does when the frame's guard refuses `who`. Call it on one thread (it may
+  // allocate the frame); filling distinct frames' bytes may then run on several. The
+  // device reports what it filled with device_wrote(), which tells the write observers
+  // as write() does.
+  std::uint8_t* device_frame(std::uint64_t hpa, Requester who);
+  void device_wrote(std::uint64_t hpa, std::uint64_t length);
 
   // Called after every write() with the HPA range written, whoever wrote it, and after a
   // key or tag change re-encodes a frame. The guest CPU uses it to drop code it translated

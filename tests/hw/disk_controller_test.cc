@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/file_io.h"
 #include "crypto/suite.h"
 #include "hw/hw_error.h"
@@ -20,10 +22,11 @@ constexpr std::uint64_t kSectors = 64;
 constexpr std::uint32_t kAsid = 3;
 
 struct Rig {
-  explicit Rig(SuiteId s = SuiteId::sm, std::uint32_t sector = 4096)
-      : suite(s), sector_size(sector) {
+  explicit Rig(SuiteId s = SuiteId::sm, std::uint32_t sector = 4096,
+               std::uint64_t sectors = kSectors, bool strict_memory = false)
+      : suite(s), sector_size(sector), strict(strict_memory) {
     key = crypto::random_bytes(crypto::suite(suite).xts_key_size());
-    plain = crypto::random_bytes(kSectors * sector_size);
+    plain = crypto::random_bytes(sectors * sector_size);
     Bytes file(kSegment, 0x5a);  // a "header" area
     Bytes cipher(plain.size());
     crypto::suite(suite).new_xts(key)->encrypt_units(0, sector_size, plain, cipher);
@@ -33,8 +36,8 @@ struct Rig {
     port = disks.attach(dir / "disk.img", true);
     disks.set_interrupt_line([this](const DmaCompletion& c) { completions.push_back(c); });
     disks.program_keyslot(test_passkey(), 5,
-                          {suite, key, sector_size, kSegment, kSectors * sector_size, port, kAsid});
-    for (std::uint64_t i = 0; i < 16; ++i) {
+                          {suite, key, sector_size, kSegment, sectors * sector_size, port, kAsid});
+    for (std::uint64_t i = 0; i < std::max<std::uint64_t>(16, plain.size() / kFrameSize); ++i) {
       const std::uint64_t hpa = (64 + i) * kFrameSize;
       mc.set_tag(test_passkey(), hpa, {kAsid, 1, FrameUse::guest, FrameGuard::none});
       frames.push_back(hpa);
@@ -51,11 +54,25 @@ struct Rig {
     d.memory = keyed(kAsid, Initiator::dma);
     return d;
   }
+  // What the guest sees of the transfer's frames, through the VM's key.
+  Bytes seen(std::uint64_t bytes) {
+    Bytes out(bytes);
+    for (std::uint64_t at = 0; at < bytes; at += kFrameSize) {
+      rig_read(frames[at / kFrameSize], MutableByteView(out).subspan(at, kFrameSize));
+    }
+    return out;
+  }
+  void rig_read(std::uint64_t hpa, MutableByteView out) { mc.read(hpa, out, keyed(kAsid)); }
+  Bytes plain_sectors(std::uint64_t sector, std::uint64_t bytes) const {
+    const auto begin = plain.begin() + static_cast<std::ptrdiff_t>(sector * sector_size);
+    return {begin, begin + static_cast<std::ptrdiff_t>(bytes)};
+  }
   SuiteId suite;
   std::uint32_t sector_size;
+  bool strict;
   test::TempDir dir;
   HostMemory memory{1ull << 30};
-  MemoryController mc{memory, suite};
+  MemoryController mc{memory, suite, strict};
   DiskController disks{mc};
   std::uint32_t port = 0;
   Bytes key, plain;
@@ -102,6 +119,54 @@ INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, DiskForSuite,
                                            std::pair{SuiteId::sm, 512u},
                                            std::pair{SuiteId::nist, 4096u},
                                            std::pair{SuiteId::nist, 512u}));
+
+// The crypto coprocessor decrypts straight into guest frames where the memory controller
+// keeps them as plaintext under the VM's key, and goes through write() where it does not
+// (strict mode; a frame kept under another key slot). Both must give what write() gives,
+// on one core (small transfers) and on two (from 64 frames), and the memory controller's
+// write observers (the guest CPU drops code translated from those bytes) hear of every
+// frame filled.
+TEST(DiskController, DecryptsIntoGuestFramesAsMemoryWritesWould) {
+  for (const bool strict : {false, true}) {
+    for (const SuiteId suite : {SuiteId::sm, SuiteId::nist}) {
+      SCOPED_TRACE(::testing::Message() << "strict " << strict << " suite " << to_string(suite));
+      Rig rig(suite, 512, 1040, strict);  // 520 KiB: 130 frames
+      // One frame is plain host memory: the DMA through the VM's key converts it (and a
+      // neighbour run breaks there).
+      rig.mc.set_tag(test_passkey(), rig.frames[70], {});
+      std::vector<std::pair<std::uint64_t, std::uint64_t>> reported;
+      rig.mc.add_write_observer(
+          [&](std::uint64_t hpa, std::uint64_t length) { reported.emplace_back(hpa, length); });
+      for (const std::uint64_t bytes : {std::uint64_t{8192}, std::uint64_t{512} << 10}) {
+        reported.clear();
+        ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(8, bytes)).ok);
+        EXPECT_EQ(rig.seen(bytes), rig.plain_sectors(8, bytes)) << bytes;
+        std::vector<bool> covered(bytes / kFrameSize);
+        for (const auto& [hpa, length] : reported) {
+          for (std::uint64_t at = hpa; at < hpa + length; at += kFrameSize) {
+            const auto it = std::find(rig.frames.begin(), rig.frames.end(), at);
+            ASSERT_NE(it, rig.frames.end());
+            covered[static_cast<std::size_t>(it - rig.frames.begin())] = true;
+          }
+        }
+        EXPECT_EQ(std::count(covered.begin(), covered.end(), true),
+                  static_cast<std::ptrdiff_t>(covered.size()))
+            << bytes;
+      }
+    }
+  }
+}
+
+// A frame whose guard refuses the DMA engine fails the transfer before any frame is
+// written, on both paths.
+TEST(DiskController, AGuardedFrameFailsTheTransferBeforeAnythingIsWritten) {
+  Rig rig(SuiteId::nist, 4096, 128);
+  rig.mc.set_tag(test_passkey(), rig.frames[100],
+                 {kAsid, 1, FrameUse::npt, FrameGuard::write_blocked});
+  const Bytes before = rig.seen(64 * kFrameSize);
+  EXPECT_FALSE(rig.disks.run_dma(test_passkey(), 1, rig.read(0, 128 * kFrameSize)).ok);
+  EXPECT_EQ(rig.seen(64 * kFrameSize), before);
+}
 
 TEST(DiskController, RefusesDescriptorsTheKeyslotDoesNotAllowAndRaisesTheInterruptAnyway) {
   Rig rig;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "common/checked.h"
 #include "common/helper_thread.h"
@@ -120,66 +122,100 @@ MutableByteView DiskController::staging(std::size_t length) {
   return MutableByteView(staging_).first(length);
 }
 
-void DiskController::copy_to_memory(const DmaDescriptor& d, ByteView data,
-                                    std::size_t first_frame) {
-  for (std::size_t i = first_frame; i < d.frames.size(); ++i) {
+void DiskController::copy_to_memory(const DmaDescriptor& d, ByteView data) {
+  for (std::size_t i = 0; i < d.frames.size(); ++i) {
     const std::size_t begin = i * kFrameSize;
     const std::size_t n = std::min<std::size_t>(kFrameSize, data.size() - begin);
     mc_.write(d.frames[i], data.subspan(begin, n), d.memory);
   }
 }
 
-void DiskController::decrypt_batched(const DmaDescriptor& d, const Slot& slot,
-                                     ByteView ciphertext) {
-  // A few frames at a time through a buffer that stays in the first-level cache: the
-  // plaintext goes from the cipher to the memory controller without a second pass over
-  // the whole transfer, and the cipher still gets several sectors per call (it computes
-  // their tweaks together). Frames hold whole sectors: sectors are 512 or 4096 bytes,
-  // frames start at multiples of 4096 in the transfer, and the length is whole sectors.
-  constexpr std::size_t kFramesPerBatch = 8;
+std::vector<std::uint8_t*> DiskController::frame_targets(const DmaDescriptor& d) {
+  std::vector<std::uint8_t*> targets(d.frames.size());
+  for (std::size_t i = 0; i < d.frames.size(); ++i) {
+    targets[i] = mc_.device_frame(d.frames[i], d.memory);
+  }
+  return targets;
+}
+
+namespace {
+
+bool follows(const std::uint8_t* previous, const std::uint8_t* next) {
+  return reinterpret_cast<std::uintptr_t>(next) ==
+         reinterpret_cast<std::uintptr_t>(previous) + kFrameSize;
+}
+
+}  // namespace
+
+void DiskController::decrypt_frames(const DmaDescriptor& d, const Slot& slot, MutableByteView data,
+                                    const std::vector<std::uint8_t*>& targets, std::size_t first,
+                                    std::size_t last) {
+  // Frames hold whole sectors: sectors are 512 or 4096 bytes, frames start at multiples of
+  // 4096 in the transfer, and the length is whole sectors. Frames that are neighbours in
+  // host memory too (or that all decrypt in place) go through the cipher in one call: it
+  // computes the tweaks of several sectors together.
   const std::uint32_t sector_size = slot.config.sector_size;
-  std::array<std::uint8_t, kFramesPerBatch * kFrameSize> plaintext{};
-  for (std::size_t first = 0; first * kFrameSize < ciphertext.size(); first += kFramesPerBatch) {
-    const std::size_t begin = first * kFrameSize;
-    const std::size_t n = std::min(plaintext.size(), ciphertext.size() - begin);
-    slot.cipher->decrypt_units(d.start + begin / sector_size, sector_size,
-                               ciphertext.subspan(begin, n), MutableByteView(plaintext).first(n));
-    for (std::size_t at = 0; at < n; at += kFrameSize) {
-      mc_.write(d.frames[first + at / kFrameSize],
-                ByteView(plaintext).subspan(at, std::min<std::size_t>(kFrameSize, n - at)),
-                d.memory);
+  for (std::size_t i = first; i < last;) {
+    std::size_t j = i + 1;
+    while (j < last &&
+           (targets[i] == nullptr ? targets[j] == nullptr : follows(targets[j - 1], targets[j]))) {
+      ++j;
     }
+    const std::size_t begin = i * kFrameSize;
+    const std::size_t n = std::min<std::size_t>(data.size(), j * kFrameSize) - begin;
+    const MutableByteView ciphertext = data.subspan(begin, n);
+    const MutableByteView plaintext =
+        targets[i] != nullptr ? MutableByteView(targets[i], n) : ciphertext;
+    slot.cipher->decrypt_units(d.start + begin / sector_size, sector_size, ciphertext, plaintext);
+    i = j;
+  }
+}
+
+void DiskController::finish_frames(const DmaDescriptor& d, ByteView data,
+                                   const std::vector<std::uint8_t*>& targets) {
+  for (std::size_t i = 0; i < d.frames.size();) {
+    const std::size_t begin = i * kFrameSize;
+    if (targets[i] == nullptr) {
+      mc_.write(d.frames[i],
+                data.subspan(begin, std::min<std::size_t>(kFrameSize, data.size() - begin)),
+                d.memory);
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;  // one report per run of neighbouring host frames
+    while (j < d.frames.size() && targets[j] != nullptr &&
+           d.frames[j] == d.frames[j - 1] + kFrameSize) {
+      ++j;
+    }
+    mc_.device_wrote(d.frames[i], std::min<std::size_t>(data.size(), j * kFrameSize) - begin);
+    i = j;
   }
 }
 
 void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
                                             const BlockFile& file, std::uint64_t offset,
                                             MutableByteView data) {
-  const std::uint32_t sector_size = slot.config.sector_size;
+  const std::vector<std::uint8_t*> targets = frame_targets(d);
   const std::size_t frames = d.frames.size();
   if (frames < kParallelFrames || !two_cores_) {
     file.read_at(offset, data);
-    decrypt_batched(d, slot, data);
+    decrypt_frames(d, slot, data, targets, 0, frames);
   } else {
     // Bulk transfers use a second core: the helper reads the second half from the file and
-    // decrypts it in place while this thread reads the first half and decrypts it on its
-    // way to memory; then the second half is copied. The two reads run at the same time,
-    // each on its own core (page-cache copies are about a fifth of a transfer's time).
-    // Memory-controller writes stay on this thread (its write observers are not
-    // thread-safe).
+    // decrypts it while this thread does the same with the first half. The two reads run
+    // at the same time, each on its own core (page-cache copies are about a fifth of a
+    // transfer's time). Memory-controller calls stay on this thread (its write observers
+    // are not thread-safe): the targets were looked up above, the reports follow below.
     if (!helper_) helper_ = std::make_unique<HelperThread>();
     const std::size_t split = frames / 2;
     const std::size_t split_bytes = split * kFrameSize;
-    const MutableByteView first = data.first(split_bytes);
-    const MutableByteView second = data.subspan(split_bytes);
-    const std::uint64_t second_unit = d.start + split_bytes / sector_size;
     helper_->post([&] {
-      file.read_at(offset + split_bytes, second);
-      slot.cipher->decrypt_units(second_unit, sector_size, second, second);
+      file.read_at(offset + split_bytes, data.subspan(split_bytes));
+      decrypt_frames(d, slot, data, targets, split, frames);
     });
     try {
-      file.read_at(offset, first);
-      decrypt_batched(d, slot, first);
+      file.read_at(offset, data.first(split_bytes));
+      decrypt_frames(d, slot, data, targets, 0, split);
     } catch (...) {
       try {
         helper_->wait();  // the job uses this frame's data: never unwind past it
@@ -188,9 +224,9 @@ void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& 
       throw;
     }
     helper_->wait();
-    copy_to_memory(d, data, split);
   }
-  stats_.sectors_decrypted += data.size() / sector_size;
+  finish_frames(d, data, targets);
+  stats_.sectors_decrypted += data.size() / slot.config.sector_size;
 }
 
 void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView data) {

@@ -6,7 +6,9 @@
 // scatter list of host frames: on a keyed transfer the crypto coprocessor decrypts sectors
 // read from the file (or encrypts sectors written to it) with the keyslot's key, and the
 // memory side goes through the memory controller with the descriptor's requester, so the
-// encryption engine re-encrypts with the VM's key (no side door around it: DESIGN §5).
+// encryption engine re-encrypts with the VM's key (no side door around it: DESIGN §5; where
+// the controller keeps a frame as plaintext under that key, the coprocessor decrypts into
+// the frame's storage it hands out, with the same guard checks and write reports).
 // Programming keyslots and starting DMA take a PspPasskey: only the PSP can do either.
 // Each completion raises the controller's interrupt line.
 #pragma once
@@ -122,14 +124,26 @@ class DiskController {
   };
   // The file byte range a descriptor covers; throws HwError{bad_dma}.
   std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
-  // Writes the transfer's frames from `first_frame` on, from `data` (the whole transfer).
-  void copy_to_memory(const DmaDescriptor& d, ByteView data, std::size_t first_frame = 0);
+  // Writes the transfer's frames from `data` (the whole transfer).
+  void copy_to_memory(const DmaDescriptor& d, ByteView data);
   // Reads the transfer's sectors at `offset` of `file` into `data` and decrypts them into
   // guest memory.
   void read_decrypt_to_memory(const DmaDescriptor& d, const Slot& slot, const BlockFile& file,
                               std::uint64_t offset, MutableByteView data);
-  // Decrypts `ciphertext`, the transfer's first frames, on its way into those frames.
-  void decrypt_batched(const DmaDescriptor& d, const Slot& slot, ByteView ciphertext);
+  // Where the crypto coprocessor may put each frame's plaintext itself (the memory
+  // controller's device_frame(); nullptr: through write()). Throws before anything is
+  // written when a frame's guard refuses the descriptor's requester.
+  std::vector<std::uint8_t*> frame_targets(const DmaDescriptor& d);
+  // Decrypts frames [first, last) of the transfer's ciphertext in `data`: straight into
+  // their targets, or in place where a frame has none. Touches only those frames, so two
+  // threads may decrypt disjoint ranges at once.
+  static void decrypt_frames(const DmaDescriptor& d, const Slot& slot, MutableByteView data,
+                             const std::vector<std::uint8_t*>& targets, std::size_t first,
+                             std::size_t last);
+  // After decrypt_frames: writes the frames without a target through the memory
+  // controller and reports the others to it (its write observers).
+  void finish_frames(const DmaDescriptor& d, ByteView data,
+                     const std::vector<std::uint8_t*>& targets);
   void copy_from_memory(const DmaDescriptor& d, MutableByteView data);
   MutableByteView staging(std::size_t length);
   void transfer(const DmaDescriptor& d);
