@@ -112,7 +112,7 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
   const FrameTag t = tag(frame_hpa);
   check_guard(t, who, write, frame_hpa);
   const std::size_t length = write ? in.size() : out.size();
-  if (!strict_ && who.key_asid() == t.asid) {
+  if (stored_as_seen_by(t, who)) {
     std::uint8_t* bytes = memory_.frame(frame_hpa) + offset;
     if (write) {
       std::memcpy(bytes, in.data(), length);
@@ -177,9 +177,7 @@ std::uint8_t* MemoryController::device_frame(std::uint64_t hpa, Requester who) {
   memory_.check_range(hpa, kFrameSize);
   const FrameTag t = tag(hpa);
   check_guard(t, who, true, hpa);
-  // The fast path of access_frame(): the stored bytes are the plaintext under t.asid.
-  if (strict_ || who.key_asid() != t.asid) return nullptr;
-  return memory_.frame(hpa);
+  return stored_as_seen_by(t, who) ? memory_.frame(hpa) : nullptr;
 }
 
 void MemoryController::device_wrote(std::uint64_t hpa, std::uint64_t length) {
@@ -200,7 +198,7 @@ std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, b
     store_dram(frame_hpa, t, dram);
     store_tag(frame_hpa, t);
   }
-  if (t.asid != who.key_asid()) return nullptr;
+  if (!stored_as_seen_by(t, who)) return nullptr;
   if (t.guard == FrameGuard::no_access || (for_write && t.guard == FrameGuard::write_blocked)) {
     return nullptr;
   }

@@ -155,6 +155,11 @@ class MemoryController {
   const crypto::XtsCipher& key(std::uint32_t asid) const;
   void notify_write(std::uint64_t hpa, std::uint64_t length);
   void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
+  // Whether a frame's stored bytes are exactly what `who` reads and writes (the fast path:
+  // no conversion through the DRAM image).
+  [[nodiscard]] bool stored_as_seen_by(const FrameTag& tag, Requester who) const noexcept {
+    return !strict_ && who.key_asid() == tag.asid;
+  }
   // Whole-frame DRAM image and its inverse, for the conversions.
   Bytes dram_of(std::uint64_t frame_hpa, const FrameTag& tag);
   void store_dram(std::uint64_t frame_hpa, const FrameTag& tag, ByteView dram);

@@ -58,11 +58,10 @@ struct Rig {
   Bytes seen(std::uint64_t bytes) {
     Bytes out(bytes);
     for (std::uint64_t at = 0; at < bytes; at += kFrameSize) {
-      rig_read(frames[at / kFrameSize], MutableByteView(out).subspan(at, kFrameSize));
+      mc.read(frames[at / kFrameSize], MutableByteView(out).subspan(at, kFrameSize), keyed(kAsid));
     }
     return out;
   }
-  void rig_read(std::uint64_t hpa, MutableByteView out) { mc.read(hpa, out, keyed(kAsid)); }
   Bytes plain_sectors(std::uint64_t sector, std::uint64_t bytes) const {
     const auto begin = plain.begin() + static_cast<std::ptrdiff_t>(sector * sector_size);
     return {begin, begin + static_cast<std::ptrdiff_t>(bytes)};

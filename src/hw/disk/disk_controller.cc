@@ -122,11 +122,25 @@ MutableByteView DiskController::staging(std::size_t length) {
   return MutableByteView(staging_).first(length);
 }
 
+namespace {
+
+// Frame `i`'s bytes of a transfer buffer (the last frame may be partly used).
+template <typename View>
+View frame_bytes(View transfer, std::size_t i) {
+  const std::size_t begin = i * kFrameSize;
+  return transfer.subspan(begin, std::min<std::size_t>(kFrameSize, transfer.size() - begin));
+}
+
+bool follows(const std::uint8_t* previous, const std::uint8_t* next) {
+  return reinterpret_cast<std::uintptr_t>(next) ==
+         reinterpret_cast<std::uintptr_t>(previous) + kFrameSize;
+}
+
+}  // namespace
+
 void DiskController::copy_to_memory(const DmaDescriptor& d, ByteView data) {
   for (std::size_t i = 0; i < d.frames.size(); ++i) {
-    const std::size_t begin = i * kFrameSize;
-    const std::size_t n = std::min<std::size_t>(kFrameSize, data.size() - begin);
-    mc_.write(d.frames[i], data.subspan(begin, n), d.memory);
+    mc_.write(d.frames[i], frame_bytes(data, i), d.memory);
   }
 }
 
@@ -137,15 +151,6 @@ std::vector<std::uint8_t*> DiskController::frame_targets(const DmaDescriptor& d)
   }
   return targets;
 }
-
-namespace {
-
-bool follows(const std::uint8_t* previous, const std::uint8_t* next) {
-  return reinterpret_cast<std::uintptr_t>(next) ==
-         reinterpret_cast<std::uintptr_t>(previous) + kFrameSize;
-}
-
-}  // namespace
 
 void DiskController::decrypt_frames(const DmaDescriptor& d, const Slot& slot, MutableByteView data,
                                     const std::vector<std::uint8_t*>& targets, std::size_t first,
@@ -174,11 +179,8 @@ void DiskController::decrypt_frames(const DmaDescriptor& d, const Slot& slot, Mu
 void DiskController::finish_frames(const DmaDescriptor& d, ByteView data,
                                    const std::vector<std::uint8_t*>& targets) {
   for (std::size_t i = 0; i < d.frames.size();) {
-    const std::size_t begin = i * kFrameSize;
     if (targets[i] == nullptr) {
-      mc_.write(d.frames[i],
-                data.subspan(begin, std::min<std::size_t>(kFrameSize, data.size() - begin)),
-                d.memory);
+      mc_.write(d.frames[i], frame_bytes(data, i), d.memory);
       ++i;
       continue;
     }
@@ -187,6 +189,7 @@ void DiskController::finish_frames(const DmaDescriptor& d, ByteView data,
            d.frames[j] == d.frames[j - 1] + kFrameSize) {
       ++j;
     }
+    const std::size_t begin = i * kFrameSize;
     mc_.device_wrote(d.frames[i], std::min<std::size_t>(data.size(), j * kFrameSize) - begin);
     i = j;
   }
@@ -231,9 +234,7 @@ void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& 
 
 void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView data) {
   for (std::size_t i = 0; i < d.frames.size(); ++i) {
-    const std::size_t begin = i * kFrameSize;
-    const std::size_t n = std::min<std::size_t>(kFrameSize, data.size() - begin);
-    mc_.read(d.frames[i], data.subspan(begin, n), d.memory);
+    mc_.read(d.frames[i], frame_bytes(data, i), d.memory);
   }
 }
 
