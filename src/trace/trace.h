@@ -1,0 +1,78 @@
+// The platform event trace (docs/formats.md, "Event trace"): what happened, in simulated
+// time, and who did it. The platform owns one Recorder while tracing is on; hardware
+// models, the PSP and the VMM add events through it. Nothing here reads a host clock:
+// timestamps come from the platform's SimClock, so the same run gives the same trace.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/sim_clock.h"
+
+namespace cvmsim::trace {
+
+// The lanes of the sequence diagram: every event has one actor, and a message has a target.
+enum class Actor : std::uint8_t {
+  provider,           // the provider's host tools (pack, sign-reference)
+  tenant,             // the tenant's tools (nonce, verify)
+  vmm,                // the untrusted hypervisor
+  guest,              // code running in a VM
+  psp,                // the PSP firmware
+  disk_controller,    // disk controller + crypto coprocessor
+  memory_controller,  // memory controller + encryption engine
+};
+inline constexpr std::size_t kActorCount = 7;
+std::string_view to_string(Actor actor);
+std::optional<Actor> actor_from_string(std::string_view name);
+
+struct Event {
+  std::uint64_t seq = 0;     // position in the run, from 0 (set by the recorder)
+  std::uint64_t sim_ns = 0;  // simulated time (set by the recorder from the clock)
+  Actor actor = Actor::vmm;
+  std::optional<Actor> target;  // a message from actor to target; none: a local event
+  std::string name;             // "NPT_MAP", "nested_page_fault", "dma", ...
+  std::string category;         // "psp_command", "secure_call", "npt", "disk", ...
+  std::uint32_t vm = 0;         // VM handle (0: the platform)
+  std::uint32_t asid = 0;       // the VM's ASID when known
+  nlohmann::json args = nlohmann::json::object();  // details: status, gpa, pages, ...
+
+  bool operator==(const Event&) const = default;
+};
+
+// Event categories the platform records (a closed list; docs/formats.md).
+namespace category {
+inline constexpr std::string_view psp_command = "psp_command";  // mailbox command + status
+inline constexpr std::string_view secure_call = "secure_call";  // guest -> PSP call + status
+inline constexpr std::string_view npt = "npt";                  // nested page fault
+inline constexpr std::string_view disk = "disk";                // keyslot, DMA transfer
+inline constexpr std::string_view interrupt = "interrupt";      // completion raised/injected
+inline constexpr std::string_view timer = "timer";              // periodic NPT check
+inline constexpr std::string_view vm = "vm";                    // launch, run end, stop
+inline constexpr std::string_view tool = "tool";                // provider/tenant host tools
+}  // namespace category
+
+class Recorder {
+ public:
+  explicit Recorder(const SimClock& clock) : clock_(clock) {}
+
+  // Stamps the event with the next sequence number and the clock's time, and keeps it.
+  void record(Event event);
+  [[nodiscard]] const std::vector<Event>& events() const noexcept { return events_; }
+
+ private:
+  const SimClock& clock_;
+  std::vector<Event> events_;
+};
+
+// Chrome Trace Event JSON (Perfetto UI and chrome://tracing open it).
+nlohmann::json to_chrome_json(const std::vector<Event>& events);
+// Atomically writes the trace; throws CommonError{io} naming the path.
+void write_trace(const std::filesystem::path& path, const std::vector<Event>& events);
+
+}  // namespace cvmsim::trace
