@@ -20,6 +20,7 @@ struct AttackOptions {
   std::string guard = "detect";
   std::string suite = "sm";
   std::string all_format = "table";
+  std::string trace_out;  // the event trace (Chrome Trace Event JSON)
   OutputFormat format = OutputFormat::text;
 };
 
@@ -43,8 +44,10 @@ void list_scenarios(OutputFormat format) {
 void run_one(const AttackOptions& o) {
   const attacks::Scenario& s = attacks::find_scenario(o.name);
   const measure::GuardMode guard = parse_guard(o.guard);
-  const attacks::Outcome outcome =
-      attacks::run_scenario(s, {guard, crypto::parse_suite(o.suite), {}});
+  trace::Recorder recorder;
+  const attacks::Outcome outcome = attacks::run_scenario(
+      s, {guard, crypto::parse_suite(o.suite), {}, o.trace_out.empty() ? nullptr : &recorder});
+  if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());
   if (o.format == OutputFormat::json) {
     nlohmann::json j = attacks::to_json(s);
     j["guard"] = std::string(measure::to_string(guard));
@@ -58,7 +61,10 @@ void run_one(const AttackOptions& o) {
 
 void run_all(const AttackOptions& o) {
   const crypto::SuiteId suite = crypto::parse_suite(o.suite);
-  const auto runs = attacks::run_catalogue(suite);
+  trace::Recorder recorder;
+  const auto runs =
+      attacks::run_catalogue(suite, {}, o.trace_out.empty() ? nullptr : &recorder);
+  if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());
   if (o.all_format == "json") {
     print_json(attacks::to_json(runs));
   } else if (o.all_format == "markdown") {
@@ -86,6 +92,8 @@ void register_attack_commands(CLI::App& app) {
   run->add_option("--guard", o->guard, "Guard mode of the victim VMs")
       ->check(CLI::IsMember({"off", "detect", "isolate"}));
   run->add_option("--suite", o->suite, "Crypto suite")->check(CLI::IsMember({"sm", "nist"}));
+  run->add_option("--trace", o->trace_out,
+                  "Write the scenario's event trace here (Chrome Trace Event JSON)");
   add_output_option(*run, o->format);
   run->callback([o] { run_one(*o); });
 
@@ -93,6 +101,8 @@ void register_attack_commands(CLI::App& app) {
   all->add_option("--suite", o->suite, "Crypto suite")->check(CLI::IsMember({"sm", "nist"}));
   all->add_option("-o,--output", o->all_format, "table, json or markdown (docs/attacks.md)")
       ->check(CLI::IsMember({"table", "json", "markdown"}));
+  all->add_option("--trace", o->trace_out,
+                  "Write the event trace of every run here (Chrome Trace Event JSON)");
   all->callback([o] { run_all(*o); });
 }
 

@@ -23,6 +23,7 @@
 #include "hw/npt.h"
 #include "lab/world.h"
 #include "pki/identity.h"
+#include "trace/trace.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_error.h"
 
@@ -35,7 +36,19 @@ using Clock = std::chrono::steady_clock;
 struct DemoOptions {
   bool keep = false;
   std::string workdir;
+  std::string trace_out;  // the event trace of every step (Chrome Trace Event JSON)
 };
+
+// Records a host tool's step in the trace (the provider's and the tenant's lanes).
+void note_tool(trace::Recorder* recorder, trace::Actor who, std::optional<trace::Actor> to,
+               std::string name, nlohmann::json args) {
+  if (recorder == nullptr) return;
+  recorder->record({.actor = who,
+                    .target = to,
+                    .name = std::move(name),
+                    .category = trace::category::tool,
+                    .args = std::move(args)});
+}
 
 [[noreturn]] void broken(const std::string& what) {
   throw std::runtime_error("demo step failed: " + what);
@@ -74,9 +87,10 @@ struct Boot {
   double ms = 0;
 };
 
-Boot boot(const lab::World& world, const fs::path& image, const Bytes& nonce) {
+Boot boot(const lab::World& world, const fs::path& image, const Bytes& nonce,
+          trace::Recorder* recorder) {
   const auto start = Clock::now();
-  vmm::Platform platform(world.chip_dir());
+  vmm::Platform platform(world.chip_dir(), {.trace = recorder});
   vmm::Vmm hypervisor(platform);
   vmm::LaunchRequest request = world.launch_request(builtin("image_boot"));
   request.disk = image;
@@ -100,7 +114,7 @@ Boot boot(const lab::World& world, const fs::path& image, const Bytes& nonce) {
   return b;
 }
 
-void play_suite(crypto::SuiteId suite, const fs::path& root) {
+void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* recorder) {
   const auto start = Clock::now();
   const std::string name(crypto::to_string(suite));
   fmt::print("\n== suite {} ({}) ==\n", name,
@@ -123,6 +137,13 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
   const fs::path image = dir / "disk.img";
   const auto pack_start = Clock::now();
   const image::PackResult packed = world.make_image(spec, image);
+  note_tool(recorder, trace::Actor::provider, std::nullopt, "pack",
+            {{"suite", name},
+             {"volume_bytes", packed.input_size},
+             {"image_bytes", packed.image_size},
+             {"allowed_measurement", to_hex(digest)}});
+  note_tool(recorder, trace::Actor::provider, std::nullopt, "sign_reference",
+            {{"launch_digest", to_hex(digest)}});
   fmt::print(
       "2. mkdisk + pack: a {} KiB boot volume (kernel disk_demo, file motd) became {} "
       "({} KiB LUKS2, {} data segment, key released only to launch digest {}...) in "
@@ -136,7 +157,7 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
       "3. the image file holds no plaintext of the volume (searched for the motd and "
       "the boot header)\n");
 
-  const Boot first = boot(world, image, {});
+  const Boot first = boot(world, image, {}, recorder);
   if (first.run.exit_status != 0u) broken("first boot: " + first.run.console + first.run.detail);
   fmt::print(
       "4. measured launch of image_boot, LAUNCH_VERIFY against the signed reference, "
@@ -163,7 +184,9 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
   }
 
   const Bytes nonce = crypto::random_bytes(attest::kReportDataSize);
-  const Boot second = boot(world, image, nonce);
+  note_tool(recorder, trace::Actor::tenant, trace::Actor::vmm, "attest_nonce",
+            {{"nonce", to_hex(nonce)}});
+  const Boot second = boot(world, image, nonce, recorder);
   if (second.run.exit_status != 0u ||
       second.run.console.find("boot number 2") == std::string::npos) {
     broken("reboot did not find the data it wrote: " + second.run.console);
@@ -183,6 +206,11 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
                             pki::load_vendor(world.vendor_dir()).root, expect);
   std::size_t passed = 0;
   for (const auto& c : v.checks) passed += c.status == attest::CheckStatus::pass ? 1 : 0;
+  note_tool(recorder, trace::Actor::vmm, trace::Actor::tenant, "report",
+            {{"bytes", second.run.host_output.size()}});
+  note_tool(recorder, trace::Actor::tenant, std::nullopt, "verify",
+            {{"result", v.passed() ? "PASS" : "FAIL"}, {"checks_passed", passed},
+             {"checks", v.checks.size()}});
   fmt::print(
       "7. verify: {} of {} checks PASS (chain to the vendor root, signature, nonce, "
       "measurement, provider, firmware and certificate checks, NPT integrity); the "
@@ -190,7 +218,7 @@ void play_suite(crypto::SuiteId suite, const fs::path& root) {
       passed, v.checks.size());
   if (!v.passed()) broken("the report did not verify");
 
-  vmm::Platform platform(world.chip_dir());
+  vmm::Platform platform(world.chip_dir(), {.trace = recorder});
   vmm::Vmm hypervisor(platform);
   vmm::LaunchRequest reordered = world.launch_request(firmware);
   reordered.firmware = swap_pages(firmware, 0, 1);
@@ -219,8 +247,14 @@ void run_demo(const DemoOptions& o) {
       "cvmsim demo: a protected VM image from packing to attestation, on the simulated "
       "platform\n");
   fmt::print("working in {}\n", dir.string());
+  trace::Recorder recorder;
+  trace::Recorder* tracing = o.trace_out.empty() ? nullptr : &recorder;
   for (crypto::SuiteId suite : {crypto::SuiteId::sm, crypto::SuiteId::nist}) {
-    play_suite(suite, dir);
+    play_suite(suite, dir, tracing);
+  }
+  if (tracing != nullptr) {
+    write_trace(o.trace_out, recorder.events());
+    fmt::print("event trace ({} events) written to {}\n", recorder.events().size(), o.trace_out);
   }
   fmt::print(
       "\nSummary: in both suites the provider packed an encrypted image for one chip, "
@@ -239,6 +273,9 @@ void register_demo_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("demo", "Play the end-to-end story on built-in defaults");
   cmd->add_flag("--keep", options->keep, "Keep the temporary directory and its artifacts");
   cmd->add_option("--workdir", options->workdir, "Use (and keep) this directory");
+  cmd->add_option("--trace", options->trace_out,
+                  "Write the event trace of every step here (Chrome Trace Event JSON; open it "
+                  "in Perfetto UI, or with cvmsim trace)");
   cmd->callback([options] { run_demo(*options); });
 }
 

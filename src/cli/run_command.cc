@@ -13,6 +13,7 @@
 #include "crypto/suite.h"
 #include "measure/reference.h"
 #include "pki/identity.h"
+#include "trace/trace.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_error.h"
 
@@ -31,7 +32,9 @@ struct RunOptions {
   std::string attest_nonce;  // hex, up to 64 bytes: offered to the guest for ATTEST
   std::string report_out;    // where the guest's attestation report goes
   int vms = 1;
-  int timeout_seconds = 60;
+  int timeout_seconds = 60;            // wall clock, the whole run: the host's safety net
+  std::string max_sim_time = "10s";    // simulated time per VM: the deterministic bound
+  std::string trace_out;               // Chrome Trace Event JSON of the run
   std::string check_interval = "1ms";  // simulated time between periodic NPT checks
   std::uint64_t check_pages = 0;       // table pages per check tick (0: the whole table)
   std::uint64_t fault_around = vmm::kDefaultFaultAround;  // pages per nested page fault
@@ -60,15 +63,14 @@ std::uint64_t parse_size(const std::string& text) {
   return value * scale;
 }
 
-// Simulated microseconds from "500us", "2ms", "1s" or a plain number of microseconds;
-// "0" turns the periodic check off.
-std::uint64_t parse_sim_time(const std::string& text) {
+// Simulated microseconds from "500us", "2ms", "1s" or a plain number of microseconds.
+std::uint64_t parse_sim_time(const std::string& text, const std::string& option) {
   std::size_t used = 0;
   std::uint64_t value = 0;
   try {
     value = std::stoull(text, &used);
   } catch (const std::exception&) {
-    throw CLI::ValidationError("--check-interval",
+    throw CLI::ValidationError(option,
                                "'" + text + "' is not a simulated time like 500us, 2ms or 1s");
   }
   const std::string unit = text.substr(used);
@@ -77,7 +79,7 @@ std::uint64_t parse_sim_time(const std::string& text) {
                               : unit == "s"                ? 1'000'000
                                                            : 0;
   if (scale == 0 || value > (1ull << 40) / scale) {
-    throw CLI::ValidationError("--check-interval",
+    throw CLI::ValidationError(option,
                                "'" + text + "' must be 0..1099511 s with unit us, ms or s");
   }
   return value * scale;
@@ -98,9 +100,17 @@ Bytes provider_public_key(const fs::path& path) {
 
 void run_vms(const RunOptions& o) {
   using Clock = std::chrono::steady_clock;
-  vmm::Platform platform(o.chip_dir);
+  // One wall-clock bound for the whole run, whatever the guests do (the host's safety net).
+  const auto host_deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
+  vmm::RunLimits limits{.max_sim_ns = parse_sim_time(o.max_sim_time, "--max-sim-time") * 1000,
+                        .host_deadline = host_deadline};
+  if (limits.max_sim_ns == 0) {
+    throw CLI::ValidationError("--max-sim-time", "must be more than 0");
+  }
+  trace::Recorder recorder;
+  vmm::Platform platform(o.chip_dir, {.trace = o.trace_out.empty() ? nullptr : &recorder});
   vmm::Vmm vmm(platform);
-  vmm.set_check_interval(parse_sim_time(o.check_interval), o.check_pages);
+  vmm.set_check_interval(parse_sim_time(o.check_interval, "--check-interval"), o.check_pages);
   vmm.set_fault_around(o.fault_around);
   vmm.set_cpu_options({.count_instructions = o.count_instructions});
   vmm::LaunchRequest request;
@@ -132,9 +142,17 @@ void run_vms(const RunOptions& o) {
       throw ExitWith{kExitVmFailed};
     }
   }
+  if (!o.trace_out.empty() && !request.host_input.empty()) {
+    // The tenant's nonce reaches the guest through the untrusted host channel.
+    recorder.record({.actor = trace::Actor::tenant,
+                     .target = trace::Actor::vmm,
+                     .name = "attest_nonce",
+                     .category = trace::category::tool,
+                     .args = {{"nonce", to_hex(request.host_input)}}});
+  }
   for (psp::VmHandle handle : handles) {
     const auto start = Clock::now();
-    const vmm::RunResult r = vmm.run(handle, std::chrono::seconds(o.timeout_seconds));
+    const vmm::RunResult r = vmm.run(handle, limits);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     const auto info = platform.psp().vm_info(handle);
     const bool ok = r.fate == vmm::VmFate::exited && r.exit_status == 0u;
@@ -155,6 +173,7 @@ void run_vms(const RunOptions& o) {
         {"secure_calls", r.stats.secure_calls},
         {"secure_calls_refused", r.stats.secure_calls_refused},
         {"interrupts_injected", r.stats.interrupts_injected},
+        {"console_dropped", r.console_dropped},
         {"simulated_us", r.stats.simulated_us},
         {"instructions", r.stats.instructions ? nlohmann::json(*r.stats.instructions) : nullptr},
         {"npt_checks", platform.psp().check_timer().ticks()},
@@ -163,13 +182,17 @@ void run_vms(const RunOptions& o) {
       fmt::print("{}", r.console);
       fmt::print(
           "-- VM {} {}{}: {}{} exits, {} nested page faults, {} pages mapped, {} PSP "
-          "commands, {} bytes of PSP private memory, {:.1f} ms\n",
+          "commands, {} bytes of PSP private memory, {} sim-us, {:.1f} ms\n",
           handle, vmm::to_string(r.fate),
           r.exit_status ? fmt::format(" (status {})", *r.exit_status) : "",
           r.stats.instructions ? fmt::format("{} instructions, ", *r.stats.instructions) : "",
           r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped, r.stats.psp_commands,
-          info ? info->private_memory : 0, ms);
+          info ? info->private_memory : 0, r.stats.simulated_us, ms);
       if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
+      if (r.console_dropped > 0) {
+        fmt::print("   console: {} more bytes dropped (a run keeps the first {} bytes)\n",
+                   r.console_dropped, vmm::kMaxConsoleBytes);
+      }
       if (request.disk) {
         fmt::print("   disk: {} secure calls ({} refused), {} completion interrupts\n",
                    r.stats.secure_calls, r.stats.secure_calls_refused, r.stats.interrupts_injected);
@@ -191,6 +214,7 @@ void run_vms(const RunOptions& o) {
     }
     report.push_back(vm);
   }
+  if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());
   if (o.format == OutputFormat::json) {
     print_json({{"vms", report},
                 {"psp_private_memory_used", platform.psp().private_memory().used()},
@@ -245,9 +269,17 @@ void register_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--count-instructions", o->count_instructions,
                 "Count guest instructions for the summary (guest code runs about 17x slower)");
-  cmd->add_option("--timeout", o->timeout_seconds, "Wall-clock limit per VM, seconds")
+  cmd->add_option("--timeout", o->timeout_seconds,
+                  "Wall-clock limit of the whole run, seconds (the host's safety net; a run it "
+                  "cuts short fails with 'host timeout')")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  cmd->add_option("--max-sim-time", o->max_sim_time,
+                  "Simulated time each VM may run (e.g. 500ms, 10s): a guest that never ends is "
+                  "stopped here, the same way on every host")
+      ->capture_default_str();
+  cmd->add_option("--trace", o->trace_out,
+                  "Write the run's event trace here (Chrome Trace Event JSON; cvmsim trace)");
   cmd->add_option("--image", o->image,
                   "Encrypted VM image (cvmsim pack) to attach as the VM's disk")
       ->check(CLI::ExistingFile);

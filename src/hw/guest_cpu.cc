@@ -42,8 +42,10 @@ std::string_view to_string(VmExit::Kind kind) {
       return "nested_page_fault";
     case VmExit::Kind::guest_fault:
       return "guest_fault";
-    case VmExit::Kind::time_limit:
-      return "time_limit";
+    case VmExit::Kind::preempted:
+      return "preempted";
+    case VmExit::Kind::host_timeout:
+      return "host_timeout";
     case VmExit::Kind::instruction_limit:
       return "instruction_limit";
   }
@@ -72,7 +74,7 @@ void GuestCpu::fiber_main() {
     stopped_at_block_ = false;
     const uc_err err = uc_emu_start(uc_, rip, 0, 0, 0);
     if (terminating_) return;
-    const bool timer = timer_expired_.exchange(false);
+    const bool host_expired = host_expired_.exchange(false);
     if (abandon_) {  // a trapped instruction was abandoned: wait for the new state
       abandon_ = false;
       park_ = Park::idle;
@@ -93,12 +95,17 @@ void GuestCpu::fiber_main() {
       report(*dead_);
       continue;
     }
-    if (stopped_at_block_) {  // our own stop, before a block: the slice ended, or maintenance
+    if (stopped_at_block_) {  // our own stop, before a block: a limit, or maintenance
       stop_at_block_ = false;
-      if (timer) report(VmExit::of(VmExit::Kind::time_limit, "time slice ended", this->rip()));
+      if (host_expired) {
+        report(VmExit::of(VmExit::Kind::host_timeout, "the host's wall-clock limit passed",
+                          this->rip()));
+      } else if (code_bytes_ >= code_bytes_end_) {
+        report(VmExit::of(VmExit::Kind::preempted, "simulated-time budget spent", this->rip()));
+      }
       continue;
     }
-    if (timer) timer_expired_ = true;  // still due: the next block stops
+    if (host_expired) host_expired_ = true;  // still due: the next block stops
     report(VmExit::of(VmExit::Kind::halt, {}, this->rip()));
   }
 }
@@ -179,7 +186,6 @@ bool GuestCpu::serve_miss(std::uint64_t gpa, npt::Access access) {
 
 VmExit GuestCpu::run(const RunLimits& limits) {
   if (dead_) return *dead_;
-  deadline_ = std::chrono::steady_clock::now() + limits.time;
   instruction_budget_end_ = 0;
   if (limits.instructions) {
     if (!options_.count_instructions) {
@@ -187,10 +193,12 @@ VmExit GuestCpu::run(const RunLimits& limits) {
     }
     instruction_budget_end_ = stats_.instructions + *limits.instructions;
   }
-  timer_expired_ = false;
-  watchdog_->arm(deadline_);
+  code_bytes_end_ = limits.code_bytes ? code_bytes_ + *limits.code_bytes : UINT64_MAX;
+  if (code_bytes_end_ < code_bytes_) code_bytes_end_ = UINT64_MAX;  // no wrap-around
+  host_expired_ = false;
+  if (limits.host_deadline) watchdog_->arm(*limits.host_deadline);
   fiber_->resume();
-  watchdog_->disarm();
+  if (limits.host_deadline) watchdog_->disarm();
   ++stats_.exits;
   return exit_;
 }
@@ -248,6 +256,7 @@ void GuestCpu::flush_tlb() {
 
 CpuStats GuestCpu::stats() const {
   CpuStats s = stats_;
+  s.code_bytes = code_bytes_;
   const cpu::RegionStats& r = regions_->stats();
   s.tlb_fills = r.fills;
   s.regions_mapped = r.direct_regions;

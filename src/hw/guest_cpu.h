@@ -10,12 +10,12 @@
 //   GuestCpu cpu(mc, binding);            // binding: issued by the PSP (VcpuBinding)
 //   cpu.set_entry(rip, rsp, rflags);
 //   for (;;) {
-//     VmExit e = cpu.run(slice);
+//     VmExit e = cpu.run({.code_bytes = budget});
 //     switch (e.kind) {
 //       case nested_page_fault: ask the PSP to map e.fault.gpa (or give up); break;
 //       case io_out:  console / secure call (e.value = request GPA) / exit port; break;
 //       case io_in:   cpu.complete_io_in(value); break;
-//       case halt: case time_limit: case instruction_limit: ...; break;
+//       case halt: case preempted: case instruction_limit: case host_timeout: ...; break;
 //       case guest_fault: the VM is dead unless the VMM restarts it with set_registers();
 //     }
 //   }
@@ -23,8 +23,8 @@
 // Exits are exact: the guest is suspended *inside* the instruction that trapped (the
 // emulator runs on a fiber), and run() finishes that instruction: a faulting access is
 // retried against the NPT as it then is, OUT has completed, IN returns the VMM's value.
-// Other stops (time slice) happen only at translation-block starts, where Unicorn's RIP
-// is exact. Translations stay cached (stale) until flush_tlb(), as on hardware; code
+// Other stops (the simulated-time budget, the host safety net) happen only at
+// translation-block starts, where Unicorn's RIP is exact. Translations stay cached (stale) until flush_tlb(), as on hardware; code
 // bytes rewritten through the memory controller are re-fetched after the exit.
 // One GuestCpu per vCPU; not thread-safe (its preemption timer thread only sets a flag).
 #pragma once
@@ -57,9 +57,19 @@ struct CpuOptions {
   bool count_instructions = false;
 };
 
+// Guest work is measured in bytes of executed translation blocks: the block hook knows
+// each block's size, so counting costs an addition per block, and the same guest code
+// executes the same bytes on any host. The VMM turns them into simulated time
+// (docs/architecture.md, "Simulated time").
 struct RunLimits {
-  std::chrono::nanoseconds time = std::chrono::seconds(60);  // preemption timer
-  std::optional<std::uint64_t> instructions;                 // needs CpuOptions::count_instructions
+  // The simulated-time budget of this entry: once this many more code bytes have run, the
+  // vCPU stops at the next block start (a `preempted` exit). None: no budget.
+  std::optional<std::uint64_t> code_bytes{};
+  std::optional<std::uint64_t> instructions{};  // needs CpuOptions::count_instructions
+  // The host's safety net (a wall-clock bound on the whole run): when it passes, the vCPU
+  // stops at the next block start with a `host_timeout` exit. It never moves simulated
+  // time; a run it ends is reported as cut short by the host, not as a guest outcome.
+  std::optional<std::chrono::steady_clock::time_point> host_deadline{};
 };
 
 struct Registers {
@@ -73,6 +83,7 @@ struct CpuStats {
   std::uint64_t nested_page_faults = 0;
   std::uint64_t io_exits = 0;
   std::uint64_t instructions = 0;  // only with CpuOptions::count_instructions
+  std::uint64_t code_bytes = 0;    // bytes of executed translation blocks (guest work)
   std::uint64_t tlb_fills = 0;     // TLB misses served from the NPT without an exit
   std::uint64_t regions_mapped = 0;
   std::uint64_t mmio_pages_mapped = 0;
@@ -99,16 +110,15 @@ class GuestCpu {
   void set_registers(const Registers& regs);
   [[nodiscard]] std::uint64_t rip() const;
 
-  VmExit run(const RunLimits& limits);
-  VmExit run(std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    return run(RunLimits{limit, std::nullopt});
-  }
+  VmExit run(const RunLimits& limits = {});
   // The value an IN that caused an io_in exit reads (default: all ones, a floating bus).
   void complete_io_in(std::uint32_t value) { in_value_ = value; }
   // Drops every cached translation; NPT edits made since become visible.
   void flush_tlb();
 
   [[nodiscard]] CpuStats stats() const;
+  // Bytes of translation blocks executed so far: the guest work simulated time charges.
+  [[nodiscard]] std::uint64_t code_bytes() const noexcept { return code_bytes_; }
   [[nodiscard]] std::uint32_t asid() const noexcept { return binding_.key_asid(); }
   [[nodiscard]] const VcpuBinding& binding() const noexcept { return binding_; }
 
@@ -146,13 +156,14 @@ class GuestCpu {
   // RIP is exact: a stop requested from inside a memory or I/O hook, or from another
   // thread while a hook runs, resumes at the start of the *translation block* (measured),
   // which would run the block's earlier instructions twice.
-  std::atomic<bool> timer_expired_{false};  // set by the preemption timer's thread
+  std::atomic<bool> host_expired_{false};  // set by the host safety net's thread
+  std::uint64_t code_bytes_ = 0;           // executed translation-block bytes
+  std::uint64_t code_bytes_end_ = UINT64_MAX;  // the budget: stop at a block start from here
   bool stop_at_block_ = false;              // drop stale code before the next block
   bool stopped_at_block_ = false;           // the block hook stopped the emulator
   std::uint32_t in_value_ = 0xffffffff;
   std::uint64_t instruction_budget_end_ = 0;
   bool instruction_budget_hit_ = false;
-  std::chrono::steady_clock::time_point deadline_{};
   CpuStats stats_;
 };
 

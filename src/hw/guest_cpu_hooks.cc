@@ -82,13 +82,18 @@ struct GuestCpu::Hooks {
     uc_emu_stop(uc);  // Unicorn's RIP after an exception hook is unreliable: never go on
   }
 
-  // The start of every translation block: the one place where a stop is exact.
-  static void block(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
+  // The start of every translation block: the one place where a stop is exact, and where
+  // the block's bytes are charged as guest work (a block stopped here is not charged: it
+  // runs, and is charged, when the vCPU resumes).
+  static void block(uc_engine* uc, std::uint64_t, std::uint32_t size, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
-    if (cpu->stop_at_block_ || cpu->timer_expired_.load(std::memory_order_relaxed)) {
+    if (cpu->stop_at_block_ || cpu->code_bytes_ >= cpu->code_bytes_end_ ||
+        cpu->host_expired_.load(std::memory_order_relaxed)) {
       cpu->stopped_at_block_ = true;
       uc_emu_stop(uc);
+      return;
     }
+    cpu->code_bytes_ += size;
   }
 
   // A translation block was just generated (Unicorn calls this for every new block but the
@@ -206,7 +211,7 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
     regions_->note_external_write(hpa, length);
   });
   fiber_ = std::make_unique<cpu::Fiber>([this] { fiber_main(); });
-  watchdog_ = std::make_unique<cpu::Watchdog>([this] { timer_expired_ = true; });
+  watchdog_ = std::make_unique<cpu::Watchdog>([this] { host_expired_ = true; });
 }
 
 }  // namespace cvmsim::hw

@@ -25,6 +25,7 @@
 
 #include "common/bytes.h"
 #include "crypto/suite_id.h"
+#include "trace/trace.h"
 #include "crypto/xts.h"
 #include "hw/host_memory.h"
 #include "hw/sparse_table.h"
@@ -138,6 +139,9 @@ class MemoryController {
   std::uint64_t add_write_observer(WriteObserver observer);
   void remove_write_observer(std::uint64_t id);
 
+  // Records key loads and clears in the platform's event trace (null: off).
+  void set_trace(trace::Recorder* recorder) { trace_ = recorder; }
+
   // --- privileged port ----------------------------------------------------------------
   // Loading a key into a slot that still tags frames first turns those frames into raw
   // ciphertext under the old key (their DRAM content does not change).
@@ -176,6 +180,7 @@ class MemoryController {
   std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
   std::map<std::uint64_t, WriteObserver> observers_;
   std::uint64_t next_observer_ = 1;
+  trace::Recorder* trace_ = nullptr;
 };
 
 }  // namespace cvmsim::hw

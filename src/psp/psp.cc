@@ -24,7 +24,10 @@ Psp::~Psp() = default;
 
 Response Psp::execute(const Command& command) {
   ++commands_;
-  return std::visit([this](const auto& c) { return handle(c); }, command);
+  const std::optional<std::uint64_t> traced = trace_command(command);
+  Response response = std::visit([this](const auto& c) { return handle(c); }, command);
+  trace_status(traced, response);
+  return response;
 }
 
 Psp::Vm* Psp::find(VmHandle vm) {
@@ -89,6 +92,7 @@ void Psp::scrub_frame(std::uint64_t hpa) {
 void Psp::stop(Vm& vm, StopReason reason) {
   vm.state = VmState::stopped;
   vm.stop_reason = reason;
+  trace_stop(vm);
 }
 
 Response Psp::handle(const VmStop& c) {

@@ -24,6 +24,7 @@
 #include "psp/secure_call.h"
 #include "psp/status.h"
 #include "psp/vm_state.h"
+#include "trace/trace.h"
 
 namespace cvmsim::psp {
 
@@ -118,6 +119,8 @@ class Psp {
   [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
   [[nodiscard]] const PrivateMemory& private_memory() const noexcept { return memory_; }
   [[nodiscard]] std::uint64_t commands_executed() const noexcept { return commands_; }
+  // Records commands, secure calls, stops and checks in the event trace (null: off).
+  void set_trace(trace::Recorder* recorder) { trace_ = recorder; }
 
  private:
   struct Vm;
@@ -163,6 +166,17 @@ class Psp {
   void write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry);
   void stop(Vm& vm, StopReason reason);
 
+  // The event trace (psp_trace.cc); each does nothing while tracing is off.
+  // A command is recorded as it arrives (what it causes follows it) and gets its status
+  // when it completes.
+  std::optional<std::uint64_t> trace_command(const Command& command);
+  void trace_status(std::optional<std::uint64_t> seq, const Response& response);
+  void trace_secure_call(const Vm& vm, std::string_view call, const Result& result,
+                         nlohmann::json args);
+  void trace_stop(const Vm& vm);
+  void trace_periodic_check(std::uint64_t ticks, std::size_t vms_checked,
+                            const std::vector<VmHandle>& stopped);
+
   // Secure-call services (psp_secure_call.cc, psp_image.cc).
   // The host frame behind guest page `gpa` after checking the walk's tables (guarded
   // modes), that the page is private and that the frame belongs to this VM.
@@ -199,6 +213,7 @@ class Psp {
   std::uint64_t commands_ = 0;
   CheckTimer timer_;
   std::uint64_t check_pages_per_tick_ = 0;
+  trace::Recorder* trace_ = nullptr;
 };
 
 }  // namespace cvmsim::psp

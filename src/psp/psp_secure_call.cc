@@ -12,6 +12,7 @@
 
 #include "attest/report.h"
 #include "common/checked.h"
+#include "common/hex.h"
 #include "crypto/suite.h"
 #include "hw/npt.h"
 #include "psp/psp.h"
@@ -147,30 +148,41 @@ Response Psp::handle(const SecureCall& c) {
   const ParsedSecureCall parsed = parse_secure_call(page);
   SecureCallResponse response;
   SecureCallId id = SecureCallId::attest;
+  std::string_view name = "malformed_call";
+  nlohmann::json args = {{"gpa", c.gpa}};
   if (!parsed.result.ok()) {
     response.result = parsed.result;
-  } else if (parsed.request.sequence != vm->last_sequence + 1) {
-    // Replayed (or reordered) request: refused, and the sequence does not move.
-    response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);
-    id = static_cast<SecureCallId>(parsed.request.call.index() + 1);
   } else {
-    vm->last_sequence = parsed.request.sequence;
+    args["sequence"] = parsed.request.sequence;
+    const bool in_order = parsed.request.sequence == vm->last_sequence + 1;
+    if (in_order) vm->last_sequence = parsed.request.sequence;
     std::visit(
         [&](const auto& call) {
           using T = std::decay_t<decltype(call)>;
           if constexpr (std::is_same_v<T, ImageCertCall>) {
             id = SecureCallId::image_cert;
-            response.result = image_cert(*vm, call, response);
+            name = "IMAGE_CERT";
+            if (in_order) response.result = image_cert(*vm, call, response);
           } else if constexpr (std::is_same_v<T, DiskIoCall>) {
             id = SecureCallId::disk_io;
-            response.result = disk_io(*vm, call);
+            name = "DISK_IO";
+            args["direction"] = call.flush ? "flush" : call.write ? "to_disk" : "to_memory";
+            args["raw"] = call.raw;
+            args["start"] = call.start;
+            args["bytes"] = call.length;
+            if (in_order) response.result = disk_io(*vm, call);
           } else {
             id = SecureCallId::attest;
-            response.result = attest(*vm, call, response);
+            name = "ATTEST";
+            args["report_data"] = to_hex(call.report_data);
+            if (in_order) response.result = attest(*vm, call, response);
           }
         },
         parsed.request.call);
+    // Replayed (or reordered) request: refused, and the sequence does not move.
+    if (!in_order) response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);
   }
+  trace_secure_call(*vm, name, response.result, std::move(args));
   write_response(id, response, page);
   mc_.write(page_hpa, page, as_psp(vm->key_asid()));
   return {response.result, SecureCallInfo{static_cast<std::uint16_t>(id)}};

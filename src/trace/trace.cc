@@ -1,5 +1,6 @@
 #include "trace/trace.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/file_io.h"
@@ -31,9 +32,25 @@ std::optional<Actor> actor_from_string(std::string_view name) {
   return std::nullopt;
 }
 
+void Recorder::attach(const SimClock& clock) {
+  base_ns_ = last_ns_ - std::min(last_ns_, clock.now_ns());
+  clock_ = &clock;
+}
+
+void Recorder::detach() {
+  last_ns_ = now_ns();
+  clock_ = nullptr;
+}
+
+std::uint64_t Recorder::now_ns() const noexcept {
+  // Never backwards, even if a clock attached later reads less than the last event.
+  return clock_ == nullptr ? last_ns_ : std::max(last_ns_, base_ns_ + clock_->now_ns());
+}
+
 void Recorder::record(Event event) {
   event.seq = events_.size();
-  event.sim_ns = clock_.now_ns();
+  event.sim_ns = now_ns();
+  last_ns_ = event.sim_ns;
   events_.push_back(std::move(event));
 }
 

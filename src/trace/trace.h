@@ -35,7 +35,7 @@ struct Event {
   std::uint64_t seq = 0;     // position in the run, from 0 (set by the recorder)
   std::uint64_t sim_ns = 0;  // simulated time (set by the recorder from the clock)
   Actor actor = Actor::vmm;
-  std::optional<Actor> target;  // a message from actor to target; none: a local event
+  std::optional<Actor> target{};  // a message from actor to target; none: a local event
   std::string name;             // "NPT_MAP", "nested_page_fault", "dma", ...
   std::string category;         // "psp_command", "secure_call", "npt", "disk", ...
   std::uint32_t vm = 0;         // VM handle (0: the platform)
@@ -47,26 +47,41 @@ struct Event {
 
 // Event categories the platform records (a closed list; docs/formats.md).
 namespace category {
-inline constexpr std::string_view psp_command = "psp_command";  // mailbox command + status
-inline constexpr std::string_view secure_call = "secure_call";  // guest -> PSP call + status
-inline constexpr std::string_view npt = "npt";                  // nested page fault
-inline constexpr std::string_view disk = "disk";                // keyslot, DMA transfer
-inline constexpr std::string_view interrupt = "interrupt";      // completion raised/injected
-inline constexpr std::string_view timer = "timer";              // periodic NPT check
-inline constexpr std::string_view vm = "vm";                    // launch, run end, stop
-inline constexpr std::string_view tool = "tool";                // provider/tenant host tools
+inline constexpr char psp_command[] = "psp_command";  // mailbox command + status
+inline constexpr char secure_call[] = "secure_call";  // guest -> PSP call + status
+inline constexpr char npt[] = "npt";                  // nested page fault
+inline constexpr char disk[] = "disk";                // keyslot, DMA transfer
+inline constexpr char interrupt[] = "interrupt";      // completion raised/injected
+inline constexpr char timer[] = "timer";              // periodic NPT check
+inline constexpr char vm[] = "vm";                    // launch, run end, stop
+inline constexpr char tool[] = "tool";                // provider/tenant host tools
 }  // namespace category
 
+// One recorder may outlive several platforms (the demo boots a VM several times, the attack
+// catalogue builds a platform per run): each platform attaches its clock while it exists,
+// and its time continues from the last recorded event, so one trace is one timeline.
 class Recorder {
  public:
-  explicit Recorder(const SimClock& clock) : clock_(clock) {}
+  Recorder() = default;
+  explicit Recorder(const SimClock& clock) { attach(clock); }
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
 
-  // Stamps the event with the next sequence number and the clock's time, and keeps it.
+  void attach(const SimClock& clock);
+  // Events recorded while no clock is attached (the host tools') keep the last time.
+  void detach();
+  // Stamps the event with the next sequence number and the simulated time, and keeps it.
   void record(Event event);
+  // An event already recorded, to complete: a command is recorded when it arrives, so that
+  // what it causes follows it, and gets its status when it completes. Null: no such event.
+  Event* amend(std::uint64_t seq) { return seq < events_.size() ? &events_[seq] : nullptr; }
   [[nodiscard]] const std::vector<Event>& events() const noexcept { return events_; }
+  [[nodiscard]] std::uint64_t now_ns() const noexcept;
 
  private:
-  const SimClock& clock_;
+  const SimClock* clock_ = nullptr;
+  std::uint64_t base_ns_ = 0;  // the trace's time when the attached clock read zero
+  std::uint64_t last_ns_ = 0;
   std::vector<Event> events_;
 };
 

@@ -5,30 +5,43 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/sim_clock.h"
 #include "hw/disk/disk_controller.h"
 #include "hw/host_memory.h"
 #include "hw/memory_controller.h"
 #include "psp/psp.h"
+#include "trace/trace.h"
 #include "vmm/frame_allocator.h"
 
 namespace cvmsim::vmm {
 
 struct PlatformOptions {
   std::uint64_t host_memory = hw::kDefaultHostMemory;  // sparse: only touched frames cost
-  psp::PspConfig psp;
+  psp::PspConfig psp{};
+  // Records the platform's events while it exists (not owned; null: tracing off).
+  trace::Recorder* trace = nullptr;
 };
 
 class Platform {
  public:
   Platform(const std::filesystem::path& chip_dir, const PlatformOptions& options = {});
+  Platform(const Platform&) = delete;
+  Platform& operator=(const Platform&) = delete;
+  ~Platform();
 
   hw::HostMemory& memory() { return memory_; }
   hw::MemoryController& memory_controller() { return mc_; }
   hw::DiskController& disks() { return disks_; }
   psp::Psp& psp() { return *psp_; }
   FrameAllocator& frames() { return frames_; }
+  // The platform's simulated clock (docs/architecture.md, "Simulated time").
+  SimClock& clock() { return clock_; }
+  // The event trace, or null when tracing is off.
+  trace::Recorder* trace() { return trace_; }
 
  private:
+  SimClock clock_;
+  trace::Recorder* trace_;
   hw::HostMemory memory_;
   hw::MemoryController mc_;
   hw::DiskController disks_;

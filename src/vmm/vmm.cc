@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "hw/npt.h"
 #include "measure/launch_plan.h"
@@ -20,31 +21,16 @@ constexpr std::size_t kInitialTableFrames = 32;
 // The span of one leaf table: the unit of the VMM's huge-page backing.
 constexpr std::uint64_t kBackingBlock = npt::kEntriesPerTable * hw::kFrameSize;
 
-// The platform's simulated clock (docs/architecture.md, "Simulated time"). It advances by a
-// fixed cost per VM exit, by kind, so a run's simulated time depends only on what the guest
-// and the VMM do, never on host speed or load: tests of the PSP timer are deterministic.
-// Costs are round figures for an SEV-class server: a world switch plus the handling.
-// A vCPU runs at most kSlice of wall time per entry; a slice that ends without an exit is
-// charged its length, so a guest that never exits still moves the clock (that case alone
-// depends on host speed).
-constexpr std::chrono::milliseconds kSlice{10};
-static_assert(kSliceSimUs == 10'000, "a slice is charged its length");
+// Clock arithmetic that saturates: a bound of "forever" must not wrap around.
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max()
+                                                           : a + b;
+}
 
-std::uint64_t simulated_cost(const hw::VmExit& exit) {
-  switch (exit.kind) {
-    case hw::VmExit::Kind::nested_page_fault:
-      return 20;  // exit, NPT_MAP, resume
-    case hw::VmExit::Kind::io_out:
-    case hw::VmExit::Kind::io_in:
-      return 2;
-    case hw::VmExit::Kind::time_limit:
-      return kSliceSimUs;
-    case hw::VmExit::Kind::halt:
-    case hw::VmExit::Kind::guest_fault:
-    case hw::VmExit::Kind::instruction_limit:
-      return 1;
-  }
-  return 1;
+std::string describe_sim_time(std::uint64_t ns) {
+  if (ns % 1'000'000'000 == 0) return fmt::format("{} s", ns / 1'000'000'000);
+  if (ns % 1'000'000 == 0) return fmt::format("{} ms", ns / 1'000'000);
+  return fmt::format("{} us", ns / 1'000);
 }
 
 }  // namespace
@@ -73,6 +59,8 @@ std::string_view to_string(VmFate fate) {
       return "stopped by the PSP";
     case VmFate::time_limit:
       return "time limit";
+    case VmFate::host_timeout:
+      return "host timeout";
   }
   return "?";
 }
@@ -86,6 +74,7 @@ struct Vmm::GuestVm {
   VmStats stats;
   std::optional<std::uint32_t> disk_port;
   std::deque<std::uint8_t> pending_interrupts;
+  std::uint64_t code_bytes_charged = 0;  // executed code already on the clock
   Bytes host_input;
   std::size_t host_input_read = 0;
   Bytes host_output;
@@ -285,22 +274,50 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
   return false;
 }
 
-RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
+hw::VmExit Vmm::enter(GuestVm& vm, std::uint64_t end_ns, const RunLimits& limits) {
+  SimClock& clock = platform_.clock();
+  // The entry ends at the slice, the run's bound or the PSP timer's next tick, whichever
+  // comes first: the timer's interrupt would end it there on hardware.
+  std::uint64_t until = std::min(end_ns, saturating_add(clock.now_ns(), kSliceSimNs));
+  if (const auto tick = platform_.psp().check_timer().next_deadline()) {
+    until = std::min(until, std::max(clock.now_ns(), *tick * 1000));
+  }
+  // At least one byte, so that every entry makes progress (the first block always runs).
+  const std::uint64_t budget =
+      std::max<std::uint64_t>(1, (until - std::min(until, clock.now_ns())) * kCodeBytesPerSimNs);
+  hw::VmExit exit = vm.cpu->run({.code_bytes = budget, .host_deadline = limits.host_deadline});
+  // Executed code, then the exit's fixed cost. Whole nanoseconds go on the clock and the
+  // remainder waits for the next entry, so the clock is the same however entries split.
+  const std::uint64_t ns = (vm.cpu->code_bytes() - vm.code_bytes_charged) / kCodeBytesPerSimNs;
+  vm.code_bytes_charged += ns * kCodeBytesPerSimNs;
+  clock.advance_ns(ns + exit_cost_ns(exit.kind));
+  ++vm.stats.exits;
+  if (exit.kind == hw::VmExit::Kind::preempted) ++vm.stats.preemptions;
+  platform_.psp().advance_clock(clock.now_us());  // the PSP timer sees the same clock
+  return exit;
+}
+
+RunResult Vmm::run(psp::VmHandle handle, const RunLimits& limits) {
   const auto it = vms_.find(handle);
   if (it == vms_.end()) {
     throw VmmError(VmmErrc::bad_request, fmt::format("no VM with handle {}", handle));
   }
   GuestVm& vm = *it->second;
   RunResult result;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const std::uint64_t end_ns = saturating_add(platform_.clock().now_ns(), limits.max_sim_ns);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    const hw::VmExit exit = vm.cpu->run(std::clamp(left, std::chrono::milliseconds(1), kSlice));
-    ++vm.stats.exits;
-    sim_now_us_ += simulated_cost(exit);
-    if (exit.kind == hw::VmExit::Kind::time_limit) ++vm.stats.time_slices;
-    platform_.psp().advance_clock(sim_now_us_);  // the PSP timer sees the same clock
+    // Checked on every exit, so a guest that exits often is bounded too.
+    if (limits.host_deadline && std::chrono::steady_clock::now() >= *limits.host_deadline) {
+      result.fate = VmFate::host_timeout;
+      result.detail = "the host's wall-clock limit (--timeout) passed";
+      break;
+    }
+    if (platform_.clock().now_ns() >= end_ns) {
+      result.fate = VmFate::time_limit;
+      result.detail = fmt::format("simulated-time limit of {} reached", describe_sim_time(limits.max_sim_ns));
+      break;
+    }
+    const hw::VmExit exit = enter(vm, end_ns, limits);
     const auto info = platform_.psp().vm_info(handle);
     if (info && info->state == psp::VmState::stopped) {
       result.fate = VmFate::stopped_by_psp;
@@ -318,6 +335,10 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
     }
     if (exit.kind == hw::VmExit::Kind::nested_page_fault) {
       ++vm.stats.nested_page_faults;
+      trace(vm, trace::Actor::guest, trace::Actor::vmm, "nested_page_fault", trace::category::npt,
+            {{"gpa", exit.fault.gpa},
+             {"access", npt::to_string(exit.fault.access)},
+             {"kind", npt::to_string(exit.fault.kind)}});
       std::string why;
       if (handle_npf(vm, exit.fault, why)) continue;
       result.fate = VmFate::guest_fault;
@@ -331,28 +352,51 @@ RunResult Vmm::run(psp::VmHandle handle, std::chrono::milliseconds limit) {
       result.fate = result.exit_status ? VmFate::exited : VmFate::halted;
       break;
     }
-    if (exit.kind == hw::VmExit::Kind::time_limit && std::chrono::steady_clock::now() < deadline) {
-      continue;  // a preemption slice ended early: keep going until the run's limit
+    if (exit.kind == hw::VmExit::Kind::preempted || exit.kind == hw::VmExit::Kind::host_timeout) {
+      continue;  // the loop's checks above decide whether the run goes on
     }
-    result.fate =
-        exit.kind == hw::VmExit::Kind::time_limit ? VmFate::time_limit : VmFate::guest_fault;
+    result.fate = VmFate::guest_fault;
     result.detail = exit.detail;
     break;
   }
-  vm.stats.simulated_us = sim_now_us_;
+  vm.stats.simulated_us = platform_.clock().now_us();
+  vm.stats.code_bytes = vm.cpu->code_bytes();
   if (vm.counts_instructions) vm.stats.instructions = vm.cpu->stats().instructions;
+  trace(vm, trace::Actor::vmm, std::nullopt, "run_end", trace::category::vm,
+        {{"fate", to_string(result.fate)},
+         {"exit_status", result.exit_status ? nlohmann::json(*result.exit_status) : nullptr},
+         {"exits", vm.stats.exits}});
   result.stats = vm.stats;
   result.host_output = vm.host_output;
   return result;
 }
 
+void Vmm::trace(const GuestVm& vm, trace::Actor actor, std::optional<trace::Actor> target,
+                std::string name, const char* category, nlohmann::json args) {
+  trace::Recorder* recorder = platform_.trace();
+  if (recorder == nullptr) return;
+  recorder->record({.actor = actor,
+                    .target = target,
+                    .name = std::move(name),
+                    .category = category,
+                    .vm = vm.handle,
+                    .asid = vm.cpu ? vm.cpu->asid() : 0,
+                    .args = std::move(args)});
+}
+
 void Vmm::handle_io_out(GuestVm& vm, const hw::VmExit& exit, RunResult& result) {
   switch (exit.port) {
     case hw::kConsolePort:
-      result.console.push_back(static_cast<char>(exit.value & 0xff));
+      if (result.console.size() < kMaxConsoleBytes) {
+        result.console.push_back(static_cast<char>(exit.value & 0xff));
+      } else {
+        ++result.console_dropped;
+      }
       break;
     case hw::kExitPort:
       result.exit_status = exit.value;
+      trace(vm, trace::Actor::guest, trace::Actor::vmm, "exit_port", trace::category::vm,
+            {{"status", exit.value}});
       break;
     case hw::kHostDataPort:
       vm.host_output.push_back(static_cast<std::uint8_t>(exit.value & 0xff));
@@ -360,6 +404,8 @@ void Vmm::handle_io_out(GuestVm& vm, const hw::VmExit& exit, RunResult& result) 
     case hw::kSecureCallPort: {
       // The VMM sees the GPA only; the request and response are in encrypted memory.
       ++vm.stats.secure_calls;
+      trace(vm, trace::Actor::guest, trace::Actor::vmm, "secure_call", trace::category::secure_call,
+            {{"gpa", exit.value}});
       const std::vector<std::uint64_t> forwarded =
           misbehaviour_ ? misbehaviour_->on_secure_call(platform_, *this, vm.handle, exit.value)
                         : std::vector<std::uint64_t>{exit.value};
@@ -379,6 +425,8 @@ std::uint32_t Vmm::handle_io_in(GuestVm& vm, const hw::VmExit& exit) {
     const std::uint8_t vector = vm.pending_interrupts.front();
     vm.pending_interrupts.pop_front();
     ++vm.stats.interrupts_injected;
+    trace(vm, trace::Actor::vmm, trace::Actor::guest, "interrupt_inject", trace::category::interrupt,
+          {{"vector", vector}});
     return vector;
   }
   if (exit.port == hw::kHostDataPort && vm.host_input_read < vm.host_input.size()) {

@@ -15,6 +15,7 @@
 #include "measure/policy.h"
 #include "vmm/misbehaviour.h"
 #include "vmm/platform.h"
+#include "vmm/sim_costs.h"
 
 namespace cvmsim::vmm {
 
@@ -34,11 +35,22 @@ struct LaunchRequest {
 inline constexpr std::uint64_t kDefaultFaultAround = 16;
 // Default interval of the PSP's periodic NPT check, simulated microseconds.
 inline constexpr std::uint64_t kDefaultCheckIntervalUs = 1000;
-// What a vCPU time slice that ends without an exit adds to the simulated clock (vmm.cc).
-inline constexpr std::uint64_t kSliceSimUs = 10'000;
+// Console bytes a run keeps; the rest is counted (RunResult::console_dropped), not kept, so
+// a guest that floods the console cannot exhaust the host's memory.
+inline constexpr std::size_t kMaxConsoleBytes = 1 << 20;
 
-enum class VmFate { exited, halted, guest_fault, stopped_by_psp, time_limit };
+// time_limit: the run's simulated-time bound (deterministic). host_timeout: the host's
+// wall-clock safety net cut the run short (depends on the host: not a simulated outcome).
+enum class VmFate { exited, halted, guest_fault, stopped_by_psp, time_limit, host_timeout };
 std::string_view to_string(VmFate fate);
+
+struct RunLimits {
+  // Simulated time the run may take before the VM is stopped with VmFate::time_limit.
+  std::uint64_t max_sim_ns = kDefaultMaxSimNs;
+  // The host's safety net: a wall-clock deadline (cvmsim run --timeout). It never changes
+  // simulated time or the order of events; a run it ends is VmFate::host_timeout.
+  std::optional<std::chrono::steady_clock::time_point> host_deadline{};
+};
 
 struct VmStats {
   std::uint64_t exits = 0;
@@ -49,7 +61,8 @@ struct VmStats {
   std::uint64_t secure_calls_refused = 0;
   std::uint64_t interrupts_injected = 0;
   std::uint64_t simulated_us = 0;  // the platform's simulated clock when the run ended
-  std::uint64_t time_slices = 0;   // slices that ended without an exit (kSliceSimUs each)
+  std::uint64_t code_bytes = 0;    // guest code executed (bytes of translation blocks)
+  std::uint64_t preemptions = 0;   // entries that ended at their simulated-time budget
   std::optional<std::uint64_t> instructions;  // guest instructions, when counted
 };
 
@@ -57,6 +70,7 @@ struct RunResult {
   VmFate fate = VmFate::halted;
   std::optional<std::uint32_t> exit_status;
   std::string console;
+  std::uint64_t console_dropped = 0;  // console bytes past kMaxConsoleBytes
   Bytes host_output;  // what the guest wrote to the host-data port
   std::string detail;
   VmStats stats;
@@ -71,8 +85,8 @@ class Vmm {
 
   // LAUNCH_START .. LAUNCH_FINISH; throws VmmError{launch_refused} naming the PSP status.
   psp::VmHandle launch(const LaunchRequest& request);
-  // Runs the VM until it exits, halts, faults or is stopped.
-  RunResult run(psp::VmHandle vm, std::chrono::milliseconds limit = std::chrono::seconds(60));
+  // Runs the VM until it exits, halts, faults, is stopped or reaches a limit.
+  RunResult run(psp::VmHandle vm, const RunLimits& limits = {});
   void decommission(psp::VmHandle vm);
   // The disk-controller port of a VM's disk (the raw image file is the host's to read).
   [[nodiscard]] std::optional<std::uint32_t> disk_port(psp::VmHandle vm) const;
@@ -98,8 +112,8 @@ class Vmm {
   // makes guest code about 17x slower; docs/benchmarks.md, "Guest CPU").
   void set_cpu_options(hw::CpuOptions options) { cpu_options_ = options; }
   [[nodiscard]] std::uint64_t fault_around() const noexcept { return fault_around_; }
-  // The platform's simulated clock, sim-us since start (advanced per VM exit, vmm.cc).
-  [[nodiscard]] std::uint64_t simulated_us() const noexcept { return sim_now_us_; }
+  // The platform's simulated clock, sim-us since start (docs/architecture.md).
+  [[nodiscard]] std::uint64_t simulated_us() const noexcept { return platform_.clock().now_us(); }
 
  private:
   struct GuestVm;
@@ -118,11 +132,16 @@ class Vmm {
   void on_disk_interrupt(const hw::DmaCompletion& completion);
   void handle_io_out(GuestVm& vm, const hw::VmExit& exit, RunResult& result);
   std::uint32_t handle_io_in(GuestVm& vm, const hw::VmExit& exit);
+  // One vCPU entry: runs until the next exit or the entry's simulated-time budget, then
+  // charges the executed code and the exit to the clock and lets the PSP timer catch up.
+  hw::VmExit enter(GuestVm& vm, std::uint64_t end_ns, const RunLimits& limits);
+  // Records a VMM-side event in the trace (does nothing while tracing is off).
+  void trace(const GuestVm& vm, trace::Actor actor, std::optional<trace::Actor> target,
+             std::string name, const char* category, nlohmann::json args = nlohmann::json::object());
 
   Platform& platform_;
   std::shared_ptr<Misbehaviour> misbehaviour_;
   std::map<psp::VmHandle, std::unique_ptr<GuestVm>> vms_;
-  std::uint64_t sim_now_us_ = 0;
   std::uint64_t fault_around_ = kDefaultFaultAround;
   hw::CpuOptions cpu_options_;
 };

@@ -218,17 +218,35 @@ TEST_P(GuestCpuTest, GuestExceptionsAreFaultsUntilTheVcpuIsRestarted) {
   EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
 }
 
-TEST_P(GuestCpuTest, TimeSlicesEndAndResume) {
+// The simulated-time budget is counted in executed code bytes at block starts, so where a
+// vCPU stops is exact and the same on every host: `inc rax; jmp back` is one 5-byte block.
+TEST_P(GuestCpuTest, CodeBudgetsStopAtTheSameInstructionOnEveryRun) {
   TestMachine m = machine();
   // inc rax; jmp back
   m.load(kLoadGpa, Bytes{0x48, 0xff, 0xc0, 0xeb, 0xfb});
-  VmExit e = m.cpu->run(std::chrono::milliseconds(30));
-  ASSERT_EQ(e.kind, VmExit::Kind::time_limit);
+  VmExit e = m.cpu->run({.code_bytes = 50'000});
+  ASSERT_EQ(e.kind, VmExit::Kind::preempted) << e.detail;
+  EXPECT_EQ(m.cpu->registers().rax, 10'000u);
+  EXPECT_EQ(m.cpu->code_bytes(), 50'000u);
+  e = m.cpu->run({.code_bytes = 50'001});  // the block that crosses the budget still runs
+  ASSERT_EQ(e.kind, VmExit::Kind::preempted) << e.detail;
+  EXPECT_EQ(m.cpu->registers().rax, 20'001u);
+  EXPECT_EQ(m.cpu->stats().code_bytes, 100'005u);
+}
+
+// The host's safety net stops a guest that never exits, and it can resume afterwards.
+TEST_P(GuestCpuTest, TheHostDeadlineStopsAGuestThatNeverExits) {
+  TestMachine m = machine();
+  m.load(kLoadGpa, Bytes{0x48, 0xff, 0xc0, 0xeb, 0xfb});
+  const auto start = std::chrono::steady_clock::now();
+  VmExit e = m.cpu->run({.host_deadline = start + std::chrono::milliseconds(30)});
+  ASSERT_EQ(e.kind, VmExit::Kind::host_timeout) << e.detail;
   const std::uint64_t first = m.cpu->registers().rax;
   EXPECT_GT(first, 1000u);
-  e = m.cpu->run(std::chrono::milliseconds(30));
-  ASSERT_EQ(e.kind, VmExit::Kind::time_limit);
-  EXPECT_GT(m.cpu->registers().rax, first);
+  EXPECT_EQ(m.cpu->code_bytes(), first * 5);  // stopped at a block start: nothing half-run
+  e = m.cpu->run({.code_bytes = 5});
+  ASSERT_EQ(e.kind, VmExit::Kind::preempted);
+  EXPECT_EQ(m.cpu->registers().rax, first + 1);
 }
 
 TEST_P(GuestCpuTest, ShortSlicesAndFaultsNeverRunAnInstructionTwice) {
@@ -240,8 +258,8 @@ TEST_P(GuestCpuTest, ShortSlicesAndFaultsNeverRunAnInstructionTwice) {
                          0xc7, 0,    0x10, 0,    0,    0x48, 0xff, 0xc9, 0x75, 0xee, 0xf4});
   std::uint64_t slices = 0;
   for (;;) {
-    const VmExit e = m.cpu->run(RunLimits{std::chrono::microseconds(50), std::nullopt});
-    if (e.kind == VmExit::Kind::time_limit) {
+    const VmExit e = m.cpu->run({.code_bytes = 50});
+    if (e.kind == VmExit::Kind::preempted) {
       ++slices;
       continue;
     }
@@ -264,12 +282,12 @@ TEST_P(GuestCpuTest, ShortSlicesAndFaultsNeverRunAnInstructionTwice) {
 TEST_P(GuestCpuTest, InstructionBudgetsNeedCountingAndStopTheGuest) {
   TestMachine counting(crypto::SuiteId::sm, CpuOptions{true}, GetParam());
   counting.load(kLoadGpa, Bytes{0x48, 0xff, 0xc0, 0xeb, 0xfb});
-  const VmExit e = counting.cpu->run(RunLimits{std::chrono::seconds(10), 100000});
+  const VmExit e = counting.cpu->run({.instructions = 100000});
   ASSERT_EQ(e.kind, VmExit::Kind::instruction_limit);
   EXPECT_GE(counting.cpu->stats().instructions, 100000u);
   EXPECT_LT(counting.cpu->stats().instructions, 100100u);  // stops at a block boundary
   TestMachine plain = machine();
-  EXPECT_THROW((void)plain.cpu->run(RunLimits{std::chrono::seconds(1), 10}), HwError);
+  EXPECT_THROW((void)plain.cpu->run({.instructions = 10}), HwError);
 }
 
 TEST_P(GuestCpuTest, WritesIntoRegionsWithoutCodeKeepTheTranslatedCode) {

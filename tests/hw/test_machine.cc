@@ -62,10 +62,13 @@ std::uint64_t TestMachine::hpa_of(std::uint64_t gpa) {
   return w.ok() ? w.translation->hpa : 0;
 }
 
-RunOutcome TestMachine::run(bool map_on_fault, std::chrono::milliseconds limit) {
+RunOutcome TestMachine::run(bool map_on_fault, RunLimits limits) {
+  if (!limits.host_deadline) {
+    limits.host_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  }
   RunOutcome out;
   for (;;) {
-    out.last = cpu->run(limit);
+    out.last = cpu->run(limits);
     switch (out.last.kind) {
       case VmExit::Kind::io_out:
         if (out.last.port == kConsolePort) out.console.push_back(static_cast<char>(out.last.value));

@@ -51,10 +51,10 @@ class TestMachine {
   // The GPA's current translation (or 0).
   std::uint64_t hpa_of(std::uint64_t gpa);
 
-  // Runs until the guest halts, faults or ends its slice; maps pages on nested page faults
-  // when `map_on_fault`, collects console output.
-  RunOutcome run(bool map_on_fault = true,
-                 std::chrono::milliseconds limit = std::chrono::seconds(20));
+  // Runs until the guest halts, faults or reaches a limit; maps pages on nested page
+  // faults when `map_on_fault`, collects console output. The default limits bound a test
+  // that goes wrong: 20 s of wall clock, the host's safety net.
+  RunOutcome run(bool map_on_fault = true, RunLimits limits = {});
 
   HostMemory memory{4ull << 30};
   MemoryController mc;

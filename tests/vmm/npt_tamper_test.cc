@@ -204,7 +204,7 @@ TEST(OffModeAttacks, FlippedBitRunsAnotherPageAsTheGuestsCode) {
   const auto vm = w.launch("hello", guard_policy(GuardMode::off, NptIntegrity::merkle));
   const std::uint64_t at = w.entry_at(vm, 0x100000);
   w.write_u64(at, w.read_u64(at) ^ (1ull << 12));
-  const RunResult r = w.vmm->run(vm, std::chrono::seconds(10));
+  const RunResult r = w.vmm->run(vm);
   EXPECT_NE(r.console, kHello);
   EXPECT_NE(r.fate, VmFate::exited);
 }
@@ -215,12 +215,12 @@ TEST(OffModeAttacks, RemappedToAnotherVmsFrameTheGuestOverwritesThatVm) {
   const auto attacker = w.launch("memwalk", guard_policy(GuardMode::off, NptIntegrity::merkle));
   // The VMM backs the attacker's first dense page with the victim's first code page.
   vmm_maps(w, attacker, kDenseBase, w.frame_of(victim, 0x100000), kRwx);
-  const RunResult a = w.vmm->run(attacker, std::chrono::seconds(20));
+  const RunResult a = w.vmm->run(attacker);
   // The attacker reads back what it wrote (through its own key) ...
   EXPECT_EQ(a.console, memwalk_ok());
   // ... while the victim's code was overwritten with bytes under another key: it no
   // longer runs.
-  const RunResult v = w.vmm->run(victim, std::chrono::seconds(10));
+  const RunResult v = w.vmm->run(victim);
   EXPECT_NE(v.console, kHello);
   EXPECT_NE(v.fate, VmFate::exited);
 }
@@ -233,7 +233,7 @@ TEST(OffModeAttacks, PointedAtAPspFrameTheMemoryControllerStillRefusesTheWrite) 
   vmm_maps(w, attacker, kDenseBase, merkle, kRwx);
   // The NPT edit itself goes unnoticed, but the frame guard is hardware: the guest's
   // store faults and the PSP's tree stays intact.
-  const RunResult a = w.vmm->run(attacker, std::chrono::seconds(20));
+  const RunResult a = w.vmm->run(attacker);
   EXPECT_EQ(a.fate, VmFate::guest_fault) << a.detail;
   EXPECT_TRUE(w.tick().empty());
   EXPECT_EQ(w.vmm->run(guarded).console, kHello);
@@ -247,7 +247,7 @@ TEST(OffModeAttacks, PointedAtItsOwnTableTheGuestCorruptsItsTranslations) {
   vmm_maps(w, vm, kDenseBase + 0x1000, w.platform->frames().allocate(1)->hpa, kRwx);
   const std::uint64_t leaf_table = *w.table_at(vm, kDenseBase, 0);
   vmm_maps(w, vm, kDenseBase, leaf_table, kRwx);
-  const RunResult r = w.vmm->run(vm, std::chrono::seconds(20));
+  const RunResult r = w.vmm->run(vm);
   EXPECT_NE(r.console, memwalk_ok());
   // The guest's stores landed in the table: entry 0 no longer maps the table itself.
   EXPECT_NE(w.read_u64(leaf_table) & npt::kFrameMask, leaf_table);
@@ -261,13 +261,13 @@ TEST(OffModeAttacks, ReadOnlyMadeWritableLetsTheGuestWriteIt) {
     vmm_maps(w, vm, kDenseBase, w.platform->frames().allocate(1)->hpa, npt::kPresent);
   }
   // With the page read-only the guest's first store faults ...
-  const RunResult c = w.vmm->run(control, std::chrono::seconds(20));
+  const RunResult c = w.vmm->run(control);
   EXPECT_EQ(c.fate, VmFate::guest_fault);
   EXPECT_NE(c.console, memwalk_ok());
   // ... with the writable bit set behind the tenant's back it goes through.
   const std::uint64_t at = w.entry_at(attacked, kDenseBase);
   w.write_u64(at, w.read_u64(at) | npt::kWritable);
-  EXPECT_EQ(w.vmm->run(attacked, std::chrono::seconds(20)).console, memwalk_ok());
+  EXPECT_EQ(w.vmm->run(attacked).console, memwalk_ok());
 }
 
 TEST(OffModeAttacks, NoExecuteMadeExecutableRunsTheCode) {
@@ -278,10 +278,10 @@ TEST(OffModeAttacks, NoExecuteMadeExecutableRunsTheCode) {
     const std::uint64_t at = w.entry_at(vm, 0x100000);
     w.write_u64(at, w.read_u64(at) & ~npt::kExecutable);
   }
-  EXPECT_EQ(w.vmm->run(control, std::chrono::seconds(10)).fate, VmFate::guest_fault);
+  EXPECT_EQ(w.vmm->run(control).fate, VmFate::guest_fault);
   const std::uint64_t at = w.entry_at(attacked, 0x100000);
   w.write_u64(at, w.read_u64(at) | npt::kExecutable);
-  EXPECT_EQ(w.vmm->run(attacked, std::chrono::seconds(10)).console, kHello);
+  EXPECT_EQ(w.vmm->run(attacked).console, kHello);
 }
 
 TEST(OffModeAttacks, ForgedInteriorTableRedirectsTheGuestsCode) {
@@ -298,7 +298,7 @@ TEST(OffModeAttacks, ForgedInteriorTableRedirectsTheGuestsCode) {
   w.write_u64(code, w.read_u64(code) ^ (1ull << 12));
   const std::uint64_t upper = w.entry_at(vm, 0x100000, 1);
   w.write_u64(upper, (w.read_u64(upper) & ~npt::kFrameMask) | forged);
-  const RunResult r = w.vmm->run(vm, std::chrono::seconds(10));
+  const RunResult r = w.vmm->run(vm);
   EXPECT_NE(r.console, kHello);
 }
 

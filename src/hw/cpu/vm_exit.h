@@ -31,7 +31,8 @@ struct VmExit {
     io_in,              // IN port: the VMM calls GuestCpu::complete_io_in(value) first
     nested_page_fault,  // `fault`: the access is retried when run() is called again
     guest_fault,        // an exception or an access the hardware refuses; not resumable
-    time_limit,         // run()'s time slice ended (preemption timer); resumable
+    preempted,          // run()'s simulated-time budget (code bytes) is spent; resumable
+    host_timeout,       // the host's wall-clock safety net fired; resumable
     instruction_limit,  // run()'s instruction budget ended (needs counting); resumable
   };
   Kind kind = Kind::halt;

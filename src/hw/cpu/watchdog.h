@@ -1,4 +1,4 @@
-// The vCPU's preemption timer: while armed, calls `expire` (on its own thread) once the
+// The host safety net of a vCPU: while armed, calls `expire` (on its own thread) once the
 // deadline passes; the guest CPU raises a flag that its block hook checks, so the guest
 // stops at the next translation-block start. One thread per vCPU; arming and disarming
 // take a mutex, so `expire` cannot run after disarm() returns.

@@ -58,6 +58,18 @@ void DiskController::program_keyslot(PspPasskey, std::uint32_t slot, const DiskK
   entry->cipher = crypto::suite(config.suite).new_xts(config.key);
   entry->config = config;
   slots_[slot] = std::move(entry);
+  if (trace_ != nullptr) {
+    trace_->record({.actor = trace::Actor::psp,
+                    .target = trace::Actor::disk_controller,
+                    .name = "keyslot_program",
+                    .category = trace::category::disk,
+                    .asid = config.bound_asid,
+                    .args = {{"keyslot", slot},
+                             {"port", config.port},
+                             {"sector_size", config.sector_size},
+                             {"data_offset", config.data_offset},
+                             {"data_length", config.data_length}}});
+  }
 }
 
 void DiskController::clear_keyslot(PspPasskey, std::uint32_t slot) {
@@ -268,8 +280,34 @@ void DiskController::transfer(const DmaDescriptor& d) {
 DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
                                       const DmaDescriptor& descriptor) {
   DmaCompletion done{tag, descriptor.port, false, 0, {}};
+  const bool to_memory = descriptor.direction == DmaDirection::to_memory;
+  if (trace_ != nullptr) {
+    trace_->record({.actor = trace::Actor::psp,
+                    .target = trace::Actor::disk_controller,
+                    .name = "dma",
+                    .category = trace::category::disk,
+                    .asid = descriptor.memory.key_asid(),
+                    .args = {{"tag", tag},
+                             {"port", descriptor.port},
+                             {"direction", to_memory ? "to_memory" : "to_disk"},
+                             {"keyslot", descriptor.keyslot ? nlohmann::json(*descriptor.keyslot)
+                                                            : nlohmann::json(nullptr)},
+                             {"start", descriptor.start},
+                             {"bytes", descriptor.length},
+                             {"frames", descriptor.frames.size()}}});
+  }
   try {
     transfer(descriptor);
+    if (trace_ != nullptr) {
+      // The memory side: the frames move through the memory controller under the
+      // descriptor's key slot (the encryption engine re-encrypts them).
+      trace_->record({.actor = trace::Actor::disk_controller,
+                      .target = trace::Actor::memory_controller,
+                      .name = to_memory ? "dma_write_frames" : "dma_read_frames",
+                      .category = trace::category::disk,
+                      .asid = descriptor.memory.key_asid(),
+                      .args = {{"tag", tag}, {"frames", descriptor.frames.size()}}});
+    }
     done.ok = true;
     done.bytes = descriptor.length;
   } catch (const Error& e) {
@@ -293,6 +331,13 @@ DmaCompletion DiskController::flush(PspPasskey, std::uint64_t tag, std::uint32_t
 
 DmaCompletion DiskController::complete(DmaCompletion done) {
   ++stats_.interrupts;
+  if (trace_ != nullptr) {
+    trace_->record({.actor = trace::Actor::disk_controller,
+                    .target = trace::Actor::vmm,
+                    .name = "completion_interrupt",
+                    .category = trace::category::interrupt,
+                    .args = {{"tag", done.tag}, {"port", done.port}, {"ok", done.ok}}});
+  }
   if (interrupt_) interrupt_(done);
   return done;
 }

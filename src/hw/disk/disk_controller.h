@@ -28,6 +28,7 @@
 #include "crypto/xts.h"
 #include "hw/disk/block_file.h"
 #include "hw/memory_controller.h"
+#include "trace/trace.h"
 
 namespace cvmsim {
 class HelperThread;
@@ -103,6 +104,8 @@ class DiskController {
   using InterruptLine = std::function<void(const DmaCompletion&)>;
   void set_interrupt_line(InterruptLine line) { interrupt_ = std::move(line); }
   [[nodiscard]] const DiskStats& stats() const noexcept { return stats_; }
+  // Records keyslot programming, transfers and completions in the event trace (null: off).
+  void set_trace(trace::Recorder* recorder) { trace_ = recorder; }
 
   // --- privileged port (the PSP) --------------------------------------------------
   // Throws HwError{bad_dma} for a bad slot, port, sector size or segment.
@@ -155,6 +158,7 @@ class DiskController {
   std::array<std::unique_ptr<Slot>, kDiskKeyslots> slots_{};
   InterruptLine interrupt_;
   DiskStats stats_;
+  trace::Recorder* trace_ = nullptr;
   // The controller's transfer buffer (a device's own SRAM), reused by every transfer:
   // allocating and zeroing a fresh megabyte per transfer cost more than the copy itself.
   Bytes staging_;

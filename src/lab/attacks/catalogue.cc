@@ -35,6 +35,16 @@ const Scenario& find_scenario(std::string_view name) {
 Outcome run_scenario(const Scenario& scenario, RunOptions options) {
   const ScratchDir dir("cvmsim-attack", options.workdir);  // removed whatever the outcome
   options.workdir = dir.path();
+  if (options.trace != nullptr) {
+    // Marks where each scenario's events begin (the VMM's lane: the attacker).
+    options.trace->record({.actor = trace::Actor::vmm,
+                           .target = std::nullopt,
+                           .name = "attack_scenario",
+                           .category = trace::category::tool,
+                           .args = {{"scenario", scenario.name},
+                                    {"guard", measure::to_string(options.guard)},
+                                    {"suite", crypto::to_string(options.suite)}}});
+  }
   return scenario.run(options);
 }
 

@@ -11,6 +11,7 @@
 #include "crypto/suite_id.h"
 #include "lab/attacks/outcome.h"
 #include "measure/policy.h"
+#include "trace/trace.h"
 
 namespace cvmsim::lab::attacks {
 
@@ -18,6 +19,7 @@ struct RunOptions {
   measure::GuardMode guard = measure::GuardMode::detect;
   crypto::SuiteId suite = crypto::SuiteId::sm;
   std::filesystem::path workdir;  // an existing, empty directory the scenario may fill
+  trace::Recorder* trace = nullptr;  // records the scenario's platform events (null: off)
 };
 
 using RunFunction = Outcome (*)(const RunOptions&);

@@ -17,12 +17,13 @@ std::string cell(std::string text) {
 }  // namespace
 
 std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite,
-                                       const std::filesystem::path& workdir) {
+                                       const std::filesystem::path& workdir,
+                                       trace::Recorder* trace) {
   std::vector<ScenarioRun> runs;
   for (const Scenario& s : catalogue()) {
     ScenarioRun run{&s, {}};
     for (const measure::GuardMode mode : kAllModes) {
-      run.outcomes.emplace_back(mode, run_scenario(s, {mode, suite, workdir}));
+      run.outcomes.emplace_back(mode, run_scenario(s, {mode, suite, workdir, trace}));
     }
     runs.push_back(std::move(run));
   }

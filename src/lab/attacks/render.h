@@ -18,7 +18,8 @@ struct ScenarioRun {
 
 // Runs every scenario in every mode.
 std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite,
-                                       const std::filesystem::path& workdir = {});
+                                       const std::filesystem::path& workdir = {},
+                                       trace::Recorder* trace = nullptr);
 
 // "prevented by X", "detected by X after N sim-us", "succeeded: effect".
 std::string summarize(const Outcome& outcome);

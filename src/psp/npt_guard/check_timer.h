@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 namespace cvmsim::psp {
 
@@ -23,6 +24,11 @@ class CheckTimer {
   [[nodiscard]] std::uint64_t interval() const noexcept { return interval_; }
   [[nodiscard]] std::uint64_t now() const noexcept { return now_; }
   [[nodiscard]] std::uint64_t ticks() const noexcept { return ticks_; }
+  // The time of the next tick (none while the timer is off): the platform ends a vCPU's
+  // run there, as the timer interrupt would.
+  [[nodiscard]] std::optional<std::uint64_t> next_deadline() const noexcept {
+    return interval_ == 0 ? std::nullopt : std::optional<std::uint64_t>(next_);
+  }
 
  private:
   std::uint64_t interval_ = 0;

@@ -21,8 +21,10 @@ std::vector<VmHandle> Psp::advance_clock(std::uint64_t now_us) {
   const std::uint64_t ticks = timer_.advance(now_us);
   std::vector<VmHandle> stopped;
   if (ticks == 0) return stopped;
+  std::size_t checked = 0;
   for (auto& [handle, vm] : vms_) {
     if (!vm->guard || vm->state == VmState::stopped || vm->state == VmState::refused) continue;
+    ++checked;
     bool clean = !vm->tampered;
     if (clean) {
       const std::uint64_t pages = vm->guard->table_pages();
@@ -38,6 +40,7 @@ std::vector<VmHandle> Psp::advance_clock(std::uint64_t now_us) {
       stopped.push_back(handle);
     }
   }
+  trace_periodic_check(ticks, checked, stopped);
   return stopped;
 }
 
