@@ -6,31 +6,15 @@
 #include <vector>
 
 #include "common/file_io.h"
-#include "support/run_command.h"
-#include "support/temp_dir.h"
+#include "cli/run_fixture.h"
 
 namespace cvmsim {
 namespace {
 
 using test::run_cli;
 
-std::string guest(const std::string& name) {
-  return std::string(CVMSIM_GUEST_DIR) + "/" + name + ".bin";
-}
-
-// A vendor, a chip and a provider (sm suite) in `dir`, and the provider's reference for
-// `firmware` in dir/ref.
-void make_identities(const test::TempDir& dir, const std::string& firmware) {
-  ASSERT_EQ(run_cli({"vendor", "init", (dir / "v").string()}).exit_code, 0);
-  ASSERT_EQ(
-      run_cli({"chip", "new", "--vendor", (dir / "v").string(), (dir / "chip").string()}).exit_code,
-      0);
-  ASSERT_EQ(run_cli({"provider", "init", (dir / "p").string()}).exit_code, 0);
-  ASSERT_EQ(run_cli({"sign-reference", "--provider", (dir / "p").string(), "--firmware",
-                     guest(firmware), "--out", (dir / "ref").string()})
-                .exit_code,
-            0);
-}
+using test::guest;
+using test::make_identities;
 
 TEST(RunCli, BootsTwoVmsAndReportsJson) {
   test::TempDir dir;
