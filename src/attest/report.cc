@@ -11,7 +11,7 @@ namespace cvmsim::attest {
 namespace {
 
 constexpr std::string_view kMagic = "CVMSRPT1";
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kVersion = 2;
 constexpr std::size_t kDigestField = 48;
 
 template <typename Enum>
@@ -83,8 +83,15 @@ Bytes Report::signed_body() const {
 Bytes Report::encode() const {
   ByteWriter w;
   w.bytes(signed_body());
+  if (signature.empty() || signature.size() > kSignatureArea) {
+    throw AttestError(AttestErrc::bad_report,
+                      fmt::format("a signature of {} bytes does not fit the report's {}-byte "
+                                  "signature area",
+                                  signature.size(), kSignatureArea));
+  }
   w.u16(static_cast<std::uint16_t>(signature.size()));
   w.bytes(signature);
+  w.zeros(kSignatureArea - signature.size());
   return w.take();
 }
 
@@ -130,8 +137,11 @@ Report Report::decode(ByteView data, std::string_view source) {
   std::copy(data_field.begin(), data_field.end(), rep.report_data.begin());
   r.expect_zero("reserved", 16);
   const std::uint16_t length = r.u16("signature_length");
-  if (length == 0 || length > 256) r.fail("signature_length", "must be 1..256");
+  if (length == 0 || length > kSignatureArea) {
+    r.fail("signature_length", fmt::format("must be 1..{}", kSignatureArea));
+  }
   rep.signature = to_bytes(r.bytes("signature", length));
+  r.expect_zero("signature_padding", kSignatureArea - length);
   r.expect_end();
   return rep;
 }

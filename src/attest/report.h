@@ -1,9 +1,9 @@
 // The attestation report: what the PSP signs in answer to an ATTEST secure call.
-// Fixed little-endian layout, version 1 (docs/formats.md "Attestation report"):
+// Fixed little-endian layout, version 2 (docs/formats.md "Attestation report"):
 //
 //   off  size  field
 //   0    8     magic "CVMSRPT1"
-//   8    2     version (1)
+//   8    2     version (2)
 //   10   1     suite (1 sm, 2 nist)
 //   11   1     flags: bit 0 = produced by the cvmsim simulator (always set here)
 //   12   4     PSP firmware version (major << 16 | minor << 8 | patch)
@@ -20,8 +20,14 @@
 //   192  48    provider key id (from the verified reference), zero when none
 //   240  64    report data (the tenant's nonce)
 //   304  16    zero
-//   320  2     signature length L (1..256)
-//   322  L     signature over bytes [0, 320) with the chip's attestation key (DER)
+//   320  2     signature length L (1..104)
+//   322  104   signature over bytes [0, 320) with the chip's attestation key (DER, L
+//              bytes), then zeros
+//
+// The signature area has one size whatever the DER encoding's length (70 to 72 bytes in
+// sm, up to 104 in nist), so every report is 426 bytes: a guest that hands its report on
+// does the same work on every run, and runs stay reproducible (docs/architecture.md,
+// "Simulated time").
 #pragma once
 
 #include <array>
@@ -35,6 +41,8 @@
 namespace cvmsim::attest {
 
 inline constexpr std::size_t kReportSignedSize = 320;
+inline constexpr std::size_t kSignatureArea = 104;  // the longest DER signature (P-384)
+inline constexpr std::size_t kReportSize = kReportSignedSize + 2 + kSignatureArea;
 inline constexpr std::size_t kMaxReportSize = 1024;
 inline constexpr std::size_t kChipIdSize = 16;
 inline constexpr std::size_t kReportDataSize = 64;

@@ -159,11 +159,15 @@ TEST_P(Verifier, ChangedByteInEachRegionNamesTheFailedCheck) {
   // Body: the launch digest (offset 88) and the report data (offset 240).
   expect_only_failures(flipped(88), {CheckId::signature, CheckId::measurement});
   expect_only_failures(flipped(240), {CheckId::signature, CheckId::nonce});
-  // Signature: its last byte.
-  const Verification sig = flipped(good.size() - 1);
+  // Signature: the last byte of its DER encoding (L at offset 320).
+  ASSERT_EQ(good.size(), attest::kReportSize);
+  const std::size_t signature_length = good[320] | std::size_t{good[321]} << 8;
+  const Verification sig = flipped(attest::kReportSignedSize + 2 + signature_length - 1);
   expect_only_failures(sig, {CheckId::signature});
   EXPECT_EQ(sig.failure(), FailureClass::bad_signature);
   EXPECT_NE(sig.check(CheckId::signature).detail.find("does not verify"), std::string::npos);
+  // The signature area's zero padding: a malformed report.
+  EXPECT_EQ(flipped(good.size() - 1).failure(), FailureClass::malformed);
   // The magic: not a report at all; nothing else about it can be checked.
   const Verification magic = flipped(0);
   EXPECT_EQ(magic.check(CheckId::format).status, CheckStatus::fail);

@@ -147,9 +147,11 @@ TEST_P(VerifyCli, GenuineReportPassesWithTextAndJson) {
 }
 
 TEST_P(VerifyCli, ChangedByteInHeaderBodyOrSignatureIsABadSignature) {
-  const std::size_t size = read_file(dir / "report.bin").size();
+  // The last byte of the DER signature: its length L is at offset 320, the DER at 322.
+  const Bytes report = read_file(dir / "report.bin");
+  const std::size_t signature_end = 322 + (report.at(320) | std::size_t{report.at(321)} << 8);
   for (const auto& [name, offset] : std::vector<std::pair<std::string, std::size_t>>{
-           {"header.bin", 12}, {"body.bin", 145}, {"signature.bin", size - 1}}) {
+           {"header.bin", 12}, {"body.bin", 145}, {"signature.bin", signature_end - 1}}) {
     write_flipped(name, offset);
     expect_failed(verify(name), kBadSignature, "signature");
   }
