@@ -22,5 +22,6 @@ void register_disk_commands(CLI::App& app);      // mkdisk, guest list/export
 void register_image_commands(CLI::App& app);     // pack
 void register_verify_command(CLI::App& app);     // verify
 void register_attack_commands(CLI::App& app);    // attack list/run/all
+void register_trace_commands(CLI::App& app);     // trace show/diagram/diff/digest
 
 }  // namespace cvmsim::cli

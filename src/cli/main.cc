@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   register_verify_command(app);
   register_demo_command(app);
   register_attack_commands(app);
+  register_trace_commands(app);
 
   try {
     app.parse(argc, argv);
