@@ -25,34 +25,44 @@ Enum checked_enum(ByteReader& r, std::string_view field, std::uint8_t max) {
 
 std::string_view error_code_name(AttestErrc code) {
   switch (code) {
-    case AttestErrc::bad_report: return "bad_report";
+    case AttestErrc::bad_report:
+      return "bad_report";
   }
   return "unknown";
 }
 
 std::string_view to_string(FirmwareCheck v) {
   switch (v) {
-    case FirmwareCheck::not_checked: return "not_checked";
-    case FirmwareCheck::matched: return "matched";
-    case FirmwareCheck::mismatch: return "mismatch";
+    case FirmwareCheck::not_checked:
+      return "not_checked";
+    case FirmwareCheck::matched:
+      return "matched";
+    case FirmwareCheck::mismatch:
+      return "mismatch";
   }
   return "unknown";
 }
 
 std::string_view to_string(CertificateCheck v) {
   switch (v) {
-    case CertificateCheck::none: return "none";
-    case CertificateCheck::valid: return "valid";
-    case CertificateCheck::refused: return "refused";
+    case CertificateCheck::none:
+      return "none";
+    case CertificateCheck::valid:
+      return "valid";
+    case CertificateCheck::refused:
+      return "refused";
   }
   return "unknown";
 }
 
 std::string_view to_string(NptIntegrityState v) {
   switch (v) {
-    case NptIntegrityState::intact: return "intact";
-    case NptIntegrityState::tampered: return "tampered";
-    case NptIntegrityState::not_guarded: return "not_guarded";
+    case NptIntegrityState::intact:
+      return "intact";
+    case NptIntegrityState::tampered:
+      return "tampered";
+    case NptIntegrityState::not_guarded:
+      return "not_guarded";
   }
   return "unknown";
 }

@@ -62,8 +62,7 @@ void run_one(const AttackOptions& o) {
 void run_all(const AttackOptions& o) {
   const crypto::SuiteId suite = crypto::parse_suite(o.suite);
   trace::Recorder recorder;
-  const auto runs =
-      attacks::run_catalogue(suite, {}, o.trace_out.empty() ? nullptr : &recorder);
+  const auto runs = attacks::run_catalogue(suite, {}, o.trace_out.empty() ? nullptr : &recorder);
   if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());
   if (o.all_format == "json") {
     print_json(attacks::to_json(runs));

@@ -209,7 +209,8 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
   note_tool(recorder, trace::Actor::vmm, trace::Actor::tenant, "report",
             {{"bytes", second.run.host_output.size()}});
   note_tool(recorder, trace::Actor::tenant, std::nullopt, "verify",
-            {{"result", v.passed() ? "PASS" : "FAIL"}, {"checks_passed", passed},
+            {{"result", v.passed() ? "PASS" : "FAIL"},
+             {"checks_passed", passed},
              {"checks", v.checks.size()}});
   fmt::print(
       "7. verify: {} of {} checks PASS (chain to the vendor root, signature, nonce, "

@@ -79,8 +79,7 @@ std::uint64_t parse_sim_time(const std::string& text, const std::string& option)
                               : unit == "s"                ? 1'000'000
                                                            : 0;
   if (scale == 0 || value > (1ull << 40) / scale) {
-    throw CLI::ValidationError(option,
-                               "'" + text + "' must be 0..1099511 s with unit us, ms or s");
+    throw CLI::ValidationError(option, "'" + text + "' must be 0..1099511 s with unit us, ms or s");
   }
   return value * scale;
 }

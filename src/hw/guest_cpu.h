@@ -24,9 +24,10 @@
 // emulator runs on a fiber), and run() finishes that instruction: a faulting access is
 // retried against the NPT as it then is, OUT has completed, IN returns the VMM's value.
 // Other stops (the simulated-time budget, the host safety net) happen only at
-// translation-block starts, where Unicorn's RIP is exact. Translations stay cached (stale) until flush_tlb(), as on hardware; code
-// bytes rewritten through the memory controller are re-fetched after the exit.
-// One GuestCpu per vCPU; not thread-safe (its preemption timer thread only sets a flag).
+// translation-block starts, where Unicorn's RIP is exact. Translations stay cached (stale) until
+// flush_tlb(), as on hardware; code bytes rewritten through the memory controller are re-fetched
+// after the exit. One GuestCpu per vCPU; not thread-safe (its preemption timer thread only sets a
+// flag).
 #pragma once
 
 #include <atomic>
@@ -156,11 +157,11 @@ class GuestCpu {
   // RIP is exact: a stop requested from inside a memory or I/O hook, or from another
   // thread while a hook runs, resumes at the start of the *translation block* (measured),
   // which would run the block's earlier instructions twice.
-  std::atomic<bool> host_expired_{false};  // set by the host safety net's thread
-  std::uint64_t code_bytes_ = 0;           // executed translation-block bytes
+  std::atomic<bool> host_expired_{false};      // set by the host safety net's thread
+  std::uint64_t code_bytes_ = 0;               // executed translation-block bytes
   std::uint64_t code_bytes_end_ = UINT64_MAX;  // the budget: stop at a block start from here
-  bool stop_at_block_ = false;              // drop stale code before the next block
-  bool stopped_at_block_ = false;           // the block hook stopped the emulator
+  bool stop_at_block_ = false;                 // drop stale code before the next block
+  bool stopped_at_block_ = false;              // the block hook stopped the emulator
   std::uint32_t in_value_ = 0xffffffff;
   std::uint64_t instruction_budget_end_ = 0;
   bool instruction_budget_hit_ = false;

@@ -209,24 +209,21 @@ void MemoryController::load_key(PspPasskey passkey, std::uint32_t asid, ByteView
   if (asid == 0) throw HwError(HwErrc::bad_address, "key slot 0 means unencrypted");
   if (keys_.contains(asid)) clear_key(passkey, asid);
   keys_[asid] = crypto::suite(suite_).new_xts(new_key);
-  if (trace_ != nullptr) {
-    trace_->record({.actor = trace::Actor::psp,
-                    .target = trace::Actor::memory_controller,
-                    .name = "load_vek",
-                    .category = trace::category::vm,
-                    .asid = asid});
-  }
+  trace_key("load_vek", asid);
+}
+
+void MemoryController::trace_key(const char* what, std::uint32_t asid) {
+  if (trace_ == nullptr) return;
+  trace_->record({.actor = trace::Actor::psp,
+                  .target = trace::Actor::memory_controller,
+                  .name = what,
+                  .category = trace::category::vm,
+                  .asid = asid});
 }
 
 void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
   if (!keys_.contains(asid)) return;
-  if (trace_ != nullptr) {
-    trace_->record({.actor = trace::Actor::psp,
-                    .target = trace::Actor::memory_controller,
-                    .name = "clear_vek",
-                    .category = trace::category::vm,
-                    .asid = asid});
-  }
+  trace_key("clear_vek", asid);
   // Frames still kept under this key keep their DRAM content: it becomes raw ciphertext.
   tags_.for_each([&](std::uint64_t chunk_number, std::unique_ptr<ChunkTags>& chunk) {
     if (!chunk) return;

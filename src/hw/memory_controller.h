@@ -25,10 +25,10 @@
 
 #include "common/bytes.h"
 #include "crypto/suite_id.h"
-#include "trace/trace.h"
 #include "crypto/xts.h"
 #include "hw/host_memory.h"
 #include "hw/sparse_table.h"
+#include "trace/trace.h"
 
 namespace cvmsim::psp {
 class Psp;
@@ -157,6 +157,7 @@ class MemoryController {
 
  private:
   const crypto::XtsCipher& key(std::uint32_t asid) const;
+  void trace_key(const char* what, std::uint32_t asid);  // a key slot change, when tracing
   void notify_write(std::uint64_t hpa, std::uint64_t length);
   void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
   // Whether a frame's stored bytes are exactly what `who` reads and writes (the fast path:

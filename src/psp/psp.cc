@@ -8,8 +8,7 @@
 
 namespace cvmsim::psp {
 
-Psp::Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses,
-         PspConfig config)
+Psp::Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses, PspConfig config)
     : mc_(mc),
       disks_(disks),
       fuses_(std::move(fuses)),

@@ -180,7 +180,8 @@ Response Psp::handle(const SecureCall& c) {
         },
         parsed.request.call);
     // Replayed (or reordered) request: refused, and the sequence does not move.
-    if (!in_order) response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);
+    if (!in_order)
+      response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);
   }
   trace_secure_call(*vm, name, response.result, std::move(args));
   write_response(id, response, page);

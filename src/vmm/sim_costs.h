@@ -20,7 +20,7 @@ inline constexpr std::uint64_t kCodeBytesPerSimNs = 4;
 // VM exits, simulated nanoseconds each: world switch plus the VMM's handling.
 inline constexpr std::uint64_t kNestedPageFaultSimNs = 20'000;  // exit, NPT_MAP, resume
 inline constexpr std::uint64_t kIoExitSimNs = 2'000;            // IN / OUT (and secure calls)
-inline constexpr std::uint64_t kOtherExitSimNs = 1'000;  // halt, fault, timer, limits
+inline constexpr std::uint64_t kOtherExitSimNs = 1'000;         // halt, fault, timer, limits
 
 // The longest a vCPU runs per entry before the VMM gets the CPU back (a scheduler tick).
 // Entries also end at the PSP timer's next tick, as its interrupt would end them.

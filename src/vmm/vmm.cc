@@ -23,8 +23,9 @@ constexpr std::uint64_t kBackingBlock = npt::kEntriesPerTable * hw::kFrameSize;
 
 // Clock arithmetic that saturates: a bound of "forever" must not wrap around.
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
-  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max()
-                                                           : a + b;
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
 }
 
 std::string describe_sim_time(std::uint64_t ns) {
@@ -314,7 +315,8 @@ RunResult Vmm::run(psp::VmHandle handle, const RunLimits& limits) {
     }
     if (platform_.clock().now_ns() >= end_ns) {
       result.fate = VmFate::time_limit;
-      result.detail = fmt::format("simulated-time limit of {} reached", describe_sim_time(limits.max_sim_ns));
+      result.detail =
+          fmt::format("simulated-time limit of {} reached", describe_sim_time(limits.max_sim_ns));
       break;
     }
     const hw::VmExit exit = enter(vm, end_ns, limits);
@@ -425,8 +427,8 @@ std::uint32_t Vmm::handle_io_in(GuestVm& vm, const hw::VmExit& exit) {
     const std::uint8_t vector = vm.pending_interrupts.front();
     vm.pending_interrupts.pop_front();
     ++vm.stats.interrupts_injected;
-    trace(vm, trace::Actor::vmm, trace::Actor::guest, "interrupt_inject", trace::category::interrupt,
-          {{"vector", vector}});
+    trace(vm, trace::Actor::vmm, trace::Actor::guest, "interrupt_inject",
+          trace::category::interrupt, {{"vector", vector}});
     return vector;
   }
   if (exit.port == hw::kHostDataPort && vm.host_input_read < vm.host_input.size()) {

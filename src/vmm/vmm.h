@@ -60,9 +60,9 @@ struct VmStats {
   std::uint64_t secure_calls = 0;
   std::uint64_t secure_calls_refused = 0;
   std::uint64_t interrupts_injected = 0;
-  std::uint64_t simulated_us = 0;  // the platform's simulated clock when the run ended
-  std::uint64_t code_bytes = 0;    // guest code executed (bytes of translation blocks)
-  std::uint64_t preemptions = 0;   // entries that ended at their simulated-time budget
+  std::uint64_t simulated_us = 0;             // the platform's simulated clock when the run ended
+  std::uint64_t code_bytes = 0;               // guest code executed (bytes of translation blocks)
+  std::uint64_t preemptions = 0;              // entries that ended at their simulated-time budget
   std::optional<std::uint64_t> instructions;  // guest instructions, when counted
 };
 
@@ -71,7 +71,7 @@ struct RunResult {
   std::optional<std::uint32_t> exit_status;
   std::string console;
   std::uint64_t console_dropped = 0;  // console bytes past kMaxConsoleBytes
-  Bytes host_output;  // what the guest wrote to the host-data port
+  Bytes host_output;                  // what the guest wrote to the host-data port
   std::string detail;
   VmStats stats;
 };
@@ -137,7 +137,8 @@ class Vmm {
   hw::VmExit enter(GuestVm& vm, std::uint64_t end_ns, const RunLimits& limits);
   // Records a VMM-side event in the trace (does nothing while tracing is off).
   void trace(const GuestVm& vm, trace::Actor actor, std::optional<trace::Actor> target,
-             std::string name, const char* category, nlohmann::json args = nlohmann::json::object());
+             std::string name, const char* category,
+             nlohmann::json args = nlohmann::json::object());
 
   Platform& platform_;
   std::shared_ptr<Misbehaviour> misbehaviour_;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "common/file_io.h"
 #include "cli/run_fixture.h"
+#include "common/file_io.h"
 
 namespace cvmsim {
 namespace {

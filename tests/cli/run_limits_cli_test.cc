@@ -20,9 +20,15 @@ using test::run_cli;
 
 std::vector<std::string> run_args(const test::TempDir& dir, const std::string& firmware,
                                   std::vector<std::string> extra) {
-  std::vector<std::string> args{"run",         "--chip",    (dir / "chip").string(),
-                                "--firmware",  guest(firmware), "--reference",
-                                (dir / "ref").string(), "--provider", (dir / "p").string()};
+  std::vector<std::string> args{"run",
+                                "--chip",
+                                (dir / "chip").string(),
+                                "--firmware",
+                                guest(firmware),
+                                "--reference",
+                                (dir / "ref").string(),
+                                "--provider",
+                                (dir / "p").string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -58,8 +64,9 @@ TEST(RunLimits, TimeoutBoundsTheWholeRunOfGuestsThatExitAllTheTime) {
   test::TempDir dir;
   ASSERT_NO_FATAL_FAILURE(make_identities(dir, "io_storm"));
   const auto start = std::chrono::steady_clock::now();
-  const auto r = run_cli(run_args(
-      dir, "io_storm", {"--vms", "4", "--timeout", "2", "--max-sim-time", "100000s", "-o", "json"}));
+  const auto r = run_cli(
+      run_args(dir, "io_storm",
+               {"--vms", "4", "--timeout", "2", "--max-sim-time", "100000s", "-o", "json"}));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(r.exit_code, 6) << r.out << r.err;
@@ -74,7 +81,8 @@ TEST(RunLimits, TheConsoleIsCappedAndTheRestCounted) {
   test::TempDir dir;
   ASSERT_NO_FATAL_FAILURE(make_identities(dir, "console_flood"));
   // 2 sim-us per console byte: 2.2 s of simulated time is 1.1 million bytes.
-  const auto json = run_cli(run_args(dir, "console_flood", {"--max-sim-time", "2200ms", "-o", "json"}));
+  const auto json =
+      run_cli(run_args(dir, "console_flood", {"--max-sim-time", "2200ms", "-o", "json"}));
   ASSERT_EQ(json.exit_code, 6) << json.err;
   const auto vm = nlohmann::json::parse(json.out)["vms"][0];
   EXPECT_EQ(vm["fate"], "time limit");

@@ -18,7 +18,7 @@ namespace cvmsim::lab::attacks {
 struct RunOptions {
   measure::GuardMode guard = measure::GuardMode::detect;
   crypto::SuiteId suite = crypto::SuiteId::sm;
-  std::filesystem::path workdir;  // an existing, empty directory the scenario may fill
+  std::filesystem::path workdir;     // an existing, empty directory the scenario may fill
   trace::Recorder* trace = nullptr;  // records the scenario's platform events (null: off)
 };
 

@@ -16,8 +16,7 @@ std::string cell(std::string text) {
 
 }  // namespace
 
-std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite,
-                                       const std::filesystem::path& workdir,
+std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite, const std::filesystem::path& workdir,
                                        trace::Recorder* trace) {
   std::vector<ScenarioRun> runs;
   for (const Scenario& s : catalogue()) {
