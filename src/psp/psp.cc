@@ -24,7 +24,15 @@ Psp::~Psp() = default;
 
 Response Psp::execute(const Command& command) {
   ++commands_;
-  return std::visit([this](const auto& c) { return handle(c); }, command);
+  // The dispatch boundary: every command's input comes from the host, and firmware must
+  // answer it with a status, never stop. A handler validates before it acts, so an
+  // exception here means a check is missing; it becomes internal_error (detail: the
+  // command's index) for the VMM instead of ending the platform.
+  try {
+    return std::visit([this](const auto& c) { return handle(c); }, command);
+  } catch (const std::exception&) {
+    return {Result::failure(Status::internal_error, command.index()), {}};
+  }
 }
 
 Psp::Vm* Psp::find(VmHandle vm) {

@@ -66,7 +66,12 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   } catch (const Error&) {
     return refuse(CertRefusal::no_header);
   }
-  const std::vector<Bytes> candidates = image::certificates_for_chip(luks, fuses_.identity.chip_id);
+  std::vector<Bytes> candidates;
+  try {
+    candidates = image::certificates_for_chip(luks, fuses_.identity.chip_id);
+  } catch (const Error&) {
+    return refuse(CertRefusal::malformed);  // this chip's token does not decode
+  }
   if (candidates.empty()) return refuse(CertRefusal::none_for_chip);
   // The first token for this chip is the one checked and reported; a provider authorises
   // a chip once.

@@ -155,21 +155,26 @@ Response Psp::handle(const SecureCall& c) {
     id = static_cast<SecureCallId>(parsed.request.call.index() + 1);
   } else {
     vm->last_sequence = parsed.request.sequence;
-    std::visit(
-        [&](const auto& call) {
-          using T = std::decay_t<decltype(call)>;
-          if constexpr (std::is_same_v<T, ImageCertCall>) {
-            id = SecureCallId::image_cert;
-            response.result = image_cert(*vm, call, response);
-          } else if constexpr (std::is_same_v<T, DiskIoCall>) {
-            id = SecureCallId::disk_io;
-            response.result = disk_io(*vm, call);
-          } else {
-            id = SecureCallId::attest;
-            response.result = attest(*vm, call, response);
-          }
-        },
-        parsed.request.call);
+    id = static_cast<SecureCallId>(parsed.request.call.index() + 1);
+    // The guest waits for an answer in its page: a service that fails unexpectedly still
+    // gives one (execute() would only tell the VMM).
+    try {
+      std::visit(
+          [&](const auto& call) {
+            using T = std::decay_t<decltype(call)>;
+            if constexpr (std::is_same_v<T, ImageCertCall>) {
+              response.result = image_cert(*vm, call, response);
+            } else if constexpr (std::is_same_v<T, DiskIoCall>) {
+              response.result = disk_io(*vm, call);
+            } else {
+              response.result = attest(*vm, call, response);
+            }
+          },
+          parsed.request.call);
+    } catch (const std::exception&) {
+      response = SecureCallResponse{};
+      response.result = Result::failure(Status::internal_error, static_cast<std::uint64_t>(id));
+    }
   }
   write_response(id, response, page);
   mc_.write(page_hpa, page, as_psp(vm->key_asid()));
