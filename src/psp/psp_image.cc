@@ -154,6 +154,11 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
     if (!end || *end > area) return Result::failure(Status::invalid_address, call.start);
   } else {
     if (!vm.image.keyslot) return Result::failure(Status::invalid_state, 2);
+    // The host attached the disk read-only (the controller's port state says so): the
+    // guest learns it from the status instead of a failed transfer.
+    if (call.write && !disks_.port_writable(dma.port)) {
+      return Result::failure(Status::write_protected, call.start);
+    }
     if (call.length % vm.image.sector_size != 0) {
       return Result::failure(Status::invalid_parameter, call.length);
     }
