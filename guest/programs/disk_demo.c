@@ -41,7 +41,11 @@ int main(const struct cvm_boot_info* boot) {
   state->boots += 1;
   const u64 boots = state->boots;
   status = cvm_disk_write(state_sector, buffer, 4096);
-  if (status != CVM_OK) return 22;
+  if (status != CVM_OK) {
+    /* A disk the host attached read-only answers CVM_WRITE_PROTECTED. */
+    cvm_printf("disk_demo: writing the state block failed: PSP status %u\n", status);
+    return 22;
+  }
   status = cvm_disk_flush();
   if (status != CVM_OK) return 22;
   memset(buffer, 0, 4096);

@@ -75,6 +75,8 @@ void cvm_secure_call(u64 gpa);
 #define CVM_BAD_CERTIFICATE 15
 #define CVM_REPLAYED_REQUEST 16
 #define CVM_IO_ERROR 17
+#define CVM_INTERNAL_ERROR 18
+#define CVM_WRITE_PROTECTED 19
 
 /* The detail word of the last secure call's response. */
 u32 cvm_last_detail(void);

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "cli/file_args.h"
 #include "cli/output.h"
 #include "common/file_io.h"
 #include "common/hex.h"
@@ -36,7 +37,24 @@ ByteView builtin(const std::string& name, const std::string& option) {
   return it->second;
 }
 
+// The PATH of a NAME=PATH --file argument; a missing file is a command-line error, as
+// for every other input option (exit code 2).
+std::string file_arg_path(const std::string& entry) {
+  const auto eq = entry.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+    throw CLI::ValidationError("--file", fmt::format("'{}' is not NAME=PATH", entry));
+  }
+  std::string path = entry.substr(eq + 1);
+  if (const std::string why = CLI::ExistingFile(path); !why.empty()) {
+    throw CLI::ValidationError("--file", why);
+  }
+  return path;
+}
+
 void mkdisk(const MkdiskOptions& o) {
+  std::vector<InputArg> inputs{{"--kernel", o.kernel}};
+  for (const std::string& entry : o.files) inputs.push_back({"--file", file_arg_path(entry)});
+  refuse_output_over_inputs("--out", o.out, inputs);
   image::BootVolumeSpec spec;
   if (!o.kernel.empty()) {
     spec.kernel = read_file(o.kernel, image::kMaxKernelSize + 1);
@@ -46,10 +64,7 @@ void mkdisk(const MkdiskOptions& o) {
   }
   for (const std::string& entry : o.files) {
     const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
-      throw CLI::ValidationError("--file", fmt::format("'{}' is not NAME=PATH", entry));
-    }
-    spec.files.push_back({entry.substr(0, eq), read_file(entry.substr(eq + 1), 256ull << 20)});
+    spec.files.push_back({entry.substr(0, eq), read_file(file_arg_path(entry), 256ull << 20)});
   }
   spec.free_space = o.free_kib * 1024;
   const Bytes volume = image::build_boot_volume(spec);

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "cli/file_args.h"
 #include "cli/output.h"
 #include "common/file_io.h"
 #include "common/hex.h"
@@ -124,6 +125,7 @@ void register_identity_commands(CLI::App& app) {
       ->check(CLI::IsMember({"pem", "der"}))
       ->capture_default_str();
   exp->callback([chip_export] {
+    refuse_output_over_inputs("--out", chip_export->out, {{"CHIPDIR", chip_export->chip_dir}});
     const auto identity = pki::load_chip(chip_export->chip_dir);
     if (chip_export->encoding == "pem") {
       write_text_file_atomic(chip_export->out, pki::to_pem_bundle(identity.chain()));

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/file_args.h"
 #include "cli/output.h"
 #include "common/file_io.h"
 #include "common/hex.h"
@@ -37,7 +38,9 @@ struct PackOptions {
 
 // The vendor root certificate: a PEM/DER file, or a vendor directory's root.pem.
 pki::Certificate load_vendor_root(const std::filesystem::path& path) {
-  const std::filesystem::path file = std::filesystem::is_directory(path) ? path / "root.pem" : path;
+  std::error_code ec;
+  const std::filesystem::path file =
+      std::filesystem::is_directory(path, ec) ? path / "root.pem" : path;
   return pki::Certificate::parse(read_file(file, kMaxChainFile), file.string());
 }
 
@@ -60,11 +63,9 @@ std::vector<image::PackChip> load_chips(const PackOptions& o, crypto::SuiteId su
                "to verify the chip chains, or --no-verify\n");
     throw ExitWith{kExitUsage};
   } else {
-    try {
-      root = load_vendor_root(o.vendor_root);
-    } catch (const pki::PkiError& e) {
-      refuse_chain(e);
-    }
+    // A root that does not parse is bad input (exit code 1, as in verify); only a chain
+    // that does not lead to a good root is a chain failure (4).
+    root = load_vendor_root(o.vendor_root);
   }
   std::vector<image::PackChip> chips;
   for (const std::string& file : o.chip_chains) {
@@ -95,6 +96,10 @@ void print_progress(std::uint64_t done, std::uint64_t total) {
 }
 
 void run_pack(const PackOptions& o) {
+  std::vector<InputArg> inputs{
+      {"--in", o.in}, {"--provider", o.provider_dir}, {"--vendor-root", o.vendor_root}};
+  for (const std::string& chain : o.chip_chains) inputs.push_back({"--chip-chain", chain});
+  refuse_output_over_inputs("--out", o.out, inputs);
   const crypto::Key provider_key = pki::load_provider_key(o.provider_dir);
   const crypto::SuiteId suite = provider_key.suite();
   if (!o.suite.empty() && crypto::parse_suite(o.suite) != suite) {
@@ -146,16 +151,20 @@ void register_image_commands(CLI::App& app) {
   auto options = std::make_shared<PackOptions>();
   CLI::App* cmd = app.add_subcommand(
       "pack", "Encrypt a raw disk image into a LUKS2 image with a certificate per chip");
-  cmd->add_option("--in", options->in, "Raw disk image to encrypt")->required();
+  cmd->add_option("--in", options->in, "Raw disk image to encrypt")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--out", options->out, "Encrypted image to write")->required();
   cmd->add_option("--provider", options->provider_dir, "Provider directory (signing key)")
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--chip-chain", options->chip_chains,
                   "Chain of an authorised chip (from `cvmsim chip export`); repeatable")
-      ->required();
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--vendor-root", options->vendor_root,
-                  "Trusted vendor root certificate (root.pem) or vendor directory");
+                  "Trusted vendor root certificate (root.pem) or vendor directory")
+      ->check(CLI::ExistingPath);
   cmd->add_option("--suite", options->suite, "sm or nist (must match the provider and chips)")
       ->check(CLI::IsMember({"sm", "nist"}));
   cmd->add_option("--sector-size", options->sector_size, "512 or 4096")

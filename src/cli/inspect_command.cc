@@ -1,5 +1,5 @@
 // cvmsim inspect: explains any artifact the tools make, from its contents (not its name).
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 
@@ -42,7 +42,12 @@ void print_text(const nlohmann::json& doc, int indent) {
 
 void run_inspect(const InspectOptions& o) {
   const std::filesystem::path path(o.path);
-  nlohmann::json doc = std::filesystem::is_directory(path) ? inspect_directory(path)
+  std::error_code ec;
+  const bool directory = std::filesystem::is_directory(path, ec);
+  if (ec) {
+    throw CommonError(CommonErrc::io, fmt::format("cannot read {}: {}", o.path, ec.message()));
+  }
+  nlohmann::json doc = directory ? inspect_directory(path)
                        : is_image_file(path)
                            ? inspect_image_file(path)
                            : inspect_file(read_file(path, kMaxInspectedFile), path.string());

@@ -98,6 +98,18 @@ nlohmann::json describe_certificates(std::vector<pki::Certificate> certs,
   return doc;
 }
 
+// Whether dir/name exists. A directory that cannot be searched is an input error naming
+// it, not an exception of the standard library.
+bool dir_has(const std::filesystem::path& dir, const char* name) {
+  std::error_code ec;
+  const bool found = std::filesystem::exists(dir / name, ec);
+  if (ec) {
+    throw CommonError(CommonErrc::io,
+                      fmt::format("cannot read directory {}: {}", dir.string(), ec.message()));
+  }
+  return found;
+}
+
 }  // namespace
 
 nlohmann::json inspect_file(ByteView data, const std::string& source) {
@@ -120,7 +132,13 @@ nlohmann::json inspect_file(ByteView data, const std::string& source) {
     try {
       return describe_certificates(pki::Certificate::parse_all(data, source), source);
     } catch (const pki::PkiError&) {
-      return describe_key(crypto::Key::parse(data, source));
+      try {
+        return describe_key(crypto::Key::parse(data, source));
+      } catch (const Error&) {
+        throw pki::PkiError(
+            pki::PkiErrc::bad_certificate,
+            fmt::format("{}: DER that is neither an X.509 certificate nor a key", source));
+      }
     }
   }
   throw CommonError(CommonErrc::bad_encoding,
@@ -137,7 +155,7 @@ nlohmann::json inspect_image_file(const std::filesystem::path& path) {
 bool is_image_file(const std::filesystem::path& path) { return image::looks_like_luks(path); }
 
 nlohmann::json inspect_directory(const std::filesystem::path& dir) {
-  if (std::filesystem::exists(dir / "chip.json")) {
+  if (dir_has(dir, "chip.json")) {
     const auto chip = pki::load_chip(dir);
     return {{"artifact", "chip directory"},
             {"chip_id", to_hex(chip.chip_id)},
@@ -146,7 +164,7 @@ nlohmann::json inspect_directory(const std::filesystem::path& dir) {
             {"fuses", "private keys in fuses/ (read only by the PSP model)"},
             {"certificates", describe_certificate_list(chip.chain())}};
   }
-  if (std::filesystem::exists(dir / "vendor.json")) {
+  if (dir_has(dir, "vendor.json")) {
     const auto vendor = pki::load_vendor(dir);
     std::vector<pki::Certificate> certs;
     certs.push_back(vendor.root.clone());
@@ -156,7 +174,7 @@ nlohmann::json inspect_directory(const std::filesystem::path& dir) {
             {"suite", crypto::to_string(vendor.suite)},
             {"certificates", describe_certificate_list(certs)}};
   }
-  if (std::filesystem::exists(dir / "provider.json")) {
+  if (dir_has(dir, "provider.json")) {
     const auto provider = pki::load_provider(dir);
     const crypto::Key key = provider.certificate.public_key();
     std::vector<pki::Certificate> certs;

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -35,6 +36,11 @@ int main(int argc, char** argv) {
     return e.code;
   } catch (const cvmsim::Error& e) {
     fmt::print(stderr, "cvmsim: error [{}]: {}\n", e.id(), e.what());
+    return kExitError;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A file-system failure is an input or environment error (it names the path), not a
+    // defect; the commands report their own, this catches what they do not foresee.
+    fmt::print(stderr, "cvmsim: error [common/io]: {}\n", e.what());
     return kExitError;
   } catch (const std::exception& e) {
     fmt::print(stderr, "cvmsim: internal error: {}\n", e.what());

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "cli/commands.h"
+#include "cli/file_args.h"
 #include "cli/output.h"
 #include "common/file_io.h"
 #include "common/hex.h"
@@ -56,6 +57,8 @@ void run_measure(const MeasureOptions& o) {
 }
 
 void run_sign_reference(const SignReferenceOptions& o) {
+  refuse_output_over_inputs("--out", o.out,
+                            {{"--firmware", o.firmware}, {"--provider", o.provider_dir}});
   const crypto::Key provider_key = pki::load_provider_key(o.provider_dir);
   const crypto::SuiteId suite = provider_key.suite();
   const measure::GuestLayout layout = layout_at(o.load_gpa);

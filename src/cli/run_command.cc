@@ -7,6 +7,7 @@
 #include "attest/report.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/file_args.h"
 #include "cli/output.h"
 #include "common/file_io.h"
 #include "common/hex.h"
@@ -39,6 +40,7 @@ struct RunOptions {
   std::uint64_t check_pages = 0;       // table pages per check tick (0: the whole table)
   std::uint64_t fault_around = vmm::kDefaultFaultAround;  // pages per nested page fault
   bool count_instructions = false;
+  bool image_read_only = false;  // shared lock, guest writes refused (write_protected)
   OutputFormat format = OutputFormat::text;
 };
 
@@ -86,19 +88,28 @@ std::uint64_t parse_sim_time(const std::string& text, const std::string& option)
 
 // The provider's public key from a provider directory, a certificate or a key file.
 Bytes provider_public_key(const fs::path& path) {
-  if (fs::is_directory(path)) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
     return pki::load_provider(path).certificate.public_key().public_der();
   }
-  const Bytes data = read_file(path, 1 << 20);
-  try {
-    return pki::Certificate::parse(data, path.string()).public_key().public_der();
-  } catch (const Error&) {
-    return crypto::Key::parse(data, path.string()).public_der();
-  }
+  return pki::certificate_or_key(read_file(path, 1 << 20), path.string()).public_der();
 }
 
 void run_vms(const RunOptions& o) {
   using Clock = std::chrono::steady_clock;
+  refuse_output_over_inputs("--report-out", o.report_out,
+                            {{"--image", o.image},
+                             {"--firmware", o.firmware},
+                             {"--reference", o.reference},
+                             {"--provider", o.provider},
+                             {"--chip", o.chip_dir}});
+  refuse_output_over_inputs("--trace", o.trace_out,
+                            {{"--image", o.image},
+                             {"--firmware", o.firmware},
+                             {"--reference", o.reference},
+                             {"--provider", o.provider},
+                             {"--chip", o.chip_dir},
+                             {"--report-out", o.report_out}});
   // One wall-clock bound for the whole run, whatever the guests do (the host's safety net).
   const auto host_deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
   vmm::RunLimits limits{.max_sim_ns = parse_sim_time(o.max_sim_time, "--max-sim-time") * 1000,
@@ -119,6 +130,7 @@ void run_vms(const RunOptions& o) {
   request.policy = measure::Reference::decode(request.reference, o.reference).policy;
   request.memory_size = parse_size(o.memory);
   if (!o.image.empty()) request.disk = o.image;
+  request.disk_writable = !o.image_read_only;
   if (!o.attest_nonce.empty()) {
     request.host_input = from_hex(o.attest_nonce, "--attest-nonce");
     if (request.host_input.size() > attest::kReportDataSize) {
@@ -282,6 +294,10 @@ void register_run_command(CLI::App& app) {
   cmd->add_option("--image", o->image,
                   "Encrypted VM image (cvmsim pack) to attach as the VM's disk")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--image-read-only", o->image_read_only,
+                "Attach the image read-only: shared with other readers, guest writes refused "
+                "(PSP status write_protected)")
+      ->needs(cmd->get_option("--image"));
   cmd->add_option("--attest-nonce", o->attest_nonce,
                   "Hex nonce (<= 64 bytes, zero-padded) the guest gets for an attestation report");
   cmd->add_option("--report-out", o->report_out, "Write the guest's attestation report here")

@@ -51,12 +51,7 @@ std::string root_path(const VerifyOptions& o) {
 
 // A provider certificate (provider.pem) or a provider public key, PEM or DER.
 crypto::Key load_provider_public_key(const std::string& file) {
-  const Bytes data = read_file(file, kMaxInputFile);
-  try {
-    return pki::Certificate::parse(data, file).public_key();
-  } catch (const Error&) {
-    return crypto::Key::parse(data, file).public_only();
-  }
+  return pki::certificate_or_key(read_file(file, kMaxInputFile), file);
 }
 
 attest::Expectations expectations_from(const VerifyOptions& o) {

@@ -25,6 +25,8 @@ std::string_view error_code_name(HwErrc code) {
       return "io";
     case HwErrc::bad_dma:
       return "bad_dma";
+    case HwErrc::busy:
+      return "busy";
   }
   return "unknown";
 }

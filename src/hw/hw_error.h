@@ -14,6 +14,7 @@ enum class HwErrc {
   cpu,            // the guest CPU (Unicorn) reported an internal error
   io,             // a disk's backing file could not be read or written
   bad_dma,        // a DMA descriptor or keyslot the disk controller refuses
+  busy,           // a disk image is locked by another user (a writer, or readers for a writer)
 };
 
 constexpr std::string_view error_module_name(HwErrc) {

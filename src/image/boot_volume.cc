@@ -7,6 +7,7 @@
 
 #include "common/binary.h"
 #include "common/checked.h"
+#include "common/common_error.h"
 #include "image/image_error.h"
 
 namespace cvmsim::image {
@@ -65,8 +66,10 @@ Bytes BootVolumeHeader::encode() const {
   return w.take();
 }
 
-BootVolumeHeader BootVolumeHeader::decode(ByteView block, std::uint64_t volume_size,
-                                          std::string_view source) {
+namespace {
+
+BootVolumeHeader decode_fields(ByteView block, std::uint64_t volume_size,
+                               std::string_view source) {
   ByteReader r(block.first(std::min<std::size_t>(block.size(), kBootBlock)), std::string(source));
   if (r.u64("magic") != kBootMagic) r.fail("magic", "is not CVMSBOOT");
   if (r.u32("version") != kBootVersion) r.fail("version", "is not 1");
@@ -108,6 +111,18 @@ BootVolumeHeader BootVolumeHeader::decode(ByteView block, std::uint64_t volume_s
     h.files.push_back(std::move(f));
   }
   return h;
+}
+
+}  // namespace
+
+BootVolumeHeader BootVolumeHeader::decode(ByteView block, std::uint64_t volume_size,
+                                          std::string_view source) {
+  try {
+    return decode_fields(block, volume_size, source);
+  } catch (const CommonError& e) {
+    // ByteReader's field errors (truncation, bad values), restated as this module's error.
+    throw ImageError(ImageErrc::bad_input, e.what());
+  }
 }
 
 Bytes build_boot_volume(const BootVolumeSpec& spec) {

@@ -33,40 +33,64 @@ nlohmann::json describe_certificate(const ImageCertificate& cert) {
           {"signature_valid", cert.signature_valid()}};
 }
 
-nlohmann::json describe_image(const Luks2Header& header, std::string_view source) {
-  nlohmann::json tokens = nlohmann::json::array();
-  for (const auto& [id, token] : header.metadata["tokens"].items()) {
-    nlohmann::json entry{{"token", id}, {"type", token.value("type", "?")}};
-    if (entry["type"] == kImageTokenType) {
-      const auto cert_text = token.find("certificate");
-      const auto decoded = cert_text != token.end() && cert_text->is_string()
-                               ? base64_decode(cert_text->get<std::string>())
-                               : std::nullopt;
-      if (!decoded) {
-        entry["error"] = "no base64 \"certificate\" string";
-      } else {
-        try {
-          const ImageCertificate cert =
-              ImageCertificate::decode(*decoded, fmt::format("{} token {}", source, id));
-          entry["certificate"] = describe_certificate(cert);
-          entry["token_chip_id"] = token.value("chip_id", "");
-          const bool agrees = uuid_to_text(cert.image_uuid) == header.uuid_text;
-          entry["uuid_matches_header"] = agrees;
-        } catch (const ImageError& e) {
-          entry["error"] = e.what();
-        }
-      }
-    }
-    tokens.push_back(std::move(entry));
+namespace {
+
+// A member of a host-written JSON object for display: a string as it is, any other value
+// as its JSON text, `missing` when absent. Never throws on a value of the wrong type.
+std::string shown(const nlohmann::json& object, std::string_view key, std::string_view missing) {
+  if (!object.is_object()) return std::string(missing);
+  const auto it = object.find(key);
+  if (it == object.end()) return std::string(missing);
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+nlohmann::json describe_token(const std::string& id, const nlohmann::json& token,
+                              const Luks2Header& header, std::string_view source) {
+  nlohmann::json entry{{"token", id}};
+  if (!token.is_object()) {
+    entry["type"] = "?";
+    entry["error"] = fmt::format("token {} is a JSON {}, not an object", id, token.type_name());
+    return entry;
   }
+  entry["type"] = shown(token, "type", "?");
+  if (entry["type"] != kImageTokenType) return entry;
+  const auto cert_text = token.find("certificate");
+  const auto decoded = cert_text != token.end() && cert_text->is_string()
+                           ? base64_decode(cert_text->get<std::string>())
+                           : std::nullopt;
+  if (!decoded) {
+    entry["error"] = "no base64 \"certificate\" string";
+    return entry;
+  }
+  try {
+    const ImageCertificate cert =
+        ImageCertificate::decode(*decoded, fmt::format("{} token {}", source, id));
+    entry["certificate"] = describe_certificate(cert);
+    entry["token_chip_id"] = shown(token, "chip_id", "");
+    entry["uuid_matches_header"] = uuid_to_text(cert.image_uuid) == header.uuid_text;
+  } catch (const ImageError& e) {
+    entry["error"] = e.what();
+  }
+  return entry;
+}
+
+}  // namespace
+
+nlohmann::json describe_image(const Luks2Header& header, std::string_view source) {
+  // parse_luks2_header checked that "tokens" and "segments" are objects; everything in
+  // them is the host's to write, so each value's type is checked before it is read.
+  nlohmann::json tokens = nlohmann::json::array();
+  for (const auto& [id, token] : header.metadata.at("tokens").items()) {
+    tokens.push_back(describe_token(id, token, header, source));
+  }
+  const nlohmann::json& segments = header.metadata.at("segments");
+  const auto segment0 = segments.find("0");
   const nlohmann::json segment{
       {"note", "unauthenticated LUKS2 JSON: the PSP uses the certificate's values instead"},
       {"encryption", header.segment_cipher},
       {"sector_size", header.segment_sector_size},
       {"offset", header.segment_offset},
-      {"size", header.metadata["segments"].contains("0")
-                   ? header.metadata["segments"]["0"].value("size", "?")
-                   : "?"}};
+      {"size", segment0 == segments.end() ? "?" : shown(*segment0, "size", "?")}};
   return {{"artifact", "encrypted VM image"},
           {"format", "LUKS2 (docs/formats.md \"Encrypted image\")"},
           {"uuid", header.uuid_text},

@@ -46,7 +46,9 @@ std::uint64_t luks2_stated_header_size(ByteView binary_header, std::string_view 
 Luks2Header parse_luks2_header(ByteView bytes, std::string_view source);
 
 // The decoded (base64) certificates of every "cvmsim-image-cert" token whose "chip_id"
-// (hex) equals `chip_id`, in token order.
+// (hex) equals `chip_id`, in token order. Tokens that do not name this chip are skipped
+// however malformed they are; a token for this chip without a base64 "certificate" string
+// throws ImageError{bad_header} naming the token.
 std::vector<Bytes> certificates_for_chip(const Luks2Header& header, ByteView chip_id);
 
 }  // namespace cvmsim::image

@@ -160,21 +160,28 @@ std::vector<Bytes> certificates_for_chip(const Luks2Header& header, ByteView chi
   const std::string wanted = to_hex(chip_id);
   std::vector<Bytes> out;
   for (const auto& [id, token] : ordered) {
+    // The JSON is the host's to edit. A token that cannot be for this chip (another
+    // type, no chip_id string, another chip) is skipped whatever else is wrong with it,
+    // so a malformed token for another chip never hides this chip's good one.
     const auto type = token->find("type");
-    const auto chip = token->find("chip_id");
-    const auto cert = token->find("certificate");
-    if (type == token->end() || *type != kImageTokenType) continue;
-    if (chip == token->end() || !chip->is_string() || cert == token->end() || !cert->is_string()) {
-      throw ImageError(ImageErrc::bad_header,
-                       fmt::format("LUKS2 token {} ({}) lacks a \"chip_id\" or \"certificate\" "
-                                   "string",
-                                   id, kImageTokenType));
+    if (type == token->end() || !type->is_string() ||
+        type->get_ref<const std::string&>() != kImageTokenType) {
+      continue;
     }
+    const auto chip = token->find("chip_id");
+    if (chip == token->end() || !chip->is_string()) continue;
     std::string chip_text = chip->get<std::string>();
     std::transform(chip_text.begin(), chip_text.end(), chip_text.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (chip_text != wanted) continue;
-    auto decoded = base64_decode(cert->get<std::string>());
+    const auto cert = token->find("certificate");
+    if (cert == token->end() || !cert->is_string()) {
+      throw ImageError(ImageErrc::bad_header,
+                       fmt::format("LUKS2 token {} ({}) for chip {} has no \"certificate\" "
+                                   "string",
+                                   id, kImageTokenType, wanted));
+    }
+    auto decoded = base64_decode(cert->get_ref<const std::string&>());
     if (!decoded) {
       throw ImageError(ImageErrc::bad_header,
                        fmt::format("LUKS2 token {}: \"certificate\" is not base64", id));

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/common_error.h"
+#include "common/file_io.h"
 #include "image/image_error.h"
 
 namespace cvmsim::image {
@@ -21,20 +23,14 @@ namespace {
 }  // namespace
 
 InputFile::InputFile(const std::filesystem::path& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw_io("open", path, errno);
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) {
-    const int err = errno;
-    ::close(fd_);
-    throw_io("stat", path, err);
+  try {
+    // Checks the type before any read: a FIFO or device is refused, never waited on.
+    RegularFile file(path);
+    size_ = file.size();
+    fd_ = file.release();
+  } catch (const CommonError& e) {
+    throw ImageError(ImageErrc::io, e.what());
   }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd_);
-    throw ImageError(ImageErrc::io,
-                     fmt::format("cannot read {}: not a regular file", path.string()));
-  }
-  size_ = static_cast<std::uint64_t>(st.st_size);
   (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 

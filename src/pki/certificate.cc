@@ -172,4 +172,17 @@ std::string to_pem_bundle(const std::vector<Certificate>& certs) {
   return out;
 }
 
+crypto::Key certificate_or_key(ByteView data, std::string_view source) {
+  try {
+    return Certificate::parse(data, source).public_key();
+  } catch (const Error&) {
+  }
+  try {
+    return crypto::Key::parse(data, source).public_only();
+  } catch (const Error&) {
+    throw PkiError(PkiErrc::bad_certificate,
+                   fmt::format("{}: neither an X.509 certificate nor a key (PEM or DER)", source));
+  }
+}
+
 }  // namespace cvmsim::pki

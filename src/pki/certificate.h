@@ -47,4 +47,9 @@ class Certificate {
 // Concatenated PEM of `certs`.
 std::string to_pem_bundle(const std::vector<Certificate>& certs);
 
+// The public key of a certificate, or a public (or private) key itself, PEM or DER: what
+// options that take "a certificate or key" accept. Throws PkiError{bad_certificate}
+// naming `source` when the data is neither.
+crypto::Key certificate_or_key(ByteView data, std::string_view source);
+
 }  // namespace cvmsim::pki

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/std.h>
 
+#include "common/common_error.h"
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/suite.h"
@@ -137,7 +138,7 @@ VendorIdentity create_vendor(const fs::path& dir, SuiteId suite, const std::stri
                                  &signing_key, KeyRole::certificate_authority, 1,
                                  kVendorValidityDays};
   Certificate signing = issue_certificate(signing_req, root_key, &root);
-  detail::create_directory_atomically(dir, force, [&](const fs::path& tmp) {
+  detail::create_directory_atomically(dir, "vendor.json", force, [&](const fs::path& tmp) {
     write_text_file_atomic(tmp / "vendor.json",
                            nlohmann::json{{"format", "cvmsim-vendor"},
                                           {"version", 1},
@@ -185,7 +186,7 @@ ChipIdentity create_chip(const fs::path& vendor_dir, const fs::path& chip_dir, b
       {cn(Role::wrapping), vendor.name, id, &wrapping_key, KeyRole::key_wrapping, std::nullopt,
        kChipValidityDays},
       endorsement_key, &endorsement);
-  detail::create_directory_atomically(chip_dir, force, [&](const fs::path& tmp) {
+  detail::create_directory_atomically(chip_dir, "chip.json", force, [&](const fs::path& tmp) {
     write_text_file_atomic(tmp / "chip.json",
                            nlohmann::json{{"format", "cvmsim-chip"},
                                           {"version", 1},
@@ -212,8 +213,14 @@ ChipIdentity create_chip(const fs::path& vendor_dir, const fs::path& chip_dir, b
 ChipIdentity load_chip(const fs::path& dir) {
   const fs::path file = dir / "chip.json";
   const auto doc = detail::read_descriptor(dir, "chip.json", "cvmsim-chip");
+  Bytes chip_id;
+  try {
+    chip_id = from_hex(detail::read_string_field(doc, "chip_id", file), "chip_id");
+  } catch (const CommonError& e) {
+    throw PkiError(PkiErrc::bad_identity, fmt::format("{}: {}", file, e.what()));
+  }
   ChipIdentity chip{suite_field(doc, file),
-                    from_hex(detail::read_string_field(doc, "chip_id", file), "chip.json chip_id"),
+                    std::move(chip_id),
                     detail::read_string_field(doc, "vendor", file),
                     load_certificate(dir / "root.pem"),
                     load_certificate(dir / "signing.pem"),
@@ -224,7 +231,12 @@ ChipIdentity load_chip(const fs::path& dir) {
     throw PkiError(PkiErrc::bad_identity,
                    fmt::format("{}: chip_id must be {} bytes of hex", file, kChipIdSize));
   }
-  chip.verify(nullptr);
+  try {
+    chip.verify(nullptr);
+  } catch (const PkiError& e) {
+    // The chain check speaks of certificates; say which directory holds them.
+    throw PkiError(e.code(), fmt::format("{}: {}", file, e.what()));
+  }
   return chip;
 }
 
@@ -263,7 +275,7 @@ ProviderIdentity create_provider(const fs::path& dir, SuiteId suite, const std::
   Certificate cert = issue_certificate(
       {name, name, "provider", &key, KeyRole::signing, std::nullopt, kProviderValidityDays}, key,
       nullptr);
-  detail::create_directory_atomically(dir, force, [&](const fs::path& tmp) {
+  detail::create_directory_atomically(dir, "provider.json", force, [&](const fs::path& tmp) {
     write_text_file_atomic(tmp / "provider.json",
                            nlohmann::json{{"format", "cvmsim-provider"},
                                           {"version", 1},

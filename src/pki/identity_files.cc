@@ -5,33 +5,80 @@
 #include <fmt/format.h>
 #include <fmt/std.h>
 
+#include "common/common_error.h"
 #include "common/file_io.h"
 #include "pki/pki_error.h"
 
 namespace cvmsim::pki::detail {
 
-void create_directory_atomically(const std::filesystem::path& dir, bool force,
-                                 const std::function<void(const std::filesystem::path&)>& fill) {
-  namespace fs = std::filesystem;
-  if (fs::exists(dir) && !force) {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void throw_fs(const fs::path& path, std::string_view action, std::error_code ec) {
+  throw CommonError(CommonErrc::io, fmt::format("cannot {} {}: {}", action, path, ec.message()));
+}
+
+// `dir` as a path whose last component names the directory itself: "a/b/" and "." have
+// none (the empty name and "."), and renaming them in place is impossible.
+fs::path directory_name(const fs::path& dir) {
+  std::error_code ec;
+  fs::path full = fs::absolute(dir, ec).lexically_normal();
+  if (ec) throw_fs(dir, "resolve", ec);
+  if (!full.has_filename()) full = full.parent_path();  // the trailing slash
+  if (!full.has_filename() || full == full.root_path()) {
     throw PkiError(PkiErrc::already_exists,
-                   fmt::format("{} already exists; use --force to replace it", dir));
+                   fmt::format("{}: not a directory an identity can be created in", dir));
   }
-  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-  const fs::path tmp =
-      parent / fmt::format(".{}.tmp-{}", dir.filename().string(), ::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  fs::permissions(tmp, fs::perms::owner_all);
+  return full;
+}
+
+}  // namespace
+
+void create_directory_atomically(const fs::path& requested, const std::string& descriptor,
+                                 bool force, const std::function<void(const fs::path&)>& fill) {
+  const fs::path dir = directory_name(requested);
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) throw_fs(requested, "inspect", ec);
+  const bool present = fs::exists(status);
+  if (present && !force) {
+    throw PkiError(PkiErrc::already_exists,
+                   fmt::format("{} already exists; use --force to replace it", requested));
+  }
+  if (present) {
+    // --force replaces an identity of the same kind, never another directory or file.
+    const bool same_kind = fs::is_directory(status) && fs::is_regular_file(dir / descriptor, ec);
+    if (!same_kind) {
+      throw PkiError(PkiErrc::already_exists,
+                     fmt::format("{} exists and is not an identity directory of this kind (no "
+                                 "{}); --force replaces only those, so it was left as it is",
+                                 requested, descriptor));
+    }
+  }
+  const fs::path parent = dir.parent_path();
+  const fs::path tmp = parent / fmt::format(".{}.tmp-{}", dir.filename().string(), ::getpid());
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw_fs(tmp, "create", ec);
   try {
+    fs::permissions(tmp, fs::perms::owner_all, ec);
+    if (ec) throw_fs(tmp, "set permissions of", ec);
     fill(tmp);
-    if (fs::exists(dir)) {
+    if (present) {
       const fs::path old = parent / fmt::format(".{}.old-{}", dir.filename().string(), ::getpid());
-      fs::rename(dir, old);
-      fs::rename(tmp, dir);
-      fs::remove_all(old);
+      fs::rename(dir, old, ec);
+      if (ec) throw_fs(dir, "move aside", ec);
+      fs::rename(tmp, dir, ec);
+      if (ec) {
+        std::error_code ignored;
+        fs::rename(old, dir, ignored);  // put the old identity back
+        throw_fs(dir, "move into place", ec);
+      }
+      fs::remove_all(old, ec);
     } else {
-      fs::rename(tmp, dir);
+      fs::rename(tmp, dir, ec);
+      if (ec) throw_fs(dir, "move into place", ec);
     }
   } catch (...) {
     std::error_code ignored;

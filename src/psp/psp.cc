@@ -24,7 +24,16 @@ Psp::~Psp() = default;
 Response Psp::execute(const Command& command) {
   ++commands_;
   const std::optional<std::uint64_t> traced = trace_command(command);
-  Response response = std::visit([this](const auto& c) { return handle(c); }, command);
+  // The dispatch boundary: every command's input comes from the host, and firmware must
+  // answer it with a status, never stop. A handler validates before it acts, so an
+  // exception here means a check is missing; it becomes internal_error (detail: the
+  // command's index) for the VMM instead of ending the platform.
+  Response response;
+  try {
+    response = std::visit([this](const auto& c) { return handle(c); }, command);
+  } catch (const std::exception&) {
+    response = {Result::failure(Status::internal_error, command.index()), {}};
+  }
   trace_status(traced, response);
   return response;
 }

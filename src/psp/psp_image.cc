@@ -66,7 +66,12 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   } catch (const Error&) {
     return refuse(CertRefusal::no_header);
   }
-  const std::vector<Bytes> candidates = image::certificates_for_chip(luks, fuses_.identity.chip_id);
+  std::vector<Bytes> candidates;
+  try {
+    candidates = image::certificates_for_chip(luks, fuses_.identity.chip_id);
+  } catch (const Error&) {
+    return refuse(CertRefusal::malformed);  // this chip's token does not decode
+  }
   if (candidates.empty()) return refuse(CertRefusal::none_for_chip);
   // The first token for this chip is the one checked and reported; a provider authorises
   // a chip once.
@@ -149,6 +154,11 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
     if (!end || *end > area) return Result::failure(Status::invalid_address, call.start);
   } else {
     if (!vm.image.keyslot) return Result::failure(Status::invalid_state, 2);
+    // The host attached the disk read-only (the controller's port state says so): the
+    // guest learns it from the status instead of a failed transfer.
+    if (call.write && !disks_.port_writable(dma.port)) {
+      return Result::failure(Status::write_protected, call.start);
+    }
     if (call.length % vm.image.sector_size != 0) {
       return Result::failure(Status::invalid_parameter, call.length);
     }

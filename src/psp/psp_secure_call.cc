@@ -156,29 +156,36 @@ Response Psp::handle(const SecureCall& c) {
     args["sequence"] = parsed.request.sequence;
     const bool in_order = parsed.request.sequence == vm->last_sequence + 1;
     if (in_order) vm->last_sequence = parsed.request.sequence;
-    std::visit(
-        [&](const auto& call) {
-          using T = std::decay_t<decltype(call)>;
-          if constexpr (std::is_same_v<T, ImageCertCall>) {
-            id = SecureCallId::image_cert;
-            name = "IMAGE_CERT";
-            if (in_order) response.result = image_cert(*vm, call, response);
-          } else if constexpr (std::is_same_v<T, DiskIoCall>) {
-            id = SecureCallId::disk_io;
-            name = "DISK_IO";
-            args["direction"] = call.flush ? "flush" : call.write ? "to_disk" : "to_memory";
-            args["raw"] = call.raw;
-            args["start"] = call.start;
-            args["bytes"] = call.length;
-            if (in_order) response.result = disk_io(*vm, call);
-          } else {
-            id = SecureCallId::attest;
-            name = "ATTEST";
-            args["report_data"] = to_hex(call.report_data);
-            if (in_order) response.result = attest(*vm, call, response);
-          }
-        },
-        parsed.request.call);
+    // The guest waits for an answer in its page: a service that fails unexpectedly still
+    // gives one (execute() would only tell the VMM).
+    try {
+      std::visit(
+          [&](const auto& call) {
+            using T = std::decay_t<decltype(call)>;
+            if constexpr (std::is_same_v<T, ImageCertCall>) {
+              id = SecureCallId::image_cert;
+              name = "IMAGE_CERT";
+              if (in_order) response.result = image_cert(*vm, call, response);
+            } else if constexpr (std::is_same_v<T, DiskIoCall>) {
+              id = SecureCallId::disk_io;
+              name = "DISK_IO";
+              args["direction"] = call.flush ? "flush" : call.write ? "to_disk" : "to_memory";
+              args["raw"] = call.raw;
+              args["start"] = call.start;
+              args["bytes"] = call.length;
+              if (in_order) response.result = disk_io(*vm, call);
+            } else {
+              id = SecureCallId::attest;
+              name = "ATTEST";
+              args["report_data"] = to_hex(call.report_data);
+              if (in_order) response.result = attest(*vm, call, response);
+            }
+          },
+          parsed.request.call);
+    } catch (const std::exception&) {
+      response = SecureCallResponse{};
+      response.result = Result::failure(Status::internal_error, static_cast<std::uint64_t>(id));
+    }
     // Replayed (or reordered) request: refused, and the sequence does not move.
     if (!in_order)
       response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);

@@ -22,6 +22,8 @@ std::string_view to_string(Status status) {
     case Status::bad_certificate: return "bad_certificate";
     case Status::replayed_request: return "replayed_request";
     case Status::io_error: return "io_error";
+    case Status::internal_error: return "internal_error";
+    case Status::write_protected: return "write_protected";
   }
   return "unknown";
 }

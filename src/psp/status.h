@@ -27,9 +27,12 @@ enum class Status : std::uint32_t {
   bad_certificate = 15,      // an image certificate is malformed, for another chip, or untrusted
   replayed_request = 16,     // a secure call's sequence number is not the expected one
   io_error = 17,             // the backing store failed
+  internal_error = 18,       // a handler failed on input it did not foresee (detail: which
+                             // command); answered at the dispatch boundary, never thrown
+  write_protected = 19,      // a write to a disk the host attached read-only
 };
 
-inline constexpr std::uint32_t kStatusCount = 18;
+inline constexpr std::uint32_t kStatusCount = 20;
 
 std::string_view to_string(Status status);
 

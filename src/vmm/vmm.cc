@@ -242,11 +242,13 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
     return false;
   }
   if (vm.policy.guard == measure::GuardMode::off) return map_unguarded(vm, gpa);
-  // Ask for an aligned range around the fault; fall back to the single page when part of
-  // the range is mapped already.
-  std::uint64_t base = gpa & ~(fault_around_ * hw::kFrameSize - 1);
-  std::uint64_t pages = std::min(fault_around_, (vm.memory_size - base) / hw::kFrameSize);
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  // Ask for an aligned range around the fault; halve it around the faulting page while
+  // part of it is mapped already.
+  std::uint64_t span = fault_around_;  // a power of two
+  std::uint64_t base = gpa & ~(span * hw::kFrameSize - 1);
+  std::uint64_t pages = std::min(span, (vm.memory_size - base) / hw::kFrameSize);
+  // Enough for halving 512 pages down to one and a few table donations.
+  for (int attempt = 0; attempt < 16; ++attempt) {
     const Backing backing = back(vm, base, pages);
     const std::uint64_t hpa = backing.hpa;
     // Read-write-execute, as KVM maps guest memory: the NPT grants what the guest may
@@ -260,11 +262,20 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
       return true;
     }
     if (!backing.reserved) platform_.frames().free({hpa, pages});
+    // With congruent backing a frame of the block's own run is taken exactly when its
+    // page is mapped (the firmware's pages at 1 MiB, say), and the PSP checks frames
+    // before mappings: for a range that covers such a page it answers frame_not_available
+    // where already_mapped is meant. A range of a whole block (512 pages) always covers
+    // the pages mapped before in that block.
+    const bool own_frame = backing.reserved &&
+                           r.result.status == psp::Status::frame_not_available &&
+                           r.result.detail >= hpa && r.result.detail < hpa + pages * hw::kFrameSize;
     if (r.result.status == psp::Status::resource_exhausted) {
       donate_tables(vm, static_cast<std::size_t>(r.result.detail) + kInitialTableFrames);
-    } else if (r.result.status == psp::Status::already_mapped && pages > 1) {
-      base = gpa;
-      pages = 1;
+    } else if ((r.result.status == psp::Status::already_mapped || own_frame) && pages > 1) {
+      span = std::max<std::uint64_t>(1, std::min(span, pages) / 2);
+      base = gpa & ~(span * hw::kFrameSize - 1);
+      pages = std::min(span, (vm.memory_size - base) / hw::kFrameSize);
     } else {
       why = fmt::format("PSP refused NPT_MAP of GPA {:#x}: {} (detail {:#x})", base,
                         psp::to_string(r.result.status), r.result.detail);

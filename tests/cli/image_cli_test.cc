@@ -1,10 +1,15 @@
 // The protected-image session from the command line, as the README shows it: identities,
 // mkdisk, pack, sign-reference, run --image with attestation, verify.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/file_io.h"
+#include "image/luks2.h"
+#include "lab/image_edit.h"
 #include "support/run_command.h"
 #include "support/temp_dir.h"
 
@@ -84,6 +89,155 @@ TEST_P(ImageSession, ARefusedCertificateFailsTheRun) {
                "--provider", p("provider"), "--image", p("other.img")});
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_NE(r.out.find("IMAGE_CERT failed: PSP status 15"), std::string::npos) << r.out;
+}
+
+// The image's own token (there is one chip): `edit` changes it as the host could.
+void edit_own_token(const std::string& image, const std::function<void(nlohmann::json&)>& edit) {
+  lab::rewrite_luks2_metadata(image, [&](nlohmann::json& m) {
+    for (auto& [id, token] : m["tokens"].items()) {
+      if (token["type"] == image::kImageTokenType) edit(token);
+    }
+  });
+}
+
+TEST_P(ImageSession, AHostEditedTokenIsAnsweredWithBadCertificateNotACrash) {
+  // The host edits the LUKS2 JSON and reseals the checksum. The PSP must answer
+  // IMAGE_CERT with bad_certificate (15): the run ends with the VM-failed code, the
+  // guest's console survives, and nothing escapes as an internal error.
+  const Bytes original = read_file(p("disk.img"), 1ull << 30);
+  const std::vector<std::pair<std::string, std::function<void(nlohmann::json&)>>> edits{
+      {"chip_id as a number", [](nlohmann::json& t) { t["chip_id"] = 12345; }},
+      {"certificate not base64", [](nlohmann::json& t) { t["certificate"] = "%%% not base64"; }},
+      {"certificate as an object",
+       [](nlohmann::json& t) {
+         t["certificate"] = {{"a", 1}};
+       }},
+  };
+  for (const auto& [what, edit] : edits) {
+    SCOPED_TRACE(what);
+    write_file_atomic(p("disk.img"), original);
+    edit_own_token(p("disk.img"), edit);
+    const auto r = boot();
+    EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+    EXPECT_NE(r.out.find("image_boot: IMAGE_CERT failed: PSP status 15"), std::string::npos)
+        << r.out << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+  }
+  // A malformed token for another chip does not stop this chip's good token.
+  write_file_atomic(p("disk.img"), original);
+  lab::rewrite_luks2_metadata(p("disk.img"), [](nlohmann::json& m) {
+    m["tokens"]["7"] = {{"type", image::kImageTokenType},
+                        {"keyslots", nlohmann::json::array()},
+                        {"chip_id", std::string(32, 'e')},
+                        {"certificate", "%%% not base64"}};
+    m["tokens"]["8"] = {{"type", image::kImageTokenType}, {"chip_id", 7}};
+  });
+  const auto r = boot();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("boot number 1 of this image"), std::string::npos) << r.out;
+}
+
+TEST_P(ImageSession, InspectDescribesTokensOfTheWrongJsonType) {
+  lab::rewrite_luks2_metadata(p("disk.img"), [](nlohmann::json& m) {
+    m["tokens"]["3"] = 42;                                 // not an object
+    m["tokens"]["4"] = {{"type", 7}};                      // type of the wrong type
+    m["tokens"]["5"] = {{"type", image::kImageTokenType},  // fields of the wrong type
+                        {"chip_id", {1, 2}},
+                        {"certificate", nullptr}};
+    m["segments"]["0"]["size"] = {{"x", 1}};
+  });
+  for (const char* format : {"text", "json"}) {
+    const auto r = run_cli({"inspect", p("disk.img"), "-o", format});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("token 3 is a JSON number, not an object"), std::string::npos) << r.out;
+  }
+  // The raw header bytes go through the same description.
+  const Bytes image = read_file(p("disk.img"), 1ull << 30);
+  const std::uint64_t header_size = image::luks2_stated_header_size(image, "disk.img");
+  write_file_atomic(p("header.bin"), ByteView(image).first(header_size));
+  const auto r = run_cli({"inspect", p("header.bin")});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_P(ImageSession, AnOutputNeverReplacesAnInput) {
+  const Bytes image = read_file(p("disk.img"), 1ull << 30);
+  const Bytes raw = read_file(p("disk.raw"), 1ull << 30);
+  std::filesystem::create_hard_link(p("disk.img"), p("alias.img"));
+  const std::string nonce(16, 'a');
+  for (const std::string& out : {p("disk.img"), p("alias.img"), p("fw.bin"), p("fw.ref"),
+                                 p("./provider/provider.pem"), p("chip/chip.json")}) {
+    SCOPED_TRACE(out);
+    const auto r = boot({"--attest-nonce", nonce, "--report-out", out});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("--report-out"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("an output never replaces an input"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(read_file(p("disk.img"), 1ull << 30), image);
+  const auto pack = [&](const std::string& in, const std::string& out) {
+    return run_cli({"pack", "--in", in, "--out", out, "--provider", p("provider"), "--chip-chain",
+                    p("chain.pem"), "--vendor-root", p("vendor/root.pem")});
+  };
+  auto r = pack(p("disk.raw"), p("disk.raw"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  r = pack(p("disk.raw"), p("chain.pem"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(read_file(p("disk.raw"), 1ull << 30), raw);
+  r = run_cli({"mkdisk", "--builtin-kernel", "disk_demo", "--file", "motd=" + p("motd.txt"),
+               "--out", p("motd.txt")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(read_text_file(p("motd.txt")), "greetings from the command line\n");
+  r = run_cli({"sign-reference", "--provider", p("provider"), "--firmware", p("fw.bin"), "--out",
+               p("fw.bin")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = run_cli({"chip", "export", p("chip"), "--out", p("chip/root.pem")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(run_cli({"chip", "show", p("chip")}).exit_code, 0);
+}
+
+// Holds a flock() on a file as another run of cvmsim would.
+class HeldLock {
+ public:
+  HeldLock(const std::string& path, int operation) : fd_(::open(path.c_str(), O_RDONLY)) {
+    EXPECT_GE(fd_, 0);
+    EXPECT_EQ(::flock(fd_, operation | LOCK_NB), 0);
+  }
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+  ~HeldLock() { ::close(fd_); }
+
+ private:
+  int fd_;
+};
+
+TEST_P(ImageSession, ASecondWriterIsRefusedAndReadOnlyRunsShare) {
+  const Bytes before = read_file(p("disk.img"), 1ull << 30);
+  {
+    const HeldLock writer(p("disk.img"), LOCK_EX);  // another run writing the image
+    auto r = boot();
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("[hw/busy]"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(p("disk.img")), std::string::npos) << r.err;
+    r = boot({"--image-read-only"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("[hw/busy]"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(read_file(p("disk.img"), 1ull << 30), before);
+  {
+    const HeldLock reader(p("disk.img"), LOCK_SH);  // another read-only run
+    EXPECT_EQ(boot().exit_code, 1);
+    // disk_demo boots read-only, reads its state block, and its write is refused with
+    // write_protected (19): the guest gets the status, the file is unchanged.
+    const auto r = boot({"--image-read-only"});
+    EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+    EXPECT_NE(r.out.find("disk_demo: writing the state block failed: PSP status 19"),
+              std::string::npos)
+        << r.out;
+  }
+  EXPECT_EQ(read_file(p("disk.img"), 1ull << 30), before);
+  // Without other users the image is the run's to write.
+  EXPECT_EQ(boot().exit_code, 0);
 }
 
 TEST(MkdiskCli, RefusesAKernelThatIsNotAPayloadAndLeavesNoOutput) {

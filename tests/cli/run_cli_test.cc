@@ -80,6 +80,33 @@ TEST(RunCli, CountsInstructionsAndMapsTheFaultAroundRangeAsked) {
   EXPECT_NE(bad.err.find("--fault-around"), std::string::npos) << bad.err;
 }
 
+TEST(RunCli, EachEndOfTheFaultAroundRangeBootsInEveryGuardedMode) {
+  // 512 pages is a whole 2 MiB block: its range around the first faults covers the
+  // firmware's pages at 1 MiB, which are mapped already.
+  test::TempDir dir;
+  const std::string chip = (dir / "chip").string();
+  const std::string provider = (dir / "p").string();
+  ASSERT_NO_FATAL_FAILURE(make_identities(dir, "memwalk"));
+  for (const char* guard : {"detect", "isolate"}) {
+    ASSERT_EQ(run_cli({"sign-reference", "--provider", provider, "--firmware", guest("memwalk"),
+                       "--policy", std::string("guard=") + guard, "--out", (dir / "ref").string()})
+                  .exit_code,
+              0);
+    std::vector<int> faults;
+    for (const char* n : {"1", "512"}) {
+      SCOPED_TRACE(std::string(guard) + " --fault-around " + n);
+      const auto r = run_cli({"run", "--chip", chip, "--firmware", guest("memwalk"), "--reference",
+                              (dir / "ref").string(), "--provider", provider, "--fault-around", n,
+                              "-o", "json"});
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+      const auto vm = nlohmann::json::parse(r.out)["vms"][0];
+      EXPECT_EQ(vm["fate"], "exited");
+      faults.push_back(vm["nested_page_faults"].get<int>());
+    }
+    EXPECT_LT(faults[1], faults[0]);
+  }
+}
+
 TEST(RunCli, WrongFirmwareIsRefusedWithTheVmExitCode) {
   test::TempDir dir;
   const std::string chip = (dir / "chip").string();

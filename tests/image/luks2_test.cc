@@ -83,6 +83,28 @@ TEST(Luks2, CertificatesForChipInTokenOrder) {
   EXPECT_TRUE(certificates_for_chip(h, Bytes(16, 9)).empty());
 }
 
+TEST(Luks2, AMalformedTokenForAnotherChipDoesNotHideThisChipsToken) {
+  // Tokens the host edited: only a token for the asked chip may make the lookup fail.
+  const Luks2Volume v = sample_volume(2);  // token 0: chip 00.., token 1: chip 01..
+  Luks2Header h = parse_luks2_header(build_luks2_headers(v), "disk.img");
+  h.metadata["tokens"]["5"] = {{"type", kImageTokenType}, {"chip_id", 12345}};
+  h.metadata["tokens"]["6"] = {
+      {"type", kImageTokenType}, {"chip_id", to_hex(Bytes(16, 2))}, {"certificate", "%%"}};
+  h.metadata["tokens"]["7"] = 42;
+  h.metadata["tokens"]["8"] = {{"type", 7}, {"chip_id", to_hex(Bytes(16, 1))}};
+  const auto certs = certificates_for_chip(h, Bytes(16, 1));
+  ASSERT_EQ(certs.size(), 1u);
+  EXPECT_EQ(certs[0][0], 1);
+  // This chip's own token with a certificate that is not base64 is refused by name.
+  try {
+    (void)certificates_for_chip(h, Bytes(16, 2));
+    ADD_FAILURE() << "a non-base64 certificate was accepted";
+  } catch (const ImageError& e) {
+    EXPECT_EQ(e.code(), ImageErrc::bad_header);
+    EXPECT_NE(std::string(e.what()).find("token 6"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Luks2, RefusesABadChecksum) {
   Bytes headers = build_luks2_headers(sample_volume(1));
   Bytes edited = headers;

@@ -1,6 +1,10 @@
 // Identity directories: layout, permissions, --force, crash safety and the fuse loader.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+
 #include "common/file_io.h"
 #include "crypto/suite.h"
 #include "pki/identity.h"
@@ -90,6 +94,67 @@ TEST(Identity, CorruptDescriptorsGetClearErrors) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("chip"), std::string::npos) << e.what();
     }
+  }
+}
+
+// The descriptors are files anyone can edit: cut at every length, bytes changed at
+// random (fixed seed), every field given a value of another JSON type. Loading may only
+// refuse with PkiError naming the file, never another exception.
+TEST(Identity, DescriptorsTruncatedMutatedAndMistypedOnlyGivePkiErrors) {
+  test::TempDir dir;
+  create_vendor(dir / "vendor", SuiteId::sm, "V", false);
+  create_chip(dir / "vendor", dir / "chip", false);
+  create_provider(dir / "provider", SuiteId::nist, "P", false);
+  struct Descriptor {
+    fs::path dir;
+    std::string name;
+    std::function<void()> load;
+  };
+  const std::vector<Descriptor> descriptors{
+      {dir / "vendor", "vendor.json", [&] { (void)load_vendor(dir / "vendor"); }},
+      {dir / "chip", "chip.json", [&] { (void)load_chip(dir / "chip"); }},
+      {dir / "provider", "provider.json", [&] { (void)load_provider(dir / "provider"); }},
+  };
+  std::mt19937_64 rng(1717);
+  for (const Descriptor& d : descriptors) {
+    SCOPED_TRACE(d.name);
+    const fs::path file = d.dir / d.name;
+    const std::string original = read_text_file(file);
+    const auto try_load = [&](const std::string& text) {
+      write_text_file_atomic(file, text);
+      try {
+        d.load();
+      } catch (const PkiError& e) {
+        EXPECT_NE(std::string(e.what()).find(d.name), std::string::npos) << e.what();
+      }
+    };
+    for (std::size_t n = 0; n < original.size(); ++n) try_load(original.substr(0, n));
+    for (int round = 0; round < 300; ++round) {
+      std::string text = original;
+      for (std::uint64_t i = 0; i < 1 + rng() % 4; ++i) {
+        text[rng() % text.size()] = static_cast<char>(rng() % 128);
+      }
+      try_load(text);
+    }
+    const nlohmann::json doc = nlohmann::json::parse(original);
+    const std::vector<nlohmann::json> values{nullptr,
+                                             1,
+                                             -1,
+                                             2.5,
+                                             true,
+                                             "",
+                                             "zz",
+                                             nlohmann::json::array({1, "a"}),
+                                             nlohmann::json::object({{"x", 1}})};
+    for (const auto& field : doc.items()) {
+      for (const nlohmann::json& other : values) {
+        nlohmann::json edited = doc;
+        edited[field.key()] = other;
+        try_load(edited.dump());
+      }
+    }
+    write_text_file_atomic(file, original);
+    EXPECT_NO_THROW(d.load());
   }
 }
 

@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,24 +10,39 @@
 #include <utility>
 
 #include "common/checked.h"
+#include "common/common_error.h"
+#include "common/file_io.h"
 #include "hw/hw_error.h"
 
 namespace cvmsim::hw {
 
 BlockFile::BlockFile(const std::filesystem::path& path, bool writable)
     : path_(path), writable_(writable) {
-  fd_ = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd_ < 0) {
-    throw HwError(HwErrc::io, fmt::format("cannot open disk image {}: {}", path.string(),
-                                          std::strerror(errno)));
+  try {
+    // The type is checked before any read or write: a FIFO is refused, never waited on.
+    RegularFile file(path, writable);
+    size_ = file.size();
+    fd_ = file.release();
+  } catch (const CommonError& e) {
+    throw HwError(HwErrc::io, fmt::format("disk image: {}", e.what()));
   }
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+  // One writer or any number of readers, for as long as the disk is attached: two runs
+  // writing one image would interleave their sectors and lose updates. flock() locks
+  // belong to this open file, so the lock ends when the file is closed, also on a crash.
+  if (::flock(fd_, (writable ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    const int err = errno;
     ::close(fd_);
     fd_ = -1;
-    throw HwError(HwErrc::io, fmt::format("disk image {} is not a regular file", path.string()));
+    if (err == EWOULDBLOCK) {
+      throw HwError(HwErrc::busy,
+                    fmt::format("disk image {} is in use: {}", path.string(),
+                                writable ? "another run has it attached (a disk has one writer; "
+                                           "readers may share it with --image-read-only)"
+                                         : "another run has it attached for writing"));
+    }
+    throw HwError(HwErrc::io,
+                  fmt::format("cannot lock disk image {}: {}", path.string(), std::strerror(err)));
   }
-  size_ = static_cast<std::uint64_t>(st.st_size);
 }
 
 BlockFile::BlockFile(BlockFile&& other) noexcept

@@ -100,6 +100,11 @@ class DiskController {
   // holds only ciphertext of the data segment). Throws HwError{bad_dma} for a bad port.
   BlockFile& backing(std::uint32_t port);
   [[nodiscard]] bool has_port(std::uint32_t port) const { return ports_.contains(port); }
+  // Whether the port's file was attached for writing (false for an unknown port).
+  [[nodiscard]] bool port_writable(std::uint32_t port) const {
+    const auto it = ports_.find(port);
+    return it != ports_.end() && it->second.writable();
+  }
   // The interrupt line: called after every completed (or failed) transfer.
   using InterruptLine = std::function<void(const DmaCompletion&)>;
   void set_interrupt_line(InterruptLine line) { interrupt_ = std::move(line); }

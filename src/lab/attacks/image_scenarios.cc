@@ -2,7 +2,6 @@
 // untrusted provider, tampered LUKS2 metadata (the 2025 CVE class against confidential-VM
 // disks), replayed ciphertext sectors, and DMA aimed at another VM's memory.
 #include <fmt/format.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 
@@ -12,9 +11,9 @@
 #include "image/image_cert.h"
 #include "image/image_file.h"
 #include "image/luks2.h"
-#include "image/luks2_layout.h"
 #include "lab/attacks/lab_bench.h"
 #include "lab/attacks/scenarios.h"
+#include "lab/image_edit.h"
 #include "pki/identity.h"
 
 namespace cvmsim::lab::attacks {
@@ -75,33 +74,11 @@ Outcome image_other_chip(const RunOptions& o) {
                              "an image packed for chip 1 was plugged into a VM on chip 0");
 }
 
-Bytes::iterator at(Bytes& bytes, std::uint64_t offset) {
-  return bytes.begin() + static_cast<std::ptrdiff_t>(offset);
-}
-
-// Rewrites the primary LUKS2 header of `image` after `edit` changed its JSON, and reseals
-// the checksum, as an attacker with the file would.
-void rewrite_metadata(const fs::path& image, const std::function<void(nlohmann::json&)>& edit) {
-  Bytes bytes = read_file(image);
-  const image::Luks2Header header = image::parse_luks2_header(bytes, image.string());
-  nlohmann::json metadata = header.metadata;
-  edit(metadata);
-  const std::string text = metadata.dump();
-  const std::uint64_t area = header.header_size - image::kLuks2BinaryHeaderSize;
-  if (text.size() >= area) throw AttackError(AttackErrc::inconclusive, "edited JSON too large");
-  namespace layout = image::luks2_layout;
-  std::fill_n(at(bytes, image::kLuks2BinaryHeaderSize), area, 0);
-  std::copy(text.begin(), text.end(), at(bytes, image::kLuks2BinaryHeaderSize));
-  std::fill_n(at(bytes, layout::kChecksumOffset), layout::kChecksumSize, 0);
-  SHA256(bytes.data(), header.header_size, bytes.data() + layout::kChecksumOffset);
-  write_file_atomic(image, bytes);
-}
-
 Outcome image_forged_signature(const RunOptions& o) {
   Bench bench(o);
   const auto image = bench.world().dir() / "disk.img";
   bench.world().make_image(demo_spec(), image);
-  rewrite_metadata(image, [](nlohmann::json& m) {
+  rewrite_luks2_metadata(image, [](nlohmann::json& m) {
     for (auto& [id, token] : m["tokens"].items()) {
       if (token.value("type", "") != image::kImageTokenType) continue;
       const auto der = image::base64_decode(token["certificate"].get<std::string>());
@@ -141,7 +118,7 @@ Outcome luks2_tamper(const RunOptions& o, const std::string& what,
   Bench bench(o);
   const auto image = bench.world().dir() / "disk.img";
   bench.world().make_image(demo_spec(), image);
-  rewrite_metadata(image, [&](nlohmann::json& m) { edit(m["segments"]["0"]); });
+  rewrite_luks2_metadata(image, [&](nlohmann::json& m) { edit(m["segments"]["0"]); });
   const image::Luks2Header edited = image::read_luks2_header_file(image);
   const vmm::RunResult run = boot(bench, image);
   Outcome out;

@@ -1,0 +1,345 @@
+// Issue 17: the PSP answers host-controlled image input with a status, never an exception,
+// and a disk the host attached read-only (or that another run holds) is refused by name.
+//
+// The secure-call level drives IMAGE_CERT and DISK_IO the way image_boot does, but from
+// the test: a VM without memory encryption (key slot 0), whose request page and header
+// buffer the host can therefore write in plaintext, mapped by NPT_MAP like any other
+// guest memory. The end-to-end level boots image_boot and disk_demo on the same images.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <random>
+
+#include "common/file_io.h"
+#include "hw/hw_error.h"
+#include "image/image_file.h"
+#include "lab/image_edit.h"
+#include "lab/world.h"
+#include "support/temp_dir.h"
+
+namespace cvmsim::lab {
+namespace {
+
+namespace fs = std::filesystem;
+using crypto::SuiteId;
+
+Bytes guest(const std::string& name) {
+  return read_file(std::string(CVMSIM_GUEST_DIR) + "/" + name + ".bin");
+}
+
+ImageSpec demo_image() {
+  ImageSpec spec;
+  spec.volume.kernel = guest("disk_demo");
+  const std::string motd = "a hostile host";
+  spec.volume.files.push_back({"motd", Bytes(motd.begin(), motd.end())});
+  return spec;
+}
+
+void put(Bytes& page, std::size_t at, std::uint64_t v, int width) {
+  for (int i = 0; i < width; ++i) {
+    page[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  }
+}
+
+std::uint64_t get(ByteView page, std::size_t at, int width) {
+  std::uint64_t v = 0;
+  for (int i = width - 1; i >= 0; --i) v = (v << 8) | page[at + static_cast<std::size_t>(i)];
+  return v;
+}
+
+// A VM launched with image_boot and `image` attached, whose secure calls the test makes.
+class SecureCallBench {
+ public:
+  static constexpr std::uint64_t kRequestGpa = 0x800000;
+  static constexpr std::uint64_t kBufferGpa = 0x801000;
+
+  SecureCallBench(const World& world, const fs::path& image, bool writable = true)
+      : platform_(world.chip_dir()), vmm_(platform_) {
+    measure::Policy policy;
+    policy.memory_encryption = false;  // the host writes the request in plaintext
+    vmm::LaunchRequest request = world.launch_request(guest("image_boot"), policy);
+    request.disk = image;
+    request.disk_writable = writable;
+    vm_ = vmm_.launch(request);
+    header_ = read_file(image, 1ull << 30);
+    header_.resize(image::read_luks2_header_file(image).header_size);
+    map(kRequestGpa, 1 + header_.size() / hw::kFrameSize);
+  }
+
+  // IMAGE_CERT over the image's header as the host holds it now.
+  psp::Response image_cert() {
+    write_guest(kBufferGpa, header_);
+    Bytes page = header(psp::SecureCallId::image_cert);
+    put(page, 32, kBufferGpa, 8);
+    put(page, 40, header_.size(), 4);
+    return call(page);
+  }
+  // DISK_IO of one 4 KiB block at sector `start` of the data segment.
+  psp::Response disk_io(std::uint64_t start, bool write) {
+    Bytes page = header(psp::SecureCallId::disk_io);
+    put(page, 32, start, 8);
+    put(page, 40, 4096, 4);
+    put(page, 44, write ? 1 : 0, 2);
+    put(page, 48, 1, 4);
+    put(page, 56, kBufferGpa, 8);
+    return call(page);
+  }
+  // The status and detail the guest finds in its page.
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> guest_status() const {
+    return {get(last_page_, 16, 4), get(last_page_, 20, 4)};
+  }
+
+ private:
+  Bytes header(psp::SecureCallId id) {
+    Bytes page(psp::kSecureCallPageSize, 0);
+    put(page, 0, psp::kSecureCallMagic, 4);
+    put(page, 4, psp::kSecureCallVersion, 2);
+    put(page, 6, static_cast<std::uint16_t>(id), 2);
+    put(page, 8, ++sequence_, 8);
+    return page;
+  }
+  psp::Response call(const Bytes& page) {
+    write_guest(kRequestGpa, page);
+    const psp::Response r = platform_.psp().execute(psp::SecureCall{vm_, kRequestGpa});
+    last_page_.resize(page.size());
+    platform_.memory_controller().read(hpa_, last_page_, hw::kHostAccess);
+    return r;
+  }
+  void map(std::uint64_t gpa, std::uint64_t pages) {
+    const auto run = platform_.frames().allocate(pages);
+    ASSERT_TRUE(run);
+    hpa_ = run->hpa;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const psp::Response r =
+          platform_.psp().execute(psp::NptMap{vm_, gpa, run->hpa, pages, {true, false, false}});
+      if (r.ok()) return;
+      ASSERT_EQ(r.result.status, psp::Status::resource_exhausted);
+      psp::NptDonate donate{vm_, {}};
+      for (std::uint64_t i = 0; i < r.result.detail; ++i) {
+        donate.frames.push_back(platform_.frames().allocate(1)->hpa);
+      }
+      ASSERT_TRUE(platform_.psp().execute(donate).ok());
+    }
+    FAIL() << "NPT_MAP of the request pages failed";
+  }
+  void write_guest(std::uint64_t gpa, ByteView data) {
+    platform_.memory_controller().write(hpa_ + (gpa - kRequestGpa), data, hw::kHostAccess);
+  }
+
+  vmm::Platform platform_;
+  vmm::Vmm vmm_;
+  psp::VmHandle vm_ = 0;
+  std::uint64_t hpa_ = 0;  // the frame of kRequestGpa; the buffer follows it
+  std::uint64_t sequence_ = 0;
+  Bytes header_;
+  Bytes last_page_;
+};
+
+// Bad-certificate detail words (docs/formats.md, "Secure calls").
+constexpr std::uint64_t kNoneForChip = 2;
+constexpr std::uint64_t kMalformed = 3;
+
+struct TokenEdit {
+  const char* what;
+  std::function<void(nlohmann::json&)> edit;  // applied to the whole JSON
+  std::optional<std::uint64_t> refusal;       // bad_certificate detail; none: accepted
+};
+
+std::vector<TokenEdit> token_edits() {
+  const auto own = [](std::function<void(nlohmann::json&)> edit) {
+    return [edit](nlohmann::json& m) {
+      for (auto& [id, token] : m["tokens"].items()) {
+        if (token["type"] == image::kImageTokenType) edit(token);
+      }
+    };
+  };
+  const auto add = [](nlohmann::json token) {
+    return [token](nlohmann::json& m) { m["tokens"]["9"] = token; };
+  };
+  return {
+      {"own chip_id as a number", own([](nlohmann::json& t) { t["chip_id"] = 12345; }),
+       kNoneForChip},
+      {"own certificate not base64",
+       own([](nlohmann::json& t) { t["certificate"] = "%%% not base64 %%%"; }), kMalformed},
+      {"own certificate as a number", own([](nlohmann::json& t) { t["certificate"] = 5; }),
+       kMalformed},
+      {"own certificate base64 of garbage",
+       own([](nlohmann::json& t) { t["certificate"] = "AAAA"; }), kMalformed},
+      {"another chip's token not base64",
+       add({{"type", image::kImageTokenType},
+            {"chip_id", std::string(32, 'a')},
+            {"certificate", "%%%"}}),
+       std::nullopt},
+      {"another token with chip_id a number",
+       add({{"type", image::kImageTokenType}, {"chip_id", 7}, {"certificate", 7}}), std::nullopt},
+      {"a token that is not an object", add(42), std::nullopt},
+      {"a token whose type is not a string", add({{"type", {1, 2}}}), std::nullopt},
+  };
+}
+
+class HostileImage : public ::testing::TestWithParam<SuiteId> {};
+
+TEST_P(HostileImage, TheImageCertServiceAnswersEveryEditedTokenWithAStatus) {
+  test::TempDir dir;
+  World world(dir.path(), GetParam());
+  const fs::path image = dir.path() / "disk.img";
+  world.make_image(demo_image(), image);
+  const Bytes original = read_file(image, 1ull << 30);
+  for (const TokenEdit& e : token_edits()) {
+    SCOPED_TRACE(e.what);
+    write_file_atomic(image, original);
+    rewrite_luks2_metadata(image, e.edit);
+    SecureCallBench bench(world, image);
+    const psp::Response r = bench.image_cert();
+    if (e.refusal) {
+      EXPECT_EQ(r.result.status, psp::Status::bad_certificate);
+      EXPECT_EQ(r.result.detail, *e.refusal);
+      EXPECT_EQ(bench.guest_status(),
+                std::make_pair(std::uint64_t{15}, *e.refusal));  // what the guest reads
+    } else {
+      EXPECT_TRUE(r.ok()) << psp::to_string(r.result.status) << " " << r.result.detail;
+      EXPECT_EQ(bench.guest_status().first, 0u);
+      EXPECT_TRUE(bench.disk_io(0, false).ok());  // the key is in place: the disk reads
+    }
+  }
+}
+
+TEST_P(HostileImage, ABootOnAnEditedTokenEndsWithTheRefusalOnTheConsole) {
+  test::TempDir dir;
+  World world(dir.path(), GetParam());
+  const fs::path image = dir.path() / "disk.img";
+  world.make_image(demo_image(), image);
+  const Bytes original = read_file(image, 1ull << 30);
+  for (const TokenEdit& e : token_edits()) {
+    SCOPED_TRACE(e.what);
+    write_file_atomic(image, original);
+    rewrite_luks2_metadata(image, e.edit);
+    vmm::Platform platform(world.chip_dir());
+    vmm::Vmm vmm(platform);
+    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
+    request.disk = image;
+    const psp::VmHandle vm = vmm.launch(request);
+    const vmm::RunResult r = vmm.run(vm);
+    if (e.refusal) {
+      EXPECT_EQ(r.exit_status, 12u) << r.console << r.detail;
+      EXPECT_NE(
+          r.console.find(fmt::format("IMAGE_CERT failed: PSP status 15 (detail {})", *e.refusal)),
+          std::string::npos)
+          << r.console;
+      EXPECT_EQ(r.stats.secure_calls_refused, 1u);
+    } else {
+      EXPECT_EQ(r.exit_status, 0u) << r.console << r.detail;
+      EXPECT_NE(r.console.find("boot number"), std::string::npos) << r.console;
+    }
+  }
+}
+
+TEST_P(HostileImage, TwoWritersOfOneImageAreRefusedReadersShare) {
+  test::TempDir dir;
+  World world(dir.path(), GetParam());
+  const fs::path image = dir.path() / "disk.img";
+  world.make_image(demo_image(), image);
+  const auto launch = [&](vmm::Vmm& vmm, bool writable) {
+    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
+    request.disk = image;
+    request.disk_writable = writable;
+    return vmm.launch(request);
+  };
+  vmm::Platform first_platform(world.chip_dir());
+  vmm::Vmm first(first_platform);
+  launch(first, true);
+  vmm::Platform second_platform(world.chip_dir());
+  vmm::Vmm second(second_platform);
+  for (const bool writable : {true, false}) {
+    try {
+      launch(second, writable);
+      ADD_FAILURE() << "a second user of a written image was not refused";
+    } catch (const hw::HwError& e) {
+      EXPECT_EQ(e.code(), hw::HwErrc::busy);
+      EXPECT_NE(std::string(e.what()).find(image.string()), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_P(HostileImage, AReadOnlyDiskReadsAndRefusesWritesWithWriteProtected) {
+  test::TempDir dir;
+  World world(dir.path(), GetParam());
+  const fs::path image = dir.path() / "disk.img";
+  world.make_image(demo_image(), image);
+  const Bytes before = read_file(image, 1ull << 30);
+  {
+    // Two read-only users at once; each reads, neither may write.
+    SecureCallBench a(world, image, /*writable=*/false);
+    SecureCallBench b(world, image, /*writable=*/false);
+    for (SecureCallBench* bench : {&a, &b}) {
+      ASSERT_TRUE(bench->image_cert().ok());
+      EXPECT_TRUE(bench->disk_io(0, false).ok());
+      const psp::Response w = bench->disk_io(0, true);
+      EXPECT_EQ(w.result.status, psp::Status::write_protected);
+      EXPECT_EQ(bench->guest_status().first,
+                static_cast<std::uint64_t>(psp::Status::write_protected));
+    }
+  }
+  {
+    vmm::Platform platform(world.chip_dir());
+    vmm::Vmm vmm(platform);
+    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
+    request.disk = image;
+    request.disk_writable = false;
+    const vmm::RunResult r = vmm.run(vmm.launch(request));
+    EXPECT_EQ(r.exit_status, 22u) << r.console;
+    EXPECT_NE(r.console.find("writing the state block failed: PSP status 19"), std::string::npos)
+        << r.console;
+  }
+  EXPECT_EQ(read_file(image, 1ull << 30), before);
+}
+
+TEST_P(HostileImage, RandomMailboxCommandsFromTheHostAlwaysGetAStatus) {
+  // The host owns every field of every command: random handles, addresses, counts and
+  // request pages (fixed seed) must each be answered, never thrown out of the PSP.
+  test::TempDir dir;
+  World world(dir.path(), GetParam());
+  const fs::path image = dir.path() / "disk.img";
+  world.make_image(demo_image(), image);
+  vmm::Platform platform(world.chip_dir());
+  vmm::Vmm vmm(platform);
+  vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
+  request.disk = image;
+  const psp::VmHandle vm = vmm.launch(request);
+  std::mt19937_64 rng(17);
+  const auto any = [&](std::uint64_t small) {
+    return rng() % 2 == 0 ? rng() % small : rng();
+  };
+  const std::uint64_t memory = platform.memory_controller().memory().size();
+  for (int round = 0; round < 3000; ++round) {
+    const psp::VmHandle target = rng() % 4 == 0 ? static_cast<psp::VmHandle>(rng()) : vm;
+    psp::Command command;
+    switch (rng() % 6) {
+      case 0:
+        command = psp::NptMap{target, any(1ull << 32) & ~0xfffull, any(memory), any(1024),
+                              {rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0}};
+        break;
+      case 1: command = psp::NptUnmap{target, any(1ull << 32), any(1024)}; break;
+      case 2: command = psp::NptDonate{target, {any(memory), any(memory)}}; break;
+      case 3: command = psp::DiskAttach{target, static_cast<std::uint32_t>(any(4))}; break;
+      case 4:  // the firmware's first page (not a request) or anywhere
+        command = psp::SecureCall{target, rng() % 2 == 0 ? 0x100000 : any(1ull << 32)};
+        break;
+      default: command = psp::LaunchUpdate{target, any(1ull << 32), measure::PageType::firmware,
+                                           any(memory), Bytes(rng() % 8192)};
+    }
+    psp::Response r;
+    ASSERT_NO_THROW(r = platform.psp().execute(command)) << psp::command_name(command);
+    EXPECT_LT(static_cast<std::uint32_t>(r.result.status), psp::kStatusCount);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Suites, HostileImage, ::testing::Values(SuiteId::sm, SuiteId::nist),
+                         [](const auto& param_info) {
+                           return std::string(crypto::to_string(param_info.param));
+                         });
+
+}  // namespace
+}  // namespace cvmsim::lab
