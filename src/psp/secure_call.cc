@@ -1,6 +1,8 @@
 #include "psp/secure_call.h"
 
 #include <algorithm>
+#include <type_traits>
+#include <variant>
 
 #include "common/checked.h"
 
@@ -105,15 +107,53 @@ ParsedSecureCall parse_secure_call(ByteView page) {
   return parsed;
 }
 
+Bytes encode_secure_call(const SecureCallRequest& request) {
+  Bytes page(kSecureCallPageSize, 0);
+  put_le(page, kMagicAt, kSecureCallMagic, 4);
+  put_le(page, kVersionAt, kSecureCallVersion, 2);
+  put_le(page, kCallAt, request.call.index() + 1, 2);
+  put_le(page, kSequenceAt, request.sequence, 8);
+  std::visit(
+      [&](const auto& call) {
+        using T = std::decay_t<decltype(call)>;
+        if constexpr (std::is_same_v<T, ImageCertCall>) {
+          put_le(page, kArgsAt, call.header_gpa, 8);
+          put_le(page, kArgsAt + 8, call.header_length, 4);
+        } else if constexpr (std::is_same_v<T, DiskIoCall>) {
+          put_le(page, kArgsAt, call.start, 8);
+          put_le(page, kArgsAt + 8, call.length, 4);
+          put_le(page, kArgsAt + 12, call.flush ? 2 : call.write ? 1 : 0, 2);
+          put_le(page, kArgsAt + 14, call.raw ? 1 : 0, 2);
+          put_le(page, kArgsAt + 16, call.page_gpas.size(), 4);
+          // Never past the page: the parser refuses more than kMaxDiskIoPages anyway.
+          const std::size_t listed = std::min(call.page_gpas.size(), kMaxDiskIoPages);
+          for (std::size_t i = 0; i < listed; ++i) {
+            put_le(page, kArgsAt + 24 + 8 * i, call.page_gpas[i], 8);
+          }
+        } else {
+          std::copy(call.report_data.begin(), call.report_data.end(),
+                    page.begin() + static_cast<std::ptrdiff_t>(kArgsAt));
+        }
+      },
+      request.call);
+  return page;
+}
+
 void write_response(SecureCallId call, const SecureCallResponse& response, MutableByteView page) {
-  put_le(page, kStatusAt, static_cast<std::uint32_t>(response.result.status), 4);
-  put_le(page, kDetailAt, static_cast<std::uint32_t>(response.result.detail), 4);
-  if (!response.result.ok()) return;
+  constexpr std::size_t kReportLengthAt = kArgsAt + 64, kReportAt = kArgsAt + 72;
+  if (page.size() != kSecureCallPageSize) return;  // not a request page: nothing to answer in
+  Result result = response.result;
+  if (result.ok() && call == SecureCallId::attest &&
+      response.report.size() > page.size() - kReportAt) {
+    result = Result::failure(Status::internal_error, response.report.size());
+  }
+  put_le(page, kStatusAt, static_cast<std::uint32_t>(result.status), 4);
+  put_le(page, kDetailAt, static_cast<std::uint32_t>(result.detail), 4);
+  if (!result.ok()) return;
   if (call == SecureCallId::image_cert) {
     put_le(page, kArgsAt + 16, response.sector_size, 4);
     put_le(page, kArgsAt + 24, response.data_sectors, 8);
   } else if (call == SecureCallId::attest) {
-    constexpr std::size_t kReportLengthAt = kArgsAt + 64, kReportAt = kArgsAt + 72;
     put_le(page, kReportLengthAt, response.report.size(), 4);
     std::copy(response.report.begin(), response.report.end(),
               page.begin() + static_cast<std::ptrdiff_t>(kReportAt));

@@ -29,6 +29,7 @@ enum class SecureCallId : std::uint16_t { image_cert = 1, disk_io = 2, attest = 
 struct ImageCertCall {
   std::uint64_t header_gpa = 0;
   std::uint32_t header_length = 0;
+  bool operator==(const ImageCertCall&) const = default;
 };
 
 // DISK_IO: move `length` bytes between the VM's disk and the listed guest pages.
@@ -39,16 +40,19 @@ struct DiskIoCall {
   std::uint64_t start = 0;  // keyed: sector of the data segment; raw: byte offset (x 512)
   std::uint32_t length = 0;
   std::vector<std::uint64_t> page_gpas;  // page-aligned, one per 4 KiB of the buffer
+  bool operator==(const DiskIoCall&) const = default;
 };
 
 // ATTEST: report_data (the tenant's nonce) -> a signed report in the response.
 struct AttestCall {
   std::array<std::uint8_t, 64> report_data{};
+  bool operator==(const AttestCall&) const = default;
 };
 
 struct SecureCallRequest {
   std::uint64_t sequence = 0;
   std::variant<ImageCertCall, DiskIoCall, AttestCall> call;
+  bool operator==(const SecureCallRequest&) const = default;
 };
 
 // Parses a request page. On failure returns the status the PSP writes back
@@ -58,6 +62,11 @@ struct ParsedSecureCall {
   SecureCallRequest request;
 };
 ParsedSecureCall parse_secure_call(ByteView page);
+
+// The request page a guest writes for `request` (what the guest SDK's secure.c lays out),
+// for host-side tools and tests. parse_secure_call(encode_secure_call(r)) gives back r for
+// every request the parser accepts.
+Bytes encode_secure_call(const SecureCallRequest& request);
 
 // Response fields, written into the request page by write_response().
 struct SecureCallResponse {
@@ -70,7 +79,9 @@ struct SecureCallResponse {
 };
 
 // Writes status, detail and the call's response fields into `page` (which holds the
-// request), leaving the request header (magic, call, sequence) as the guest wrote it.
+// request), leaving the request header (magic, call, sequence) as the guest wrote it. A
+// report longer than the page can hold is never written past it: the page then says
+// internal_error (detail: the report's length).
 void write_response(SecureCallId call, const SecureCallResponse& response, MutableByteView page);
 
 }  // namespace cvmsim::psp

@@ -148,5 +148,49 @@ TEST(SecureCall, ResponsesLeaveTheRequestHeaderAndCarryTheReport) {
   EXPECT_EQ(page[20], 43);
 }
 
+TEST(SecureCall, AReportLongerThanThePageIsRefusedInThePageNotWrittenPastIt) {
+  Bytes page = request(3, 7);
+  page.push_back(0x5a);  // a canary just past the page (ASan would also see the overrun)
+  SecureCallResponse response;
+  response.report = Bytes(kSecureCallPageSize - 104 + 1, 0xab);
+  write_response(SecureCallId::attest, response, MutableByteView(page).first(kSecureCallPageSize));
+  EXPECT_EQ(page[16], static_cast<std::uint8_t>(Status::internal_error));
+  EXPECT_EQ(page[20] | (page[21] << 8), kSecureCallPageSize - 104 + 1);  // detail: its length
+  EXPECT_EQ(page[104], 0);  // nothing of the report was written
+  EXPECT_EQ(page.back(), 0x5a);
+  // Exactly what fits is written whole.
+  response.report.pop_back();
+  write_response(SecureCallId::attest, response, MutableByteView(page).first(kSecureCallPageSize));
+  EXPECT_EQ(page[16], 0);
+  EXPECT_EQ(page[kSecureCallPageSize - 1], 0xab);
+  EXPECT_EQ(page.back(), 0x5a);
+}
+
+TEST(SecureCall, EveryRequestEncodesToAPageThatParsesBackToIt) {
+  std::array<std::uint8_t, 64> nonce{};
+  nonce[0] = 1;
+  nonce[63] = 0xff;
+  DiskIoCall longest{false, true, false, 1ull << 40, kMaxDiskIoPages * 4096, {}};
+  for (std::uint64_t i = 0; i < kMaxDiskIoPages; ++i) longest.page_gpas.push_back(i << 12);
+  const std::vector<SecureCallRequest> requests = {
+      {1, ImageCertCall{0x300000, kMaxCertificateHeader}},
+      {2, DiskIoCall{false, false, false, 8, 8192, {0x400000, 0x7000}}},
+      {3, longest},
+      {4, DiskIoCall{true, false, false, 1, 100, {0x1000}}},
+      {5, DiskIoCall{false, false, true, 0, 0, {}}},
+      {~std::uint64_t{0}, AttestCall{nonce}},
+  };
+  for (const SecureCallRequest& r : requests) {
+    const ParsedSecureCall parsed = parse_secure_call(encode_secure_call(r));
+    ASSERT_TRUE(parsed.result.ok())
+        << "call " << r.call.index() << " detail " << parsed.result.detail;
+    EXPECT_EQ(parsed.request, r) << "call " << r.call.index();
+  }
+  // The layout is the documented one: the fields the tests above write by hand.
+  Bytes by_hand = disk_io(0, 4096, 1);
+  put(by_hand, 8, 9, 8);
+  EXPECT_EQ(encode_secure_call({9, DiskIoCall{false, false, false, 0, 4096, {0x800000}}}), by_hand);
+}
+
 }  // namespace
 }  // namespace cvmsim::psp
