@@ -1,5 +1,6 @@
 #include "crypto/key.h"
 
+#include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
@@ -9,7 +10,6 @@
 #include <openssl/x509.h>
 
 #include <array>
-#include <fmt/format.h>
 
 #include "crypto/crypto_error.h"
 #include "crypto/openssl_ptr.h"
@@ -41,8 +41,8 @@ SuiteId detect_suite(EVP_PKEY* pkey, std::string_view what) {
     }
   }
   throw CryptoError(CryptoErrc::bad_key,
-                    fmt::format("{}: key type {} is not supported; expected SM2 or EC P-384",
-                                what, EVP_PKEY_get0_type_name(pkey)));
+                    fmt::format("{}: key type {} is not supported; expected SM2 or EC P-384", what,
+                                EVP_PKEY_get0_type_name(pkey)));
 }
 
 bool has_private_part(EVP_PKEY* pkey) {
@@ -60,8 +60,8 @@ std::string bio_to_string(BIO* bio) {
 
 EvpPkeyPtr try_decode(ByteView input, int selection) {
   EVP_PKEY* raw = nullptr;
-  DecoderCtxPtr ctx(OSSL_DECODER_CTX_new_for_pkey(&raw, nullptr, nullptr, nullptr, selection,
-                                                  nullptr, nullptr));
+  DecoderCtxPtr ctx(
+      OSSL_DECODER_CTX_new_for_pkey(&raw, nullptr, nullptr, nullptr, selection, nullptr, nullptr));
   if (!ctx) return nullptr;
   const unsigned char* data = input.data();
   std::size_t length = input.size();
@@ -74,7 +74,9 @@ EvpPkeyPtr try_decode(ByteView input, int selection) {
 
 }  // namespace
 
-void Key::Free::operator()(evp_pkey_st* p) const noexcept { EVP_PKEY_free(p); }
+void Key::Free::operator()(evp_pkey_st* p) const noexcept {
+  EVP_PKEY_free(p);
+}
 
 Key Key::generate(SuiteId suite) {
   EVP_PKEY* raw = suite == SuiteId::sm ? EVP_PKEY_Q_keygen(nullptr, nullptr, "SM2")
@@ -128,6 +130,13 @@ Bytes Key::public_der() const {
   return out;
 }
 
-Key Key::public_only() const { return parse(public_der(), "public key"); }
+Key Key::public_only() const {
+  return parse(public_der(), "public key");
+}
+
+Key Key::share() const {
+  EVP_PKEY_up_ref(pkey_.get());
+  return Key(std::unique_ptr<evp_pkey_st, Free>(pkey_.get()), suite_, has_private_);
+}
 
 }  // namespace cvmsim::crypto

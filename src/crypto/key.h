@@ -27,8 +27,11 @@ class Key {
 
   [[nodiscard]] std::string private_pem() const;  // PKCS#8; throws if public only
   [[nodiscard]] std::string public_pem() const;
-  [[nodiscard]] Bytes public_der() const;          // SubjectPublicKeyInfo
+  [[nodiscard]] Bytes public_der() const;  // SubjectPublicKeyInfo
   [[nodiscard]] Key public_only() const;
+  // Another handle on the same key (OpenSSL's reference count): keys are never changed
+  // after creation, so handles can be shared instead of parsing the key again.
+  [[nodiscard]] Key share() const;
 
   [[nodiscard]] evp_pkey_st* get() const noexcept { return pkey_.get(); }
 

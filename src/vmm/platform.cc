@@ -11,11 +11,14 @@ constexpr std::uint64_t kHostReserved = 16ull << 20;
 }  // namespace
 
 Platform::Platform(const std::filesystem::path& chip_dir, const PlatformOptions& options)
+    : Platform(psp::load_chip_fuses(chip_dir), options) {}
+
+Platform::Platform(psp::ChipFuses fuses, const PlatformOptions& options)
     : trace_(options.trace),
       memory_(options.host_memory),
-      mc_(memory_, pki::load_chip(chip_dir).suite),
+      mc_(memory_, fuses.identity.suite),
       disks_(mc_),
-      psp_(std::make_unique<psp::Psp>(mc_, disks_, psp::load_chip_fuses(chip_dir), options.psp)),
+      psp_(std::make_unique<psp::Psp>(mc_, disks_, std::move(fuses), options.psp)),
       frames_(kHostReserved, (options.host_memory - kHostReserved) / hw::kFrameSize) {
   if (trace_ != nullptr) {
     trace_->attach(clock_);

@@ -25,6 +25,8 @@ struct PlatformOptions {
 class Platform {
  public:
   Platform(const std::filesystem::path& chip_dir, const PlatformOptions& options = {});
+  // A platform of a chip whose fuses are already loaded (psp::ChipFuses::clone()).
+  explicit Platform(psp::ChipFuses fuses, const PlatformOptions& options = {});
   Platform(const Platform&) = delete;
   Platform& operator=(const Platform&) = delete;
   ~Platform();
