@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 PRESET ?= $(if $(CI),ci,release)
 
-.PHONY: demo test deps build build-asan test-release test-asan bench format tidy clean
+.PHONY: demo test deps build build-asan test-release test-asan bench fuzz fuzz-run format tidy clean
 
 demo: build
 	./build/bin/cvmsim demo
@@ -23,6 +23,16 @@ build-asan: deps
 	cmake --preset asan >/dev/null
 	cmake --build build-asan -j $(JOBS)
 
+# Fuzzing (docs/fuzzing.md): clang-14 + libFuzzer, ASan and UBSan, into build-fuzz/. The
+# replayers of the same harnesses run in `make test` with GCC.
+SECONDS ?= 60
+fuzz:
+	./scripts/install-deps.sh --fuzz
+	./fuzz/build.sh
+
+fuzz-run: fuzz
+	./fuzz/run.sh $(SECONDS)
+
 test-release: build
 	ctest --test-dir build $(CTEST_FLAGS)
 
@@ -39,4 +49,4 @@ tidy: build
 	git ls-files 'src/*.cc' | xargs clang-tidy -p build --quiet
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

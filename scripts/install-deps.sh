@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages cvmsim needs, only those that are missing.
+#   scripts/install-deps.sh          what `make demo` and `make test` need (GCC only)
+#   scripts/install-deps.sh --fuzz   also clang-14 and its libFuzzer, for `make fuzz`
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -7,6 +9,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libgcrypt20-dev libunicorn-dev
   cryptsetup-bin librsvg2-bin libxml2-utils zlib1g-dev
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,5 +23,6 @@ void register_image_commands(CLI::App& app);     // pack
 void register_verify_command(CLI::App& app);     // verify
 void register_attack_commands(CLI::App& app);    // attack list/run/all
 void register_trace_commands(CLI::App& app);     // trace show/diagram/diff/digest
+void register_explore_command(CLI::App& app);    // explore (bounded host sequences)
 
 }  // namespace cvmsim::cli

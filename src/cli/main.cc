@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   register_demo_command(app);
   register_attack_commands(app);
   register_trace_commands(app);
+  register_explore_command(app);
 
   try {
     app.parse(argc, argv);
