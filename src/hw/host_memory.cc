@@ -1,5 +1,3 @@
-#include "hw/host_memory.h"
-
 #include <fmt/format.h>
 #include <sys/mman.h>
 
@@ -7,6 +5,7 @@
 #include <bitset>
 
 #include "common/checked.h"
+#include "hw/host_memory.h"
 #include "hw/hw_error.h"
 
 namespace cvmsim::hw {
@@ -116,6 +115,14 @@ void HostMemory::populate(std::uint64_t hpa, std::uint64_t length) {
     chunk_of(at).populate(first, (chunk_end - at + kFrameSize - 1) / kFrameSize);
     at = chunk_end;
   }
+}
+
+std::uint64_t HostMemory::resident_bytes() const {
+  std::uint64_t frames = 0;
+  chunks_.for_each([&](std::uint64_t, const std::unique_ptr<Chunk>& chunk) {
+    if (chunk) frames += chunk->populated.count();
+  });
+  return frames * kFrameSize;
 }
 
 std::uint8_t* HostMemory::span(std::uint64_t hpa, std::uint64_t length) {

@@ -34,6 +34,8 @@ class HostMemory {
   // Checks that [hpa, hpa + length) is inside the address space without wrapping.
   void check_range(std::uint64_t hpa, std::uint64_t length) const;
   [[nodiscard]] std::uint64_t resident_chunks() const noexcept { return resident_chunks_; }
+  // Bytes of frames made resident (host memory in use).
+  [[nodiscard]] std::uint64_t resident_bytes() const;
 
  private:
   struct Chunk;
