@@ -4,12 +4,14 @@
 #include <unicorn/unicorn.h>
 
 #include <array>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "hw/cpu/fiber.h"
-#include "hw/cpu/region_map.h"
 #include "hw/cpu/unicorn_check.h"
 #include "hw/cpu/watchdog.h"
+#include "hw/cpu/window_tlb.h"
 #include "hw/hw_error.h"
 
 namespace cvmsim::hw {
@@ -54,13 +56,14 @@ std::string_view to_string(VmExit::Kind kind) {
 
 GuestCpu::~GuestCpu() {
   mc_.remove_write_observer(write_observer_);
+  mc_.remove_tag_observer(tag_observer_);
   if (fiber_ && fiber_->started() && !fiber_->finished()) {
     terminating_ = true;
     fiber_->resume();  // unwinds a trapped instruction out of Unicorn; the fiber returns
   }
   fiber_.reset();
   watchdog_.reset();
-  regions_.reset();
+  tlb_.reset();
   if (uc_ != nullptr) uc_close(uc_);
 }
 
@@ -132,48 +135,35 @@ bool GuestCpu::post_fault(VmExit exit) {
 }
 
 bool GuestCpu::apply_pending_flush() {
-  // Unmapping the region drops its translations (tested: a replayed code page runs as
-  // the old code, tests/hw/guest_cpu_test.cc).
   bool code_dropped = false;
-  for (const auto& [begin, end] : regions_->take_stale_code()) {
-    if (regions_->contains(begin)) ++stats_.code_regions_dropped;
-    regions_->drop(begin);
-    code_dropped = true;
-  }
   if (flush_pending_) {
     flush_pending_ = false;
-    regions_->clear();
+    code_dropped = tlb_->clear();
   }
-  return code_dropped;
+  return tlb_->apply_pending() || code_dropped;
 }
 
+// The miss path: the TLB walks, keys and maps once each; only a fault leaves it, to the
+// VMM, and comes back to walk again.
 bool GuestCpu::serve_miss(std::uint64_t gpa, npt::Access access) {
   for (;;) {
     apply_pending_flush();
-    if (access == npt::Access::execute && regions_->mmio_page(gpa) != nullptr) {
-      post_fault(
-          VmExit::of(VmExit::Kind::guest_fault,
-                     fmt::format("instruction fetch at GPA {:#x} from a frame this vCPU sees only "
-                                 "through the memory controller (not under its key)",
-                                 gpa)));
-      return false;
-    }
-    cpu::RegionMap::Fill fill;
+    cpu::WindowTlb::Fill fill;
     try {
-      fill = regions_->fill(gpa, access);
+      fill = tlb_->fill(gpa, access);
     } catch (const std::exception& e) {  // nothing may unwind through Unicorn's C frames
-      fill = {cpu::RegionMap::Outcome::refused, {}, e.what()};
+      fill = {cpu::WindowTlb::Outcome::refused, {}, e.what()};
     }
     switch (fill.outcome) {
-      case cpu::RegionMap::Outcome::mapped:
+      case cpu::WindowTlb::Outcome::mapped:
         // Code is about to be translated from here (for the engine's first block, the one
         // the translation hook does not see).
-        if (access == npt::Access::execute) regions_->note_code(gpa, 1);
+        if (access == npt::Access::execute) tlb_->note_code(gpa, 1);
         return true;
-      case cpu::RegionMap::Outcome::refused:
+      case cpu::WindowTlb::Outcome::refused:
         post_fault(VmExit::of(VmExit::Kind::guest_fault, fill.detail));
         return false;
-      case cpu::RegionMap::Outcome::fault: {
+      case cpu::WindowTlb::Outcome::fault: {
         ++stats_.nested_page_faults;
         VmExit e = VmExit::of(VmExit::Kind::nested_page_fault);
         e.fault = fill.fault;
@@ -182,6 +172,21 @@ bool GuestCpu::serve_miss(std::uint64_t gpa, npt::Access access) {
       }
     }
   }
+}
+
+bool GuestCpu::store_foreign(std::uint64_t gpa, unsigned size, std::uint64_t value) {
+  // The fault is posted after the catch block: post_fault() suspends this fiber, which may
+  // never resume (the vCPU is then destroyed), and a suspended handler would leak the
+  // exception object.
+  std::optional<std::string> refused;
+  try {
+    tlb_->store_foreign(gpa, size, value);
+  } catch (const std::exception& e) {
+    refused = e.what();
+  }
+  if (!refused) return true;
+  post_fault(VmExit::of(VmExit::Kind::guest_fault, std::move(*refused)));
+  return false;
 }
 
 VmExit GuestCpu::run(const RunLimits& limits) {
@@ -196,6 +201,8 @@ VmExit GuestCpu::run(const RunLimits& limits) {
   code_bytes_end_ = limits.code_bytes ? code_bytes_ + *limits.code_bytes : UINT64_MAX;
   if (code_bytes_end_ < code_bytes_) code_bytes_end_ = UINT64_MAX;  // no wrap-around
   host_expired_ = false;
+  // Others may have written the frames this vCPU sees through the memory controller.
+  tlb_->refresh_foreign_views();
   if (limits.host_deadline) watchdog_->arm(*limits.host_deadline);
   fiber_->resume();
   if (limits.host_deadline) watchdog_->disarm();
@@ -250,20 +257,20 @@ void GuestCpu::flush_tlb() {
   if (park_ == Park::in_hook) {
     flush_pending_ = true;
   } else {
-    regions_->clear();
+    (void)tlb_->clear();  // between runs: the next block is looked up afresh anyway
   }
 }
 
 CpuStats GuestCpu::stats() const {
   CpuStats s = stats_;
   s.code_bytes = code_bytes_;
-  const cpu::RegionStats& r = regions_->stats();
-  s.tlb_fills = r.fills;
-  s.regions_mapped = r.direct_regions;
-  s.mmio_pages_mapped = r.mmio_pages;
-  s.windows_mapped = r.windows;
-  s.window_pages = r.window_pages;
-  s.tlb_evictions = r.evictions;
+  const cpu::TlbStats& t = tlb_->stats();
+  s.tlb_fills = t.fills;
+  s.blocks_aliased = t.blocks_aliased;
+  s.pages_aliased = t.pages_aliased;
+  s.foreign_pages_mapped = t.foreign_pages;
+  s.code_drops = t.code_drops;
+  s.tlb_revocations = t.revocations;
   return s;
 }
 

@@ -47,9 +47,8 @@ namespace cvmsim::hw {
 
 namespace cpu {
 class Fiber;
-class RegionMap;
+class WindowTlb;
 class Watchdog;
-struct RegionStats;
 }  // namespace cpu
 
 struct CpuOptions {
@@ -83,18 +82,18 @@ struct CpuStats {
   std::uint64_t exits = 0;
   std::uint64_t nested_page_faults = 0;
   std::uint64_t io_exits = 0;
-  std::uint64_t instructions = 0;  // only with CpuOptions::count_instructions
-  std::uint64_t code_bytes = 0;    // bytes of executed translation blocks (guest work)
-  std::uint64_t tlb_fills = 0;     // TLB misses served from the NPT without an exit
-  std::uint64_t regions_mapped = 0;
-  std::uint64_t mmio_pages_mapped = 0;
-  std::uint64_t windows_mapped = 0;  // 2 MiB windows (counted in regions_mapped too)
-  std::uint64_t window_pages = 0;    // fills that gave a window page rights: no region op
-  std::uint64_t tlb_evictions = 0;
+  std::uint64_t instructions = 0;          // only with CpuOptions::count_instructions
+  std::uint64_t code_bytes = 0;            // bytes of executed translation blocks (guest work)
+  std::uint64_t tlb_fills = 0;             // TLB misses served from the NPT without an exit
+  std::uint64_t blocks_aliased = 0;        // 2 MiB blocks aliased into the window in one go
+  std::uint64_t pages_aliased = 0;         // single pages aliased (a frame off its block's run)
+  std::uint64_t foreign_pages_mapped = 0;  // pages reached through the memory controller
   std::uint64_t tlb_flushes = 0;
-  // Regions dropped because bytes that code had been translated from were written through
-  // the memory controller (their next fetch re-translates).
-  std::uint64_t code_regions_dropped = 0;
+  // Times translated code was dropped because bytes it came from were written through the
+  // memory controller, or the page it came from was re-tagged (its next fetch re-translates).
+  std::uint64_t code_drops = 0;
+  // Cached pages dropped early because their frame was re-tagged under them.
+  std::uint64_t tlb_revocations = 0;
 };
 
 class GuestCpu {
@@ -138,15 +137,19 @@ class GuestCpu {
   // Returns whether translated code was dropped.
   bool apply_pending_flush();
   bool serve_miss(std::uint64_t gpa, npt::Access access);
+  // A guest store to a foreign page, through the memory controller. False: refused (the
+  // vCPU is dead).
+  bool store_foreign(std::uint64_t gpa, unsigned size, std::uint64_t value);
 
   MemoryController& mc_;
   VcpuBinding binding_;
   CpuOptions options_;
   uc_struct* uc_ = nullptr;
-  std::unique_ptr<cpu::RegionMap> regions_;
+  std::unique_ptr<cpu::WindowTlb> tlb_;
   std::unique_ptr<cpu::Fiber> fiber_;
   std::unique_ptr<cpu::Watchdog> watchdog_;
   std::uint64_t write_observer_ = 0;
+  std::uint64_t tag_observer_ = 0;
   VmExit exit_;
   std::optional<VmExit> dead_;  // a guest_fault stays until the registers are reset
   Park park_ = Park::idle;

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "hw/cpu/fiber.h"
-#include "hw/cpu/region_map.h"
 #include "hw/cpu/unicorn_check.h"
 #include "hw/cpu/watchdog.h"
+#include "hw/cpu/window_tlb.h"
 #include "hw/guest_cpu.h"
 
 namespace cvmsim::hw {
@@ -34,21 +34,39 @@ npt::Access access_of(uc_mem_type type) {
 
 // Unicorn's callbacks. Every one runs on the fiber, inside uc_emu_start; none may throw.
 struct GuestCpu::Hooks {
-  static bool memory_miss(uc_engine* uc, uc_mem_type type, std::uint64_t address, int, std::int64_t,
-                          void* self) {
+  static bool memory_miss(uc_engine* uc, uc_mem_type type, std::uint64_t address, int size,
+                          std::int64_t value, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
     const npt::Access access = access_of(type);
     if (type == UC_MEM_READ_PROT || type == UC_MEM_WRITE_PROT || type == UC_MEM_FETCH_PROT) {
-      // In a window Unicorn asks on a page's first access and on every store: the page's
-      // recorded rights answer, and a page without them is a miss like any other.
-      const std::optional<bool> allowed = cpu->regions_->window_allows(address, access);
-      if (allowed.value_or(false)) return true;
-      // Elsewhere a permission miss drops the region and re-walks, as hardware does.
-      if (!allowed) cpu->regions_->drop(address);
+      // Unicorn asks on a page's first load or fetch and on every store: the page's
+      // recorded rights answer, and a page without them is a miss.
+      switch (cpu->tlb_->lookup(address, access)) {
+        case cpu::WindowTlb::Hit::direct:
+          return true;
+        case cpu::WindowTlb::Hit::foreign:
+          if (access != npt::Access::write ||
+              cpu->store_foreign(address, static_cast<unsigned>(size),
+                                 static_cast<std::uint64_t>(value)))
+            return true;
+          uc_emu_stop(uc);
+          return false;
+        case cpu::WindowTlb::Hit::miss:
+          break;
+      }
     }
-    if (cpu->serve_miss(address, access)) return true;
-    uc_emu_stop(uc);
-    return false;
+    if (!cpu->serve_miss(address, access)) {
+      uc_emu_stop(uc);
+      return false;
+    }
+    if (access == npt::Access::write &&
+        cpu->tlb_->lookup(address, access) == cpu::WindowTlb::Hit::foreign &&
+        !cpu->store_foreign(address, static_cast<unsigned>(size),
+                            static_cast<std::uint64_t>(value))) {
+      uc_emu_stop(uc);
+      return false;
+    }
+    return true;
   }
 
   static void out(uc_engine* uc, std::uint32_t port, int size, std::uint32_t value, void* self) {
@@ -101,7 +119,7 @@ struct GuestCpu::Hooks {
   // Noting code here, at translation, costs nothing per executed block.
   static void translated(uc_engine*, uc_tb* block, uc_tb*, void* self) {
     auto* cpu = static_cast<GuestCpu*>(self);
-    cpu->regions_->note_code(block->pc, block->size);
+    cpu->tlb_->note_code(block->pc, block->size);
   }
 
   static void instruction(uc_engine* uc, std::uint64_t, std::uint32_t, void* self) {
@@ -111,77 +129,12 @@ struct GuestCpu::Hooks {
       uc_emu_stop(uc);
     }
   }
-
-  static std::uint64_t mmio_read(uc_engine* uc, std::uint64_t offset, unsigned size, void* user) {
-    const auto* page = static_cast<const cpu::MmioPage*>(user);
-    auto* cpu = static_cast<GuestCpu*>(page->owner);
-    std::array<std::uint8_t, 8> bytes{};
-    // Nothing may unwind through Unicorn's C frames. The fault is posted after the catch
-    // block: post_fault() suspends this fiber, which may never resume (the vCPU is then
-    // destroyed), and a suspended handler would leak the exception object.
-    std::optional<std::string> refused;
-    try {
-      cpu->mc_.read(page->frame_hpa + offset, {bytes.data(), size}, page->who);
-    } catch (const std::exception& e) {
-      refused = e.what();
-    }
-    if (refused) {
-      cpu->post_fault(VmExit::of(VmExit::Kind::guest_fault, std::move(*refused)));
-      uc_emu_stop(uc);
-      return 0;
-    }
-    std::uint64_t value = 0;
-    for (unsigned i = 0; i < size; ++i) value |= std::uint64_t{bytes[i]} << (8 * i);
-    return value;
-  }
-
-  static void mmio_write(uc_engine* uc, std::uint64_t offset, unsigned size, std::uint64_t value,
-                         void* user) {
-    const auto* page = static_cast<const cpu::MmioPage*>(user);
-    auto* cpu = static_cast<GuestCpu*>(page->owner);
-    const std::uint64_t gpa = page->gpa + offset;
-    std::uint64_t hpa = page->frame_hpa + offset;
-    Requester who = page->who;
-    if (!page->writable) {
-      // The cached translation is read-only: re-walk for the write (MMIO pages carry no
-      // Unicorn protection, so this is the permission check).
-      for (;;) {
-        const npt::WalkResult w =
-            npt::walk(cpu->mc_, cpu->binding_.npt_root(), gpa, npt::Access::write);
-        if (w.ok()) {
-          hpa = w.translation->hpa;
-          who = w.translation->shared ? who.unkeyed() : cpu->binding_.requester();
-          break;
-        }
-        ++cpu->stats_.nested_page_faults;
-        VmExit e = VmExit::of(VmExit::Kind::nested_page_fault);
-        e.fault = w.fault;
-        if (!cpu->post(std::move(e))) {
-          uc_emu_stop(uc);
-          return;
-        }
-      }
-    }
-    std::array<std::uint8_t, 8> bytes{};
-    for (unsigned i = 0; i < size; ++i) bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
-    std::optional<std::string> refused;  // posted after the catch block, as in mmio_read
-    try {
-      cpu->mc_.write(hpa, {bytes.data(), size}, who);
-    } catch (const std::exception& e) {
-      refused = e.what();
-    }
-    if (refused) {
-      cpu->post_fault(VmExit::of(VmExit::Kind::guest_fault, std::move(*refused)));
-      uc_emu_stop(uc);
-    }
-  }
 };
 
 GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions options)
     : mc_(mc), binding_(binding), options_(options) {
   check_uc(uc_open(UC_ARCH_X86, UC_MODE_64, &uc_), "open");
-  regions_ = std::make_unique<cpu::RegionMap>(uc_, mc_, binding_, this, &Hooks::mmio_read,
-                                              &Hooks::mmio_write);
+  tlb_ = std::make_unique<cpu::WindowTlb>(uc_, mc_, binding_);
   uc_hook hook{};
   // Unicorn takes its callbacks as void*; the casts are its documented calling convention.
   check_uc(uc_hook_add(uc_, &hook, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_PROT,
@@ -207,9 +160,10 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
                          this, 1, 0),
              "instruction hook");
   }
-  write_observer_ = mc_.add_write_observer([this](std::uint64_t hpa, std::uint64_t length) {
-    regions_->note_external_write(hpa, length);
-  });
+  write_observer_ = mc_.add_write_observer(
+      [this](std::uint64_t hpa, std::uint64_t length) { tlb_->note_external_write(hpa, length); });
+  tag_observer_ = mc_.add_tag_observer(
+      [this](std::uint64_t hpa, std::uint64_t length) { tlb_->note_retag(hpa, length); });
   fiber_ = std::make_unique<cpu::Fiber>([this] { fiber_main(); });
   watchdog_ = std::make_unique<cpu::Watchdog>([this] { host_expired_ = true; });
 }

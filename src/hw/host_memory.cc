@@ -1,10 +1,13 @@
 #include "hw/host_memory.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <algorithm>
-#include <bitset>
+#include <cerrno>
+#include <cstring>
 
 #include "common/checked.h"
 #include "hw/hw_error.h"
@@ -31,56 +34,35 @@ std::string_view error_code_name(HwErrc code) {
   return "unknown";
 }
 
-// One 2 MiB chunk of anonymous memory whose frames are populated one at a time, on their
-// first use, by a store. Left to fault in on their own, fresh frames cost two page faults
-// each (the zero page on the first read, copy on write on the first write), several
-// microseconds inside NPT_MAP and DMA (docs/benchmarks.md, "NPT_MAP in the PSP").
-// Populating more than the frame was tried: the whole chunk at creation zeroed 2 MiB for
-// each fault in a fresh block of the VMM's huge-page backing (about 1 ms here), and 64 KiB
-// groups zeroed 16 frames for a guest touching one page in 64 KiB; host memory in use is
-// now the frames in use. Transparent huge pages were tried and rejected: no better in the
-// median, and millisecond stalls in the tail.
-struct HostMemory::Chunk {
-  Chunk() {
-    void* p = ::mmap(nullptr, kChunkSize, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    base = static_cast<std::uint8_t*>(p);
-  }
-  Chunk(const Chunk&) = delete;
-  Chunk& operator=(const Chunk&) = delete;
-  ~Chunk() { ::munmap(base, kChunkSize); }
-
-  std::uint8_t* frame(std::size_t index) {
-    std::uint8_t* f = base + index * kFrameSize;
-    if (!populated[index]) {
-      // Still all zeros: storing a zero has the kernel allocate the page writable in one
-      // fault, before anything reads it.
-      *static_cast<volatile std::uint8_t*>(f) = 0;
-      populated[index] = true;
-    }
-    return f;
-  }
-
-  // Populates frames [first, first + count) in one system call (MADV_POPULATE_WRITE; on
-  // kernels before 5.14 it fails and frame() populates them one by one).
-  void populate(std::size_t first, std::size_t count) {
-    if (::madvise(base + first * kFrameSize, count * kFrameSize, MADV_POPULATE_WRITE) != 0) return;
-    for (std::size_t i = first; i < first + count; ++i) populated[i] = true;
-  }
-
-  std::uint8_t* base = nullptr;
-  std::bitset<kChunkSize / kFrameSize> populated;
-};
-
-HostMemory::HostMemory(std::uint64_t size) : size_(size), chunks_(size / kChunkSize) {
+// Frames are shared file pages: the first touch of one, read or write, allocates it
+// zero-filled in one kernel fault (an anonymous private mapping took two for a page read
+// before it was written: the zero page, then copy on write).
+HostMemory::HostMemory(std::uint64_t size) : size_(size) {
   if (size == 0 || size % kChunkSize != 0) {
     throw HwError(HwErrc::bad_address,
                   fmt::format("host memory size {:#x} is not a positive multiple of 2 MiB", size));
   }
+  fd_ = ::memfd_create("cvmsim-dram", MFD_CLOEXEC);
+  if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    const int err = errno;
+    if (fd_ >= 0) ::close(fd_);
+    throw HwError(HwErrc::io, fmt::format("cannot create {:#x} bytes of host memory: {}", size,
+                                          std::strerror(err)));
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    ::close(fd_);
+    throw HwError(HwErrc::io, fmt::format("cannot map {:#x} bytes of host memory: {}", size,
+                                          std::strerror(err)));
+  }
+  base_ = static_cast<std::uint8_t*>(p);
 }
 
-HostMemory::~HostMemory() = default;
+HostMemory::~HostMemory() {
+  ::munmap(base_, size_);
+  ::close(fd_);
+}
 
 void HostMemory::check_range(std::uint64_t hpa, std::uint64_t length) const {
   const auto end = add_checked(hpa, length);
@@ -92,39 +74,41 @@ void HostMemory::check_range(std::uint64_t hpa, std::uint64_t length) const {
   }
 }
 
-HostMemory::Chunk& HostMemory::chunk_of(std::uint64_t hpa) {
-  auto& chunk = chunks_.at(hpa / kChunkSize);
-  if (!chunk) {
-    chunk = std::make_unique<Chunk>();
-    ++resident_chunks_;
-  }
-  return *chunk;
-}
-
 std::uint8_t* HostMemory::frame(std::uint64_t hpa) {
   check_range(hpa, 1);
-  return chunk_of(hpa).frame((hpa % kChunkSize) / kFrameSize);
+  return base_ + hpa / kFrameSize * kFrameSize;
 }
 
 void HostMemory::populate(std::uint64_t hpa, std::uint64_t length) {
   check_range(hpa, length);
   if (length == 0) return;
-  const std::uint64_t end = hpa + length;  // checked above
-  for (std::uint64_t at = hpa / kFrameSize * kFrameSize; at < end;) {
-    const std::uint64_t chunk_end = std::min(end, (at / kChunkSize + 1) * kChunkSize);
-    const std::size_t first = at % kChunkSize / kFrameSize;
-    chunk_of(at).populate(first, (chunk_end - at + kFrameSize - 1) / kFrameSize);
-    at = chunk_end;
+  const std::uint64_t first = hpa / kFrameSize * kFrameSize;
+  const std::uint64_t end = (hpa + length + kFrameSize - 1) / kFrameSize * kFrameSize;
+  // Kernels before 5.14 refuse MADV_POPULATE_WRITE: frames then fault in on first use.
+  (void)::madvise(base_ + first, end - first, MADV_POPULATE_WRITE);
+}
+
+void HostMemory::zero(std::uint64_t hpa, std::uint64_t length) {
+  check_range(hpa, length);
+  if (length == 0) return;
+  // A hole costs one system call for the run and no page fault here; the frame's first
+  // use then allocates a zeroed page in the one fault it would cost anyway (a store through
+  // the guest CPU's window, which populating here would not have spared).
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(hpa),
+                  static_cast<off_t>(length)) != 0) {
+    std::memset(base_ + hpa, 0, length);
   }
 }
 
 std::uint8_t* HostMemory::span(std::uint64_t hpa, std::uint64_t length) {
   check_range(hpa, length);
-  if (length == 0 || hpa / kChunkSize != (hpa + length - 1) / kChunkSize) return nullptr;
-  for (std::uint64_t f = hpa / kFrameSize + 1; f <= (hpa + length - 1) / kFrameSize; ++f) {
-    (void)frame(f * kFrameSize);  // every frame of the span is in use from now on
-  }
-  return frame(hpa) + hpa % kFrameSize;
+  return base_ + hpa;
+}
+
+std::uint64_t HostMemory::resident_bytes() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
 }
 
 }  // namespace cvmsim::hw

@@ -1,19 +1,20 @@
-// Host DRAM: 4 KiB frames in a sparse physical address space. Frames live in 2 MiB chunks
-// reserved with mmap on first touch, so a 1 TiB address space costs nothing until used and
-// frames that are contiguous in a chunk are contiguous in host virtual memory (the guest
-// CPU maps such runs as one region).
+// Host DRAM: 4 KiB frames in a sparse physical address space, kept in one memfd. The whole
+// file is mapped once, so a frame's host pointer is base + HPA and any run of frames is
+// contiguous in host virtual memory; pages of the file are allocated on first use, so a
+// 1 TiB address space costs only the frames in use. Being a file, a frame can also be
+// mapped a second time anywhere (mmap of its offset): the guest CPU aliases guest frames
+// into its guest-physical window that way (hw/cpu/guest_window.h), as KVM memslots alias
+// a VMM's memory.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include "common/bytes.h"
-#include "hw/sparse_table.h"
 
 namespace cvmsim::hw {
 
 inline constexpr std::uint64_t kFrameSize = 4096;
-inline constexpr std::uint64_t kChunkSize = 2ull << 20;
+inline constexpr std::uint64_t kChunkSize = 2ull << 20;          // a huge page's worth of frames
 inline constexpr std::uint64_t kDefaultHostMemory = 1ull << 40;  // 1 TiB
 
 class HostMemory {
@@ -24,23 +25,28 @@ class HostMemory {
   ~HostMemory();
 
   [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
-  // The frame holding `hpa`, created zero-filled on first use. Throws HwError{bad_address}.
+  // The frame holding `hpa` (zero-filled until first written). Throws HwError{bad_address}.
   std::uint8_t* frame(std::uint64_t hpa);
   // Makes the frames of [hpa, hpa + length) resident now, in one go (a frame is otherwise
-  // made resident on its first use). Throws HwError{bad_address}.
+  // made resident by the kernel on its first use). Throws HwError{bad_address}.
   void populate(std::uint64_t hpa, std::uint64_t length);
-  // Host pointer for [hpa, hpa + length) when it lies inside one chunk (else nullptr).
+  // Zero-fills the frames of [hpa, hpa + length) (frame aligned) by returning them to the
+  // kernel: they read as zeros and take host memory again on their next use, through
+  // whichever mapping touches them first. Throws HwError{bad_address}.
+  void zero(std::uint64_t hpa, std::uint64_t length);
+  // Host pointer for [hpa, hpa + length). Throws HwError{bad_address}.
   std::uint8_t* span(std::uint64_t hpa, std::uint64_t length);
   // Checks that [hpa, hpa + length) is inside the address space without wrapping.
   void check_range(std::uint64_t hpa, std::uint64_t length) const;
-  [[nodiscard]] std::uint64_t resident_chunks() const noexcept { return resident_chunks_; }
+  // Bytes of host memory the frames in use occupy (the file's allocated pages).
+  [[nodiscard]] std::uint64_t resident_bytes() const;
+  // The memfd behind the frames, for mapping frames elsewhere; offset = HPA.
+  [[nodiscard]] int fd() const noexcept { return fd_; }
 
  private:
-  struct Chunk;
-  Chunk& chunk_of(std::uint64_t hpa);  // created on first use; `hpa` checked by the caller
   std::uint64_t size_;
-  SparseTable<std::unique_ptr<Chunk>> chunks_;  // by chunk number
-  std::uint64_t resident_chunks_ = 0;
+  int fd_ = -1;
+  std::uint8_t* base_ = nullptr;
 };
 
 }  // namespace cvmsim::hw

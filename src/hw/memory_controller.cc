@@ -52,6 +52,20 @@ void MemoryController::store_tag(std::uint64_t frame_hpa, const FrameTag& t) {
   (*chunk)[frame_hpa % kChunkSize / kFrameSize] = t;
 }
 
+void MemoryController::notify_retag(std::uint64_t hpa, std::uint64_t length) {
+  for (const auto& [id, observer] : tag_observers_) observer(hpa, length);
+}
+
+std::uint64_t MemoryController::add_tag_observer(TagObserver observer) {
+  const std::uint64_t id = next_observer_++;
+  tag_observers_.emplace(id, std::move(observer));
+  return id;
+}
+
+void MemoryController::remove_tag_observer(std::uint64_t id) {
+  tag_observers_.erase(id);
+}
+
 std::vector<std::uint64_t> MemoryController::frames_of(std::uint32_t owner) const {
   std::vector<std::uint64_t> out;
   tags_.for_each([&](std::uint64_t chunk_number, const std::unique_ptr<ChunkTags>& chunk) {
@@ -197,6 +211,7 @@ std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, b
     t.asid = who.key_asid();
     store_dram(frame_hpa, t, dram);
     store_tag(frame_hpa, t);
+    notify_retag(frame_hpa, kFrameSize);
   }
   if (!stored_as_seen_by(t, who)) return nullptr;
   if (t.guard == FrameGuard::no_access || (for_write && t.guard == FrameGuard::write_blocked)) {
@@ -237,6 +252,7 @@ void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
       store_dram(hpa, raw, dram);
       t = raw;
       notify_write(hpa, kFrameSize);  // the stored representation changed
+      notify_retag(hpa, kFrameSize);
     }
   });
   keys_.erase(asid);
@@ -252,6 +268,7 @@ void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) 
     notify_write(frame_hpa, kFrameSize);  // the stored representation changed
   }
   store_tag(frame_hpa, new_tag);
+  if (!(old == new_tag)) notify_retag(frame_hpa, kFrameSize);
 }
 
 void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, FrameTag new_tag,
@@ -268,12 +285,10 @@ void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, Fra
     return;
   }
   if (new_tag.asid != 0) (void)key(new_tag.asid);  // throws HwError{no_key}
-  memory_.populate(frame_hpa, length);             // one system call for the run
-  for (std::uint64_t f = frame_hpa; f < frame_hpa + length; f += kFrameSize) {
-    std::memset(memory_.frame(f), 0, kFrameSize);  // the plaintext, under the new slot
-    store_tag(f, new_tag);
-  }
+  memory_.zero(frame_hpa, length);  // the plaintext, under the new slot: one system call
+  for (std::uint64_t f = frame_hpa; f < frame_hpa + length; f += kFrameSize) store_tag(f, new_tag);
   notify_write(frame_hpa, length);
+  notify_retag(frame_hpa, length);
 }
 
 }  // namespace cvmsim::hw

@@ -138,6 +138,12 @@ class MemoryController {
   using WriteObserver = std::function<void(std::uint64_t hpa, std::uint64_t length)>;
   std::uint64_t add_write_observer(WriteObserver observer);
   void remove_write_observer(std::uint64_t id);
+  // Called after frames' tags change (a frame scrubbed and handed back, given to a VM,
+  // re-keyed): a vCPU that aliases a frame's stored bytes must stop using that alias, or
+  // it would read the new owner's plaintext (hw/cpu/window_tlb.h).
+  using TagObserver = std::function<void(std::uint64_t hpa, std::uint64_t length)>;
+  std::uint64_t add_tag_observer(TagObserver observer);
+  void remove_tag_observer(std::uint64_t id);
 
   // Records key loads and clears in the platform's event trace (null: off).
   void set_trace(trace::Recorder* recorder) { trace_ = recorder; }
@@ -159,6 +165,7 @@ class MemoryController {
   const crypto::XtsCipher& key(std::uint32_t asid) const;
   void trace_key(const char* what, std::uint32_t asid);  // a key slot change, when tracing
   void notify_write(std::uint64_t hpa, std::uint64_t length);
+  void notify_retag(std::uint64_t hpa, std::uint64_t length);
   void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
   // Whether a frame's stored bytes are exactly what `who` reads and writes (the fast path:
   // no conversion through the DRAM image).
@@ -180,6 +187,7 @@ class MemoryController {
   SparseTable<std::unique_ptr<ChunkTags>> tags_;  // by chunk number
   std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
   std::map<std::uint64_t, WriteObserver> observers_;
+  std::map<std::uint64_t, TagObserver> tag_observers_;
   std::uint64_t next_observer_ = 1;
   trace::Recorder* trace_ = nullptr;
 };

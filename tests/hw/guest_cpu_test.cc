@@ -116,7 +116,7 @@ TEST_P(GuestCpuTest, CodeRewrittenBehindTheGuestIsWhatItExecutesNext) {
   // code again, not the translation of the new.
   m.mc.write(frame, old_ciphertext, kHostAccess);
   EXPECT_EQ(next_out(m).value, 1u);
-  EXPECT_EQ(m.cpu->stats().code_regions_dropped, 2u);
+  EXPECT_EQ(m.cpu->stats().code_drops, 2u);
 }
 
 TEST_P(GuestCpuTest, InReturnsTheValueTheVmmSupplies) {
@@ -148,7 +148,13 @@ TEST_P(GuestCpuTest, AnotherVmsFrameShowsWhatTheMemoryControllerShows) {
   EXPECT_NE(seen, 0x5ec4e7u);
   // Exactly the hardware's answer: VM 2's ciphertext decrypted with this VM's key.
   EXPECT_EQ(seen, read32(m, theirs, keyed(kAsid)));
-  EXPECT_EQ(m.cpu->stats().mmio_pages_mapped, 1u);
+  EXPECT_EQ(m.cpu->stats().foreign_pages_mapped, 1u);
+  // The owner writes its frame while this vCPU is suspended: the next load shows the
+  // new DRAM through this vCPU's key, as the hardware would.
+  write32(m, theirs, 0x0dd, psp_access(2));
+  const std::uint32_t after = next_out(m).value;
+  EXPECT_EQ(after, read32(m, theirs, keyed(kAsid)));
+  EXPECT_NE(after, seen);
 }
 
 TEST_P(GuestCpuTest, WritesToAnotherVmsFrameGarbleItForItsOwner) {
@@ -185,7 +191,7 @@ TEST_P(GuestCpuTest, SharedEntriesGiveThePlaintextTheHostWrote) {
   write32(m, shared, 0xc0ffee, kHostAccess);
   m.map(kData, shared, npt::kPresent | npt::kWritable | npt::kShared);
   EXPECT_EQ(next_out(m).value, 0xc0ffeeu);
-  EXPECT_EQ(m.cpu->stats().mmio_pages_mapped, 0u);  // mapped directly: same key slot (none)
+  EXPECT_EQ(m.cpu->stats().foreign_pages_mapped, 0u);  // aliased directly: same key slot (none)
 }
 
 TEST_P(GuestCpuTest, PermissionFaultsReportTheAccessAndRetryAfterTheFix) {
@@ -303,11 +309,11 @@ TEST_P(GuestCpuTest, WritesIntoRegionsWithoutCodeKeepTheTranslatedCode) {
     write32(m, data, v, psp_access(kAsid));
     EXPECT_EQ(next_out(m).value, v);
   }
-  EXPECT_EQ(m.cpu->stats().code_regions_dropped, 0u);
-  // A write into the page the loop runs from drops that region (and nothing else).
+  EXPECT_EQ(m.cpu->stats().code_drops, 0u);
+  // A write into the page the loop runs from drops that page's code (and nothing else).
   write32(m, m.hpa_of(kLoadGpa) + 16, 0, psp_access(kAsid));
   EXPECT_EQ(next_out(m).value, 11u);
-  EXPECT_EQ(m.cpu->stats().code_regions_dropped, 1u);
+  EXPECT_EQ(m.cpu->stats().code_drops, 1u);
 }
 
 TEST_P(GuestCpuTest, CodeInARegionFirstMappedForDataIsStillRefetchedAfterARewrite) {
@@ -325,10 +331,10 @@ TEST_P(GuestCpuTest, CodeInARegionFirstMappedForDataIsStillRefetchedAfterARewrit
   EXPECT_EQ(next_out(m).value, 1u);
   m.mc.write(page + 1, Bytes{2}, psp_access(kAsid));  // e.g. a DMA or a replayed page
   EXPECT_EQ(next_out(m).value, 2u);
-  EXPECT_EQ(m.cpu->stats().code_regions_dropped, 1u);
+  EXPECT_EQ(m.cpu->stats().code_drops, 1u);
 }
 
-TEST_P(GuestCpuTest, ContiguousRunsBecomeOneRegion) {
+TEST_P(GuestCpuTest, FramesOffTheirBlocksRunAreAliasedPageByPage) {
   TestMachine m = machine();
   // rdi = kData; rcx = 8; l: mov [rdi], rcx; add rdi, 4096; dec rcx; jnz l; hlt
   m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0,    0x30, 0,    0x48, 0xc7, 0xc1,
@@ -342,12 +348,17 @@ TEST_P(GuestCpuTest, ContiguousRunsBecomeOneRegion) {
   }
   for (std::uint64_t i = 0; i < 8; ++i) m.map(kData + i * kFrameSize, first + i * kFrameSize);
   EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
-  // One region for the code page, one for all eight data pages.
-  EXPECT_EQ(m.cpu->stats().regions_mapped, 2u);
-  EXPECT_EQ(read32(m, first + 7 * kFrameSize, psp_access(kAsid)), 1u);
+  // The data frames are not at their pages' offsets of a huge-page run: one alias each
+  // (and one for the code page when it is not on a run either).
+  const bool huge = GetParam() == Backing::huge_pages;
+  EXPECT_EQ(m.cpu->stats().pages_aliased, huge ? 8u : 9u);
+  EXPECT_EQ(m.cpu->stats().blocks_aliased, huge ? 1u : 0u);
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(read32(m, first + i * kFrameSize, psp_access(kAsid)), 8 - i) << i;
+  }
 }
 
-TEST_P(GuestCpuTest, ManyScatteredPagesEvictRegionsAndStayCorrect) {
+TEST_P(GuestCpuTest, ManyScatteredPagesStayCorrect) {
   TestMachine m = machine();
   // rdi = 0x10000000; rcx = 300; l: mov [rdi], rcx; add rdi, 0x11000; dec rcx; jnz l;
   // then read back: rdi = 0x10000000; rcx = 300; xor eax, eax; l2: add rax, [rdi];
@@ -362,11 +373,10 @@ TEST_P(GuestCpuTest, ManyScatteredPagesEvictRegionsAndStayCorrect) {
   ASSERT_EQ(out.last.kind, VmExit::Kind::halt) << out.last.detail;
   EXPECT_EQ(out.nested_page_faults, 300u);
   if (GetParam() == Backing::bump) {
-    EXPECT_GT(m.cpu->stats().tlb_evictions, 0u);
-  } else {  // 20 MiB of GPAs: about ten windows, filled page by page with no region op
-    EXPECT_EQ(m.cpu->stats().tlb_evictions, 0u);
-    EXPECT_LE(m.cpu->stats().windows_mapped, 12u);
-    EXPECT_GE(m.cpu->stats().window_pages, 300u);
+    EXPECT_GE(m.cpu->stats().pages_aliased, 300u);
+  } else {  // 20 MiB of GPAs: about ten blocks, each aliased once
+    EXPECT_LE(m.cpu->stats().blocks_aliased, 12u);
+    EXPECT_EQ(m.cpu->stats().pages_aliased, 0u);
   }
   // The OUT was served inside run(): recompute what it printed from memory instead.
   std::uint64_t sum = 0;
@@ -376,7 +386,7 @@ TEST_P(GuestCpuTest, ManyScatteredPagesEvictRegionsAndStayCorrect) {
   EXPECT_EQ(sum, 300u * 301u / 2);
 }
 
-TEST_P(GuestCpuTest, FaultsInsideAWindowNeedNoRegionOperation) {
+TEST_P(GuestCpuTest, FaultsInsideABlockNeedNoFurtherAlias) {
   TestMachine m = machine();
   // rdi = kData; rcx = 64; l: mov [rdi], rcx; add rdi, 4096; dec rcx; jnz l; hlt
   m.load(kLoadGpa, Bytes{0x48, 0xc7, 0xc7, 0, 0,    0x30, 0,    0x48, 0xc7, 0xc1,
@@ -389,16 +399,16 @@ TEST_P(GuestCpuTest, FaultsInsideAWindowNeedNoRegionOperation) {
     ASSERT_EQ(read32(m, m.hpa_of(kData + i * kFrameSize), psp_access(kAsid)), 64 - i) << i;
   }
   if (GetParam() == Backing::huge_pages) {
-    // The code's block and the data's block: two windows, 64 + 1 pages filled in them.
-    EXPECT_EQ(m.cpu->stats().windows_mapped, 2u);
-    EXPECT_EQ(m.cpu->stats().regions_mapped, 2u);
-    EXPECT_EQ(m.cpu->stats().window_pages, 65u);
+    // The code's block and the data's block: two aliases, each made once.
+    EXPECT_EQ(m.cpu->stats().blocks_aliased, 2u);
+    EXPECT_EQ(m.cpu->stats().pages_aliased, 0u);
   } else {
-    EXPECT_EQ(m.cpu->stats().windows_mapped, 0u);
+    EXPECT_EQ(m.cpu->stats().blocks_aliased, 0u);
+    EXPECT_EQ(m.cpu->stats().pages_aliased, 65u);
   }
 }
 
-TEST_P(GuestCpuTest, AForeignFrameInAWindowsBlockTurnsTheBlockIntoRegions) {
+TEST_P(GuestCpuTest, AForeignFrameInsideABlockLeavesTheRestOfTheBlockDirect) {
   TestMachine m = machine();
   m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
   // l: mov eax, [kLoadGpa + 0x10000]; out 0x80, eax; jmp l -- VM 2's frame, same block
@@ -410,10 +420,145 @@ TEST_P(GuestCpuTest, AForeignFrameInAWindowsBlockTurnsTheBlockIntoRegions) {
   const std::uint32_t seen = next_out(m).value;
   EXPECT_EQ(seen, read32(m, theirs, keyed(kAsid)));  // garbage, as the hardware shows it
   EXPECT_EQ(next_out(m).value, seen);                // and the code in the same block keeps running
-  EXPECT_EQ(m.cpu->stats().mmio_pages_mapped, 1u);
+  EXPECT_EQ(m.cpu->stats().foreign_pages_mapped, 1u);
   if (GetParam() == Backing::huge_pages) {
-    EXPECT_EQ(m.cpu->stats().windows_mapped, 1u);  // the code's, dropped for the MMIO page
+    EXPECT_EQ(m.cpu->stats().blocks_aliased, 1u);  // the code's block, aliased once
   }
+  EXPECT_EQ(m.cpu->stats().code_drops, 0u);
+}
+
+// A foreign page between direct pages of one block: stores to it go through the memory
+// controller (garbling the owner's plaintext), its neighbours stay the VM's own memory.
+TEST_P(GuestCpuTest, StoresAroundAForeignFrameInABlockReachTheRightFrames) {
+  TestMachine m = machine();
+  m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
+  // mov dword [kData], 0x11; mov dword [kData + 0x1000], 0x22; mov dword [kData + 0x2000],
+  // 0x33; mov eax, [kData + 0x1000]; out 0x80, eax; hlt
+  m.load(kLoadGpa, Bytes{0xc7, 0x04, 0x25, 0x00, 0x00, 0x30, 0x00, 0x11, 0,    0,   0,
+                         0xc7, 0x04, 0x25, 0x00, 0x10, 0x30, 0x00, 0x22, 0,    0,   0,
+                         0xc7, 0x04, 0x25, 0x00, 0x20, 0x30, 0x00, 0x33, 0,    0,   0,
+                         0x8b, 0x04, 0x25, 0x00, 0x10, 0x30, 0x00, 0xe7, 0x80, 0xf4});
+  const std::uint64_t before = m.frame_for(kData);
+  const std::uint64_t theirs = m.frame_for(kData + 0x1000);  // on the block's run when huge
+  const std::uint64_t after = m.frame_for(kData + 0x2000);
+  m.own(before, kAsid);
+  m.own(theirs, 2);
+  m.own(after, kAsid);
+  write32(m, theirs, 0x5ec4e7, psp_access(2));
+  m.map(kData, before);
+  m.map(kData + 0x1000, theirs);
+  m.map(kData + 0x2000, after);
+  EXPECT_EQ(next_out(m).value, 0x22u);  // this vCPU reads back what it wrote, via its key
+  EXPECT_EQ(m.cpu->run().kind, VmExit::Kind::halt);
+  EXPECT_EQ(read32(m, before, psp_access(kAsid)), 0x11u);
+  EXPECT_EQ(read32(m, after, psp_access(kAsid)), 0x33u);
+  const std::uint32_t owner_sees = read32(m, theirs, keyed(2));
+  EXPECT_NE(owner_sees, 0x22u);  // garbled for its owner
+  EXPECT_NE(owner_sees, 0x5ec4e7u);
+  EXPECT_EQ(m.cpu->stats().foreign_pages_mapped, 1u);
+}
+
+// NPT remaps inside a block: after a flush the page shows the new frame, off the block's
+// run and back onto it; code translated from a remapped page is re-translated.
+TEST_P(GuestCpuTest, RemapsTakeEffectAfterAFlushOnAndOffTheBlocksRun) {
+  TestMachine m = machine();
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t run_frame = m.frame_for(kData);
+  const std::uint64_t elsewhere = m.new_frame();
+  m.own(run_frame, kAsid);
+  m.own(elsewhere, kAsid);
+  write32(m, run_frame, 1, psp_access(kAsid));
+  write32(m, elsewhere, 2, psp_access(kAsid));
+  m.map(kData, run_frame);
+  EXPECT_EQ(next_out(m).value, 1u);
+  m.map(kData, elsewhere);
+  m.cpu->flush_tlb();
+  EXPECT_EQ(next_out(m).value, 2u);
+  m.map(kData, run_frame);
+  EXPECT_EQ(next_out(m).value, 2u);  // stale until flushed
+  m.cpu->flush_tlb();
+  EXPECT_EQ(next_out(m).value, 1u);
+  // The code page itself, remapped to a copy whose loop prints another value.
+  const std::uint64_t code_copy = m.new_frame();
+  m.own(code_copy, kAsid);
+  // loop: mov eax, 0x77; out 0x80, eax; jmp loop
+  m.mc.write(code_copy, Bytes{0xb8, 0x77, 0, 0, 0, 0xe7, 0x80, 0xeb, 0xf7}, psp_access(kAsid));
+  m.map(kLoadGpa, code_copy);
+  m.cpu->flush_tlb();
+  EXPECT_EQ(next_out(m).value, 0x77u);
+  EXPECT_EQ(next_out(m).value, 0x77u);
+}
+
+// An unmap with a flush: the next access is a nested page fault.
+TEST_P(GuestCpuTest, AnUnmapWithAFlushFaultsOnTheNextAccess) {
+  TestMachine m = machine();
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t data = m.frame_for(kData);
+  m.own(data, kAsid);
+  write32(m, data, 5, psp_access(kAsid));
+  m.map(kData, data);
+  EXPECT_EQ(next_out(m).value, 5u);
+  m.map(kData, 0, 0);                // not present
+  EXPECT_EQ(next_out(m).value, 5u);  // without a flush the translation is still cached
+  m.cpu->flush_tlb();
+  const VmExit e = m.cpu->run();
+  ASSERT_EQ(e.kind, VmExit::Kind::nested_page_fault) << e.detail;
+  EXPECT_EQ(e.fault.gpa, kData);
+  EXPECT_EQ(e.fault.kind, npt::FaultKind::not_present);
+}
+
+// The stale-translation attack: the VMM unmaps a page from this VM *without* flushing
+// its vCPU, the PSP scrubs the frame and hands it to VM 2, which writes a secret into it.
+// The vCPU's cached translation aliased the frame's plaintext; it must not show VM 2's
+// secret. The re-tag drops the cached page, so the next access re-walks: with the entry
+// gone, a nested page fault; with the entry left pointing at the frame, VM 2's ciphertext
+// through this VM's key.
+TEST_P(GuestCpuTest, AStaleTranslationNeverShowsTheNextOwnersPlaintext) {
+  for (const bool entry_left : {false, true}) {
+    SCOPED_TRACE(entry_left ? "entry left in place" : "entry removed");
+    TestMachine m = machine();
+    m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
+    m.load(kLoadGpa, kReadLoop);
+    const std::uint64_t frame = m.frame_for(kData);
+    m.own(frame, kAsid);
+    write32(m, frame, 0x1111, psp_access(kAsid));
+    m.map(kData, frame);
+    EXPECT_EQ(next_out(m).value, 0x1111u);              // cached now
+    if (!entry_left) m.map(kData, 0, 0);                // NPT_UNMAP, no flush
+    m.mc.set_tag_zeroed(test_passkey(), frame, {}, 1);  // the PSP's scrub
+    m.own(frame, 2);                                    // ... and NPT_MAP for VM 2
+    constexpr std::uint32_t kSecret = 0x5ec4e7;
+    write32(m, frame, kSecret, psp_access(2));  // VM 2 writes its secret
+    const VmExit e = m.cpu->run();
+    if (entry_left) {
+      ASSERT_EQ(e.kind, VmExit::Kind::io_out) << e.detail;
+      EXPECT_NE(e.value, kSecret);
+      EXPECT_EQ(e.value, read32(m, frame, keyed(kAsid)));
+    } else {
+      ASSERT_EQ(e.kind, VmExit::Kind::nested_page_fault) << e.detail;
+      EXPECT_EQ(e.fault.gpa, kData);
+      EXPECT_NE(m.cpu->registers().rax, kSecret);
+    }
+    EXPECT_GE(m.cpu->stats().tlb_revocations, 1u);
+  }
+}
+
+// Code in a page whose frame is re-tagged under a stale translation is not executed from
+// the next owner's plaintext either.
+TEST_P(GuestCpuTest, AStaleCodePageIsNotExecutedAfterItsFrameChangesHands) {
+  TestMachine m = machine();
+  m.mc.load_key(test_passkey(), 2, crypto::random_bytes(32));
+  // loop: mov eax, 1; out 0x80, eax; jmp loop
+  m.load(kLoadGpa, Bytes{0xb8, 1, 0, 0, 0, 0xe7, 0x80, 0xeb, 0xf7});
+  EXPECT_EQ(next_out(m).value, 1u);
+  const std::uint64_t frame = m.hpa_of(kLoadGpa);
+  m.mc.set_tag_zeroed(test_passkey(), frame, {}, 1);
+  m.own(frame, 2);
+  m.mc.write(frame, Bytes{0xb8, 0x66, 0, 0, 0, 0xe7, 0x80, 0xeb, 0xf7}, psp_access(2));
+  const VmExit e = m.cpu->run();
+  // The entry still maps the frame, now VM 2's: fetching it through this VM's key is
+  // refused rather than running either VM 2's code or stale translations.
+  EXPECT_EQ(e.kind, VmExit::Kind::guest_fault) << e.detail;
 }
 
 TEST_P(GuestCpuTest, AWindowPageGetsNoRightsTheNptDoesNotGive) {
