@@ -16,8 +16,9 @@ constexpr std::size_t kDigestField = 48;
 
 template <typename Enum>
 Enum checked_enum(ByteReader& r, std::string_view field, std::uint8_t max) {
+  const std::size_t at = r.offset();
   const std::uint8_t v = r.u8(field);
-  if (v > max) r.fail(field, fmt::format("value {} is out of range 0..{}", v, max));
+  if (v > max) r.fail_at(field, at, fmt::format("value {} is out of range 0..{}", v, max));
   return static_cast<Enum>(v);
 }
 
@@ -27,6 +28,8 @@ std::string_view error_code_name(AttestErrc code) {
   switch (code) {
     case AttestErrc::bad_report:
       return "bad_report";
+    case AttestErrc::bad_policy:
+      return "bad_policy";
   }
   return "unknown";
 }
@@ -126,8 +129,9 @@ Report Report::decode(ByteView data, std::string_view source) {
   }
   Report rep;
   rep.suite = crypto::suite_from_byte(r.u8("suite"), source);
+  const std::size_t flags_at = r.offset();
   const std::uint8_t flags = r.u8("flags");
-  if ((flags & ~1u) != 0) r.fail("flags", "unknown flag bits");
+  if ((flags & ~1u) != 0) r.fail_at("flags", flags_at, "unknown flag bits");
   rep.simulated = (flags & 1u) != 0;
   rep.psp_version = r.u32("psp_version");
   // A fixed-size field: a chip id may well end in a zero byte.
@@ -146,9 +150,11 @@ Report Report::decode(ByteView data, std::string_view source) {
   const ByteView data_field = r.bytes("report_data", kReportDataSize);
   std::copy(data_field.begin(), data_field.end(), rep.report_data.begin());
   r.expect_zero("reserved", 16);
+  const std::size_t length_at = r.offset();
   const std::uint16_t length = r.u16("signature_length");
   if (length == 0 || length > kSignatureArea) {
-    r.fail("signature_length", fmt::format("must be 1..{}", kSignatureArea));
+    r.fail_at("signature_length", length_at,
+              fmt::format("is {}, must be 1..{}", length, kSignatureArea));
   }
   rep.signature = to_bytes(r.bytes("signature", length));
   r.expect_zero("signature_padding", kSignatureArea - length);

@@ -25,6 +25,12 @@ CheckResult skip(CheckId id, std::string why) {
   return {id, CheckStatus::skip, std::move(why)};
 }
 
+// An expectation the tenant did not give: FAIL unless the caller allowed unchecked reports.
+CheckResult unchecked(const Expectations& e, CheckId id, const std::string& what) {
+  if (e.allow_unchecked) return skip(id, what + " (allowed by --allow-unchecked)");
+  return fail(id, what + "; give it, or accept an unchecked report with --allow-unchecked");
+}
+
 bool all_zero(ByteView v) {
   return std::all_of(v.begin(), v.end(), [](std::uint8_t b) { return b == 0; });
 }
@@ -59,6 +65,10 @@ int rank(FailureClass c) {
       return 4;
   }
   return 4;
+}
+
+std::string psp_version_text(std::uint32_t v) {
+  return fmt::format("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 
 std::string guard_mode_name(std::uint8_t mode) {
@@ -105,7 +115,11 @@ CheckResult check_signature(const Report& r, const pki::ChipIdentity& chip) {
 }
 
 CheckResult check_nonce(const Report& r, const Expectations& e) {
-  if (!e.nonce) return skip(CheckId::nonce, "no nonce given: freshness not checked");
+  if (!e.nonce) {
+    return unchecked(e, CheckId::nonce,
+                     "no nonce given (--nonce): freshness not checked, a replayed report "
+                     "would pass");
+  }
   const auto expected = report_data_from_nonce(*e.nonce);
   if (!expected) {
     return fail(CheckId::nonce, fmt::format("the expected nonce has {} bytes; report data holds "
@@ -121,29 +135,59 @@ CheckResult check_nonce(const Report& r, const Expectations& e) {
                           to_hex(r.report_data), to_hex(*e.nonce), kReportDataSize));
 }
 
+std::string hex_list(const std::vector<Bytes>& values) {
+  std::string out;
+  for (const Bytes& v : values) out += (out.empty() ? "" : ", ") + to_hex(v);
+  return out;
+}
+
 CheckResult check_measurement(const Report& r, const Expectations& e) {
-  if (!e.launch_digest) {
-    return skip(CheckId::measurement, "no expected measurement given");
+  const bool listed = e.policy && !e.policy->launch_digests.empty();
+  if (!e.launch_digest && !listed) {
+    return unchecked(e, CheckId::measurement,
+                     "no expected measurement given (--expect-measurement or the policy's "
+                     "launch_digests): any firmware would pass");
   }
-  if (*e.launch_digest == r.launch_digest) {
-    return pass(CheckId::measurement, fmt::format("launch digest {}", to_hex(r.launch_digest)));
+  if (e.launch_digest && *e.launch_digest != r.launch_digest) {
+    return fail(CheckId::measurement,
+                fmt::format("launch digest {} is not the expected {}: different firmware, page "
+                            "order or suite was launched",
+                            to_hex(r.launch_digest), to_hex(*e.launch_digest)));
   }
-  return fail(CheckId::measurement,
-              fmt::format("launch digest {} is not the expected {}: different firmware, page "
-                          "order or suite was launched",
-                          to_hex(r.launch_digest), to_hex(*e.launch_digest)));
+  if (listed && std::find(e.policy->launch_digests.begin(), e.policy->launch_digests.end(),
+                          r.launch_digest) == e.policy->launch_digests.end()) {
+    return fail(CheckId::measurement,
+                fmt::format("launch digest {} is not one of the policy's launch_digests ({})",
+                            to_hex(r.launch_digest), hex_list(e.policy->launch_digests)));
+  }
+  return pass(CheckId::measurement, fmt::format("launch digest {}", to_hex(r.launch_digest)));
 }
 
 CheckResult check_provider(const Report& r, const Expectations& e) {
-  if (!e.provider) return skip(CheckId::provider, "no expected provider given");
-  const Bytes expected = measure::provider_key_id(*e.provider);
-  if (expected == r.provider_key_id) {
-    return pass(CheckId::provider, fmt::format("provider key id {}", to_hex(expected)));
+  const bool listed = e.policy && !e.policy->provider_key_ids.empty();
+  if (!e.provider && !listed) {
+    return unchecked(e, CheckId::provider,
+                     "no expected provider given (--expect-provider or the policy's "
+                     "providers): a reference signed by anyone would pass");
   }
   if (all_zero(r.provider_key_id)) {
     return fail(CheckId::provider,
                 "the report names no provider: the launch was not checked against a signed "
                 "reference");
+  }
+  if (listed && std::find(e.policy->provider_key_ids.begin(), e.policy->provider_key_ids.end(),
+                          r.provider_key_id) == e.policy->provider_key_ids.end()) {
+    return fail(CheckId::provider,
+                fmt::format("provider key id {} is not one of the policy's providers ({})",
+                            to_hex(r.provider_key_id), hex_list(e.policy->provider_key_ids)));
+  }
+  if (!e.provider) {
+    return pass(CheckId::provider, fmt::format("provider key id {} (listed in the policy)",
+                                               to_hex(r.provider_key_id)));
+  }
+  const Bytes expected = measure::provider_key_id(*e.provider);
+  if (expected == r.provider_key_id) {
+    return pass(CheckId::provider, fmt::format("provider key id {}", to_hex(expected)));
   }
   if (e.provider->suite() != r.suite) {
     return fail(CheckId::provider,
@@ -209,6 +253,50 @@ CheckResult check_npt(const Report& r) {
               "not_guarded: guard mode off, the hypervisor may edit the nested page tables");
 }
 
+// The platform rules of the appraisal policy, all of them, every violation named.
+CheckResult check_appraisal(const Report& r, const Expectations& e) {
+  if (!e.policy) return skip(CheckId::appraisal, "no appraisal policy given (--policy)");
+  const AppraisalPolicy& p = *e.policy;
+  std::vector<std::string> violations;
+  if (!p.chip_ids.empty() &&
+      std::find(p.chip_ids.begin(), p.chip_ids.end(), r.chip_id) == p.chip_ids.end()) {
+    violations.push_back(fmt::format("chip {} is not in the policy's chips ({})", to_hex(r.chip_id),
+                                     hex_list(p.chip_ids)));
+  }
+  if (p.min_guard_mode && r.guard_mode < static_cast<std::uint8_t>(*p.min_guard_mode)) {
+    violations.push_back(fmt::format("NPT guard mode {} is below the policy's min_guard_mode {}",
+                                     guard_mode_name(r.guard_mode),
+                                     measure::to_string(*p.min_guard_mode)));
+  }
+  if ((r.policy & p.required_policy_bits) != p.required_policy_bits) {
+    violations.push_back(fmt::format("policy {:#x} lacks the required bits {:#x}", r.policy,
+                                     p.required_policy_bits & ~r.policy));
+  }
+  std::optional<measure::Policy> launched;
+  try {
+    launched = measure::Policy::decode(r.policy, "report policy");
+  } catch (const Error&) {
+    violations.push_back(fmt::format("policy {:#x} is not a valid policy word", r.policy));
+  }
+  if (launched && p.memory_encryption_required && !launched->memory_encryption) {
+    violations.push_back("memory encryption is off, and the policy requires it");
+  }
+  if (launched && !p.npt_integrity.empty() && r.guard_mode != 0 &&
+      std::find(p.npt_integrity.begin(), p.npt_integrity.end(), launched->npt_integrity) ==
+          p.npt_integrity.end()) {
+    violations.push_back(fmt::format("NPT integrity {} is not one the policy accepts",
+                                     measure::to_string(launched->npt_integrity)));
+  }
+  if (!violations.empty()) {
+    std::string joined;
+    for (const auto& v : violations) joined += (joined.empty() ? "" : "; ") + v;
+    return fail(CheckId::appraisal, joined);
+  }
+  return pass(CheckId::appraisal,
+              fmt::format("chip, guard mode {}, policy {:#x} meet the appraisal policy",
+                          guard_mode_name(r.guard_mode), r.policy));
+}
+
 void check_content(const Report& r, const Expectations& e, std::vector<CheckResult>& out) {
   out.push_back(check_nonce(r, e));
   out.push_back(check_measurement(r, e));
@@ -216,6 +304,7 @@ void check_content(const Report& r, const Expectations& e, std::vector<CheckResu
   out.push_back(check_firmware(r));
   out.push_back(check_certificate(r));
   out.push_back(check_npt(r));
+  out.push_back(check_appraisal(r, e));
 }
 
 }  // namespace
@@ -257,7 +346,7 @@ Verification verify_report(ByteView report_bytes, std::string_view report_source
   try {
     v.report = Report::decode(report_bytes, report_source);
     out.push_back(pass(CheckId::format,
-                       fmt::format("CVMSRPT1 version 1, suite {}, {} bytes",
+                       fmt::format("CVMSRPT1 version 2, suite {}, {} bytes",
                                    crypto::to_string(v.report->suite), report_bytes.size())));
   } catch (const Error& e) {
     out.push_back(fail(CheckId::format, fmt::format("not a valid report: {}", e.what())));
@@ -283,8 +372,10 @@ Verification verify_report(ByteView report_bytes, std::string_view report_source
     chip = std::move(parsed);
   } catch (const Error& e) {
     out.push_back(
-        fail(CheckId::chain, fmt::format("{} does not lead to the trusted vendor root '{}': {}",
-                                         chain_source, trusted_root.subject(), e.what())));
+        fail(CheckId::chain,
+             fmt::format("{} does not lead to the trusted vendor root '{}' (key SHA-256 {}): {}",
+                         chain_source, trusted_root.subject(),
+                         to_hex(trusted_root.key_fingerprint()), e.what())));
   }
 
   if (v.report && chip) {
@@ -300,7 +391,7 @@ Verification verify_report(ByteView report_bytes, std::string_view report_source
     check_content(*v.report, expect, out);
   } else {
     for (CheckId id : {CheckId::nonce, CheckId::measurement, CheckId::provider, CheckId::firmware,
-                       CheckId::certificate, CheckId::npt_integrity}) {
+                       CheckId::certificate, CheckId::npt_integrity, CheckId::appraisal}) {
       out.push_back(skip(id, "no decodable report"));
     }
   }
@@ -331,6 +422,8 @@ std::string_view to_string(CheckId id) {
       return "certificate";
     case CheckId::npt_integrity:
       return "npt_integrity";
+    case CheckId::appraisal:
+      return "appraisal";
   }
   return "unknown";
 }
@@ -370,22 +463,52 @@ std::vector<ReportField> describe_report(const Report& r) {
   } catch (const Error&) {
     policy += " (not a valid policy word)";
   }
+  // In the format's field order (report.h).
   return {
       {"suite", std::string(crypto::to_string(r.suite))},
       {"simulated", r.simulated ? "yes (cvmsim simulator, not hardware evidence)" : "no"},
-      {"psp_version", fmt::format("{}.{}.{}", r.psp_version >> 16, (r.psp_version >> 8) & 0xff,
-                                  r.psp_version & 0xff)},
+      {"psp_version", psp_version_text(r.psp_version)},
       {"chip_id", to_hex(r.chip_id)},
       {"policy", policy},
       {"launch_digest", to_hex(r.launch_digest)},
       {"firmware_check", std::string(to_string(r.firmware_check))},
       {"certificate_check", std::string(to_string(r.certificate_check))},
-      {"certificate_digest", to_hex(r.certificate_digest)},
-      {"provider_key_id", to_hex(r.provider_key_id)},
       {"guard_mode", guard_mode_name(r.guard_mode)},
       {"npt_integrity", std::string(to_string(r.npt_integrity))},
       {"asid", std::to_string(r.asid)},
+      {"certificate_digest", to_hex(r.certificate_digest)},
+      {"provider_key_id", to_hex(r.provider_key_id)},
       {"report_data", to_hex(r.report_data)},
+      {"signature", to_hex(r.signature)},
+  };
+}
+
+nlohmann::ordered_json report_json(const Report& r) {
+  nlohmann::ordered_json policy_decoded = nullptr;
+  try {
+    policy_decoded = measure::Policy::decode(r.policy, "report policy").to_string();
+  } catch (const Error&) {
+    // not a valid policy word: the number alone, and null here
+  }
+  return {
+      {"magic", "CVMSRPT1"},
+      {"version", 2},
+      {"suite", crypto::to_string(r.suite)},
+      {"simulated", r.simulated},
+      {"psp_version", psp_version_text(r.psp_version)},
+      {"chip_id", to_hex(r.chip_id)},
+      {"policy", r.policy},
+      {"policy_decoded", policy_decoded},
+      {"launch_digest", to_hex(r.launch_digest)},
+      {"firmware_check", to_string(r.firmware_check)},
+      {"certificate_check", to_string(r.certificate_check)},
+      {"guard_mode", guard_mode_name(r.guard_mode)},
+      {"npt_integrity", to_string(r.npt_integrity)},
+      {"asid", r.asid},
+      {"certificate_digest", to_hex(r.certificate_digest)},
+      {"provider_key_id", to_hex(r.provider_key_id)},
+      {"report_data", to_hex(r.report_data)},
+      {"signature_length", r.signature.size()},
       {"signature", to_hex(r.signature)},
   };
 }

@@ -10,11 +10,13 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "attest/appraisal_policy.h"
 #include "attest/report.h"
 #include "common/bytes.h"
 #include "crypto/key.h"
@@ -34,6 +36,7 @@ enum class CheckId {
   firmware,       // the PSP matched the launch against a signed reference
   certificate,    // the image certificate the VM submitted was valid
   npt_integrity,  // the guarded NPT was never found tampered with
+  appraisal,      // the platform meets the tenant's appraisal policy (--policy)
 };
 
 enum class CheckStatus { pass, fail, skip };
@@ -55,10 +58,17 @@ struct CheckResult {
 
 struct Expectations {
   // The tenant's nonce, at most kReportDataSize bytes; a shorter one is compared as if
-  // zero padded on the right to 64 bytes. Empty optional: SKIP.
+  // zero padded on the right to 64 bytes.
   std::optional<Bytes> nonce;
   std::optional<Bytes> launch_digest;
   std::optional<crypto::Key> provider;  // its key id is measure::provider_key_id(key)
+  // Launch digests and providers listed here are accepted too (both lists must hold when
+  // an expectation above is also given); its platform rules make the `appraisal` check.
+  std::optional<AppraisalPolicy> policy;
+  // A report checked without a nonce, an expected measurement or an expected provider
+  // proves nothing to the tenant (it may be replayed, or describe other firmware), so a
+  // missing one FAILS its check by default; true turns those FAILs into SKIPs.
+  bool allow_unchecked = false;
 };
 
 struct Verification {
@@ -92,5 +102,9 @@ struct ReportField {
   std::string value;
 };
 std::vector<ReportField> describe_report(const Report& report);
+
+// The report as typed JSON in the format's field order (docs/formats.md "Attestation
+// report"): numbers as numbers, flags as booleans, enums by name, binary fields as hex.
+nlohmann::ordered_json report_json(const Report& report);
 
 }  // namespace cvmsim::attest

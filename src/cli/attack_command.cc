@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/progress_bar.h"
 #include "lab/attacks/catalogue.h"
 #include "lab/attacks/render.h"
 
@@ -62,7 +63,10 @@ void run_one(const AttackOptions& o) {
 void run_all(const AttackOptions& o) {
   const crypto::SuiteId suite = crypto::parse_suite(o.suite);
   trace::Recorder recorder;
-  const auto runs = attacks::run_catalogue(suite, {}, o.trace_out.empty() ? nullptr : &recorder);
+  ProgressBar progress("attack runs", ProgressBar::Unit::runs);
+  const auto runs = attacks::run_catalogue(
+      suite, {}, o.trace_out.empty() ? nullptr : &recorder,
+      [&progress](std::size_t done, std::size_t total) { progress.update(done, total); });
   if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());
   if (o.all_format == "json") {
     print_json(attacks::to_json(runs));

@@ -5,8 +5,10 @@
 // boot (IMAGE_CERT, PSP-mediated DMA, completion interrupts), disk reads and writes, what
 // the hypervisor sees of the image and of guest memory, a reboot that finds the data it
 // wrote, attestation with a fresh nonce and its verification, and the page-reordering
-// attack refused at LAUNCH_VERIFY. It fails (non-zero exit) if any step does not behave.
-#include <fmt/core.h>
+// attack refused at LAUNCH_VERIFY; then the guarded nested page tables against two edits
+// behind the PSP's back. Each step names who acts and the one command that does it alone.
+// It fails (non-zero exit) if any step does not behave.
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,7 +23,10 @@
 #include "crypto/suite.h"
 #include "guest_images.h"
 #include "hw/npt.h"
+#include "lab/attacks/catalogue.h"
+#include "lab/attacks/render.h"
 #include "lab/world.h"
+#include "measure/policy.h"
 #include "pki/identity.h"
 #include "trace/trace.h"
 #include "vmm/vmm.h"
@@ -48,6 +53,12 @@ void note_tool(trace::Recorder* recorder, trace::Actor who, std::optional<trace:
                     .name = std::move(name),
                     .category = trace::category::tool,
                     .args = std::move(args)});
+}
+
+// Who acts in a step, and the one command that does the same step on its own (so a reader
+// can replay any step by hand; docs/cli.md).
+void alone(std::string_view who, std::string_view command) {
+  fmt::print("   [{}] alone: {}\n", who, command);
 }
 
 [[noreturn]] void broken(const std::string& what) {
@@ -127,6 +138,9 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
       "1. vendor root -> signing key -> chip {} (endorsement, attestation, key-wrapping "
       "keys); provider '{}' made its signing key\n",
       to_hex(chip.chip_id), pki::load_provider(world.provider_dir()).name);
+  alone("vendor, provider",
+        "cvmsim vendor init vendor; cvmsim chip new --vendor vendor chip; cvmsim provider init "
+        "provider");
 
   const Bytes firmware = builtin("image_boot");
   const Bytes digest = world.measure(firmware);
@@ -151,11 +165,15 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
       packed.input_size / 1024, image.filename().string(), packed.image_size / 1024,
       image::to_string(packed.certificates.front().cipher), to_hex(digest).substr(0, 16),
       ms_since(pack_start));
+  alone("provider",
+        "cvmsim pack --in disk.raw --out disk.img --provider provider --chip-chain chain.pem "
+        "--vendor-root vendor/root.pem --allow-measurement DIGEST");
   const Bytes stored = read_file(image, 256ull << 20);
   if (contains(stored, kMotd) || contains(stored, "CVMSBOOT")) broken("plaintext in the image");
   fmt::print(
       "3. the image file holds no plaintext of the volume (searched for the motd and "
       "the boot header)\n");
+  alone("host", "cvmsim inspect disk.img (the header; the data segment is ciphertext)");
 
   const Boot first = boot(world, image, {}, recorder);
   if (first.run.exit_status != 0u) broken("first boot: " + first.run.console + first.run.detail);
@@ -174,10 +192,14 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
       first.run.stats.secure_calls, first.disk.transfers, first.disk.bytes_to_memory / 1024,
       first.disk.bytes_to_disk / 1024, first.run.stats.interrupts_injected, first.private_memory,
       first.ms);
+  alone("host, PSP",
+        "cvmsim run --chip chip --firmware fw.bin --reference fw.ref --provider provider "
+        "--image disk.img");
   fmt::print(
       "5. the hypervisor reading the loaded kernel from DRAM sees {} (the kernel "
       "starts {})\n",
       first.dram_seen, to_hex(ByteView(spec.volume.kernel).first(16)));
+  alone("host", "cvmsim attack run vmm-reads");
   if (first.dram_seen.empty() ||
       first.dram_seen == to_hex(ByteView(spec.volume.kernel).first(16))) {
     broken("guest memory was readable by the hypervisor");
@@ -195,12 +217,20 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
       "6. reboot on a fresh platform: the guest found its state block (\"boot number "
       "2\") and asked the PSP for a report over nonce {}...\n",
       to_hex(nonce).substr(0, 16));
+  alone("tenant, host, PSP",
+        "cvmsim run ... --image disk.img --attest-nonce NONCE --report-out report.bin");
   const fs::path chain = dir / "chain.pem";
   write_text_file_atomic(chain, pki::to_pem_bundle(chip.chain()));
   attest::Expectations expect;
   expect.nonce = nonce;
   expect.launch_digest = digest;
   expect.provider.emplace(crypto::Key::parse(world.provider_key().public_der(), "provider key"));
+  // The tenant's appraisal policy (cvmsim verify --policy): a guarded NPT and encrypted
+  // memory, on this chip only.
+  expect.policy.emplace();
+  expect.policy->min_guard_mode = measure::GuardMode::detect;
+  expect.policy->memory_encryption_required = true;
+  expect.policy->chip_ids = {chip.chip_id};
   const attest::Verification v =
       attest::verify_report(second.run.host_output, "report", read_file(chain), chain.string(),
                             pki::load_vendor(world.vendor_dir()).root, expect);
@@ -214,9 +244,12 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
              {"checks", v.checks.size()}});
   fmt::print(
       "7. verify: {} of {} checks PASS (chain to the vendor root, signature, nonce, "
-      "measurement, provider, firmware and certificate checks, NPT integrity); the "
-      "report is marked as simulator evidence\n",
+      "measurement, provider, firmware and certificate checks, NPT integrity, the appraisal "
+      "policy); the report is marked as simulator evidence\n",
       passed, v.checks.size());
+  alone("tenant",
+        "cvmsim verify report.bin --chain chain.pem --root vendor/root.pem --nonce NONCE "
+        "--expect-measurement DIGEST --expect-provider provider/provider.pem");
   if (!v.passed()) broken("the report did not verify");
 
   vmm::Platform platform(world.chip_dir(), {.trace = recorder});
@@ -229,7 +262,48 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
   } catch (const vmm::VmmError& e) {
     fmt::print("8. a hypervisor that swaps firmware pages 0 and 1 is refused: {}\n", e.what());
   }
+  alone("host, refused by the PSP", "cvmsim attack run firmware-reorder");
   fmt::print("   ({:.1f} ms for this suite)\n", ms_since(start));
+}
+
+// The second half of the system: the PSP guards the nested page tables. The hypervisor
+// edits them behind the PSP's back, once right before asking for a mapping and once
+// silently; each is played unguarded (the SEV baseline) and guarded.
+void play_npt_guard(const fs::path& root, trace::Recorder* recorder) {
+  fmt::print("\n== the guarded nested page tables (suite sm) ==\n");
+  struct Step {
+    std::string_view scenario;
+    std::string_view text;
+    lab::attacks::OutcomeKind guarded;
+  };
+  const Step steps[] = {
+      {"npt-permission-flip",
+       "the hypervisor flips a read-only, no-execute page to writable + executable in the "
+       "NPT behind the PSP's back, then asks for its next NPT_MAP",
+       lab::attacks::OutcomeKind::detected},
+      {"npt-silent-edit",
+       "the hypervisor remaps a page between PSP updates and stays quiet: no NPT_MAP follows",
+       lab::attacks::OutcomeKind::detected},
+  };
+  int number = 9;
+  for (const Step& step : steps) {
+    const lab::attacks::Scenario& scenario = lab::attacks::find_scenario(step.scenario);
+    fmt::print("{}. {}:\n", number++, step.text);
+    for (const auto guard : {measure::GuardMode::off, measure::GuardMode::detect}) {
+      const fs::path dir = root / fmt::format("{}-{}", step.scenario, measure::to_string(guard));
+      fs::create_directories(dir);
+      const lab::attacks::Outcome outcome =
+          lab::attacks::run_scenario(scenario, {guard, crypto::SuiteId::sm, dir, recorder});
+      fmt::print("   guard {:<6} {}\n", measure::to_string(guard),
+                 lab::attacks::summarize(outcome));
+      if (guard != measure::GuardMode::off && outcome.kind != step.guarded) {
+        broken(fmt::format("{} was not {} with the guard on", step.scenario,
+                           lab::attacks::to_string(step.guarded)));
+      }
+    }
+    alone("host; the PSP checks",
+          fmt::format("cvmsim attack run {} --guard detect", step.scenario));
+  }
 }
 
 void run_demo(const DemoOptions& o) {
@@ -253,6 +327,7 @@ void run_demo(const DemoOptions& o) {
   for (crypto::SuiteId suite : {crypto::SuiteId::sm, crypto::SuiteId::nist}) {
     play_suite(suite, dir, tracing);
   }
+  play_npt_guard(dir, tracing);
   if (tracing != nullptr) {
     write_trace(o.trace_out, recorder.events());
     fmt::print("event trace ({} events) written to {}\n", recorder.events().size(), o.trace_out);
@@ -263,7 +338,9 @@ void run_demo(const DemoOptions& o) {
       "programmed the image key into the disk controller; the guest booted from its "
       "encrypted disk through PSP-mediated DMA, wrote data that survived a reboot, and "
       "obtained a signed report that verified; the hypervisor saw only ciphertext, and "
-      "reordered firmware was refused.\n");
+      "reordered firmware was refused. With the NPT guard, an edit behind the PSP's back was "
+      "refused at the next NPT_MAP and a silent edit stopped the VM at the PSP's periodic "
+      "check; without it, both went through.\n");
   if (kept) fmt::print("artifacts kept in {}\n", dir.string());
 }
 

@@ -117,13 +117,21 @@ void register_disk_commands(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   CLI::App* guest = app.add_subcommand("guest", "The guest programs built into cvmsim");
   guest->require_subcommand(1);
-  guest->add_subcommand("list", "List the built-in guest programs")->callback([] {
+  auto list_format = std::make_shared<OutputFormat>(OutputFormat::text);
+  CLI::App* list = guest->add_subcommand("list", "List the built-in guest programs");
+  add_output_option(*list, *list_format);
+  list->callback([list_format] {
+    nlohmann::json guests = nlohmann::json::array();
     for (const auto& [n, bytes] : guest_images::all()) {
-      fmt::print("{:12} {:7} bytes  launch digest (sm) {}\n", n, bytes.size(),
-                 to_hex(measure::measure_plan(
-                     measure::plan_firmware_launch(bytes, measure::GuestLayout{}, n),
-                     crypto::SuiteId::sm)));
+      const std::string digest = to_hex(measure::measure_plan(
+          measure::plan_firmware_launch(bytes, measure::GuestLayout{}, n), crypto::SuiteId::sm));
+      if (*list_format == OutputFormat::json) {
+        guests.push_back({{"name", n}, {"size", bytes.size()}, {"launch_digest_sm", digest}});
+      } else {
+        fmt::print("{:12} {:7} bytes  launch digest (sm) {}\n", n, bytes.size(), digest);
+      }
     }
+    if (*list_format == OutputFormat::json) print_json({{"guests", guests}});
   });
   CLI::App* exp = guest->add_subcommand("export", "Write a built-in guest program to a file");
   exp->add_option("name", *name, "Program name (see `cvmsim guest list`)")->required();

@@ -1,14 +1,15 @@
 // cvmsim pack: the provider's image packer (an encrypted LUKS2 image with one image
 // certificate per authorised chip; docs/cli.md "pack", docs/formats.md "Encrypted image").
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <filesystem>
 
+#include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/file_args.h"
 #include "cli/output.h"
+#include "cli/progress_bar.h"
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/suite.h"
@@ -33,6 +34,7 @@ struct PackOptions {
   std::uint32_t sector_size = 4096;
   std::vector<std::string> allowed_measurements;
   bool no_verify = false;
+  bool force = false;
   OutputFormat format = OutputFormat::text;
 };
 
@@ -46,7 +48,7 @@ pki::Certificate load_vendor_root(const std::filesystem::path& path) {
 
 // Chain failures end with the documented chain exit code, after the usual error line.
 [[noreturn]] void refuse_chain(const pki::PkiError& e) {
-  fmt::print(stderr, "cvmsim: error [{}]: {}\n", e.id(), e.what());
+  report_error(e.id(), e.what(), kExitBadChain);
   throw ExitWith{kExitBadChain};
 }
 
@@ -58,9 +60,10 @@ std::vector<image::PackChip> load_chips(const PackOptions& o, crypto::SuiteId su
                "root.\ncvmsim: WARNING: anyone can make a chain that looks like this; the image "
                "key may be\ncvmsim: WARNING: wrapped for a key that no genuine chip holds.\n");
   } else if (o.vendor_root.empty()) {
-    fmt::print(stderr,
-               "cvmsim: error: pack needs --vendor-root (the vendor's root.pem or directory) "
-               "to verify the chip chains, or --no-verify\n");
+    report_error("cli/usage",
+                 "pack needs --vendor-root (the vendor's root.pem or directory) to verify the "
+                 "chip chains, or --no-verify",
+                 kExitUsage);
     throw ExitWith{kExitUsage};
   } else {
     // A root that does not parse is bad input (exit code 1, as in verify); only a chain
@@ -88,18 +91,19 @@ std::vector<image::PackChip> load_chips(const PackOptions& o, crypto::SuiteId su
   return chips;
 }
 
-void print_progress(std::uint64_t done, std::uint64_t total) {
-  constexpr double kMiB = 1024.0 * 1024.0;
-  fmt::print(stderr, "\rpacking: {:3}% ({:.0f} of {:.0f} MiB)", total ? done * 100 / total : 100,
-             static_cast<double>(done) / kMiB, static_cast<double>(total) / kMiB);
-  if (done == total) fmt::print(stderr, "\n");
-}
-
 void run_pack(const PackOptions& o) {
   std::vector<InputArg> inputs{
       {"--in", o.in}, {"--provider", o.provider_dir}, {"--vendor-root", o.vendor_root}};
   for (const std::string& chain : o.chip_chains) inputs.push_back({"--chip-chain", chain});
   refuse_output_over_inputs("--out", o.out, inputs);
+  // An existing image may be the only copy of a provider's work; replacing it must be asked
+  // for. (The same file as an input is refused above even with --force.)
+  std::error_code ec;
+  if (!o.force && std::filesystem::exists(std::filesystem::symlink_status(o.out, ec))) {
+    throw image::ImageError(
+        image::ImageErrc::already_exists,
+        fmt::format("--out {} exists; pass --force to replace it, or choose another path", o.out));
+  }
   const crypto::Key provider_key = pki::load_provider_key(o.provider_dir);
   const crypto::SuiteId suite = provider_key.suite();
   if (!o.suite.empty() && crypto::parse_suite(o.suite) != suite) {
@@ -116,7 +120,10 @@ void run_pack(const PackOptions& o) {
   for (const std::string& hex : o.allowed_measurements) {
     request.allowed_measurements.push_back(from_hex(hex, "--allow-measurement"));
   }
-  if (::isatty(STDERR_FILENO) == 1) request.progress = print_progress;
+  ProgressBar progress("packing", ProgressBar::Unit::bytes);
+  request.progress = [&progress](std::uint64_t done, std::uint64_t total) {
+    progress.update(done, total);
+  };
   const image::PackResult r = image::pack_image(request, provider_key);
 
   nlohmann::json chips = nlohmann::json::array();
@@ -172,6 +179,8 @@ void register_image_commands(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--allow-measurement", options->allowed_measurements,
                   "Launch digest (hex) allowed to receive the key; repeatable (default: any)");
+  cmd->add_flag("--force", options->force,
+                "Replace an existing --out (never an input: that is refused even so)");
   cmd->add_flag("--no-verify", options->no_verify,
                 "Do not verify the chip chains against a vendor root (dangerous)");
   add_output_option(*cmd, options->format);

@@ -17,7 +17,7 @@ struct InspectOptions {
   OutputFormat format = OutputFormat::text;
 };
 
-void print_text(const nlohmann::json& doc, int indent) {
+void print_text(const nlohmann::ordered_json& doc, int indent) {
   for (const auto& [key, value] : doc.items()) {
     if (value.is_object()) {
       fmt::print("{:{}}{}:\n", "", indent, key);
@@ -29,8 +29,8 @@ void print_text(const nlohmann::json& doc, int indent) {
           fmt::print("{:{}}-\n", "", indent + 2);
           print_text(item, indent + 4);
         } else {
-          fmt::print("{:{}}- {}\n", "", indent + 2, item.is_string() ? item.get<std::string>()
-                                                                   : item.dump());
+          fmt::print("{:{}}- {}\n", "", indent + 2,
+                     item.is_string() ? item.get<std::string>() : item.dump());
         }
       }
     } else {
@@ -47,12 +47,12 @@ void run_inspect(const InspectOptions& o) {
   if (ec) {
     throw CommonError(CommonErrc::io, fmt::format("cannot read {}: {}", o.path, ec.message()));
   }
-  nlohmann::json doc = directory ? inspect_directory(path)
-                       : is_image_file(path)
-                           ? inspect_image_file(path)
-                           : inspect_file(read_file(path, kMaxInspectedFile), path.string());
+  const nlohmann::ordered_json doc =
+      directory             ? inspect_directory(path)
+      : is_image_file(path) ? inspect_image_file(path)
+                            : inspect_file(read_file(path, kMaxInspectedFile), path.string());
   if (o.format == OutputFormat::json) {
-    print_json(doc);
+    print_ordered_json(doc);
   } else {
     print_text(doc, 0);
   }

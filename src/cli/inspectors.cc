@@ -34,7 +34,7 @@ bool contains(ByteView data, std::string_view needle) {
   return text.find(needle) != std::string_view::npos;
 }
 
-nlohmann::json describe_reference(ByteView data, const std::string& source) {
+nlohmann::ordered_json describe_reference(ByteView data, const std::string& source) {
   const measure::Reference ref = measure::Reference::decode(data, source);
   return {{"artifact", "reference measurement"},
           {"format", "CVMSREF1 version 1 (docs/formats.md)"},
@@ -44,20 +44,22 @@ nlohmann::json describe_reference(ByteView data, const std::string& source) {
           {"launch_digest", to_hex(ref.launch_digest)},
           {"provider_key_id", to_hex(ref.provider_key_id)},
           {"signature_bytes", ref.signature.size()},
-          {"note", "verify the signature with: cvmsim inspect is structural only; the PSP "
-                   "checks it at LAUNCH_VERIFY against the provider key"}};
+          {"note",
+           "verify the signature with: cvmsim inspect is structural only; the PSP "
+           "checks it at LAUNCH_VERIFY against the provider key"}};
 }
 
-nlohmann::json describe_report(ByteView data, const std::string& source) {
+nlohmann::ordered_json describe_report(ByteView data, const std::string& source) {
   const attest::Report report = attest::Report::decode(data, source);
-  nlohmann::json doc{{"artifact", "attestation report"},
-                     {"format", "CVMSRPT1 version 1 (docs/formats.md)"}};
-  for (const auto& field : attest::describe_report(report)) doc[field.name] = field.value;
+  nlohmann::ordered_json doc{{"artifact", "attestation report"},
+                             {"format", "CVMSRPT1 version 2 (docs/formats.md)"}};
+  const nlohmann::ordered_json fields = attest::report_json(report);
+  for (const auto& [key, value] : fields.items()) doc[key] = value;
   doc["note"] = "structural only; check the signature and expectations with cvmsim verify";
   return doc;
 }
 
-nlohmann::json describe_key(const crypto::Key& key) {
+nlohmann::ordered_json describe_key(const crypto::Key& key) {
   const crypto::Suite& s = crypto::suite(key.suite());
   return {{"artifact", key.has_private() ? "private key" : "public key"},
           {"suite", crypto::to_string(key.suite())},
@@ -65,12 +67,13 @@ nlohmann::json describe_key(const crypto::Key& key) {
           {"key_id", to_hex(s.hash(key.public_der()))}};
 }
 
-nlohmann::json describe_certificate_list(const std::vector<pki::Certificate>& certs) {
-  nlohmann::json list = nlohmann::json::array();
+nlohmann::ordered_json describe_certificate_list(const std::vector<pki::Certificate>& certs) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& cert : certs) {
     list.push_back({{"subject", cert.subject()},
                     {"issuer", cert.issuer()},
                     {"serial", cert.serial_hex()},
+                    {"not_before", cert.not_before()},
                     {"not_after", cert.not_after()},
                     {"ca", cert.is_ca()},
                     {"suite", crypto::to_string(cert.public_key().suite())},
@@ -79,10 +82,10 @@ nlohmann::json describe_certificate_list(const std::vector<pki::Certificate>& ce
   return list;
 }
 
-nlohmann::json describe_certificates(std::vector<pki::Certificate> certs,
-                                     const std::string& source) {
-  nlohmann::json doc{{"artifact", certs.size() == 1 ? "certificate" : "certificate chain"},
-                     {"certificates", describe_certificate_list(certs)}};
+nlohmann::ordered_json describe_certificates(std::vector<pki::Certificate> certs,
+                                             const std::string& source) {
+  nlohmann::ordered_json doc{{"artifact", certs.size() == 1 ? "certificate" : "certificate chain"},
+                             {"certificates", describe_certificate_list(certs)}};
   if (certs.size() == 5) {
     // Probably a chip chain from `cvmsim chip export`: say whether it is consistent.
     try {
@@ -112,13 +115,15 @@ bool dir_has(const std::filesystem::path& dir, const char* name) {
 
 }  // namespace
 
-nlohmann::json inspect_file(ByteView data, const std::string& source) {
+nlohmann::ordered_json inspect_file(ByteView data, const std::string& source) {
   if (starts_with(data, "CVMSREF1")) return describe_reference(data, source);
   if (starts_with(data, "CVMSICRT")) {
-    return image::describe_certificate(image::ImageCertificate::decode(data, source));
+    return nlohmann::ordered_json(
+        image::describe_certificate(image::ImageCertificate::decode(data, source)));
   }
   if (starts_with(data, "LUKS\xba\xbe")) {
-    return image::describe_image(image::parse_luks2_header(data, source), source);
+    return nlohmann::ordered_json(
+        image::describe_image(image::parse_luks2_header(data, source), source));
   }
   if (starts_with(data, "CVMSRPT1")) return describe_report(data, source);
   if (contains(data, "-----BEGIN CERTIFICATE-----")) {
@@ -147,14 +152,17 @@ nlohmann::json inspect_file(ByteView data, const std::string& source) {
                                 source));
 }
 
-nlohmann::json inspect_image_file(const std::filesystem::path& path) {
+nlohmann::ordered_json inspect_image_file(const std::filesystem::path& path) {
   // Only the header is read: images are often far larger than memory.
-  return image::describe_image(image::read_luks2_header_file(path), path.string());
+  return nlohmann::ordered_json(
+      image::describe_image(image::read_luks2_header_file(path), path.string()));
 }
 
-bool is_image_file(const std::filesystem::path& path) { return image::looks_like_luks(path); }
+bool is_image_file(const std::filesystem::path& path) {
+  return image::looks_like_luks(path);
+}
 
-nlohmann::json inspect_directory(const std::filesystem::path& dir) {
+nlohmann::ordered_json inspect_directory(const std::filesystem::path& dir) {
   if (dir_has(dir, "chip.json")) {
     const auto chip = pki::load_chip(dir);
     return {{"artifact", "chip directory"},

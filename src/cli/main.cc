@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 
+#include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "common/error.h"
@@ -31,20 +32,24 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    // --help and --version end here too, with exit code 0 and CLI11's own output.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    report_error("cli/usage", e.what(), kExitUsage);
+    fmt::print(stderr, "cvmsim: run with --help for the options\n");
+    return kExitUsage;
   } catch (const ExitWith& e) {
     return e.code;
   } catch (const cvmsim::Error& e) {
-    fmt::print(stderr, "cvmsim: error [{}]: {}\n", e.id(), e.what());
+    report_error(e.id(), e.what(), kExitError);
     return kExitError;
   } catch (const std::filesystem::filesystem_error& e) {
     // A file-system failure is an input or environment error (it names the path), not a
     // defect; the commands report their own, this catches what they do not foresee.
-    fmt::print(stderr, "cvmsim: error [common/io]: {}\n", e.what());
+    report_error("common/io", e.what(), kExitError);
     return kExitError;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "cvmsim: internal error: {}\n", e.what());
+    // A defect: say so plainly (tests look for these words), still in the documented form.
+    report_error("cli/internal_error", fmt::format("internal error: {}", e.what()), kExitError);
     return kExitError;
   }
   return kExitOk;

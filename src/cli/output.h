@@ -14,5 +14,7 @@ void add_output_option(CLI::App& command, OutputFormat& format);
 
 // Prints `document` as indented JSON followed by a newline.
 void print_json(const nlohmann::json& document);
+// The same, keeping the document's key order (a format's field order).
+void print_ordered_json(const nlohmann::ordered_json& document);
 
 }  // namespace cvmsim::cli

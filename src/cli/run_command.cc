@@ -5,10 +5,12 @@
 #include <cstdio>
 
 #include "attest/report.h"
+#include "cli/cli_error.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/file_args.h"
 #include "cli/output.h"
+#include "cli/refusal_hints.h"
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/suite.h"
@@ -32,6 +34,7 @@ struct RunOptions {
   std::string image;         // the VM's disk: an encrypted image (cvmsim pack)
   std::string attest_nonce;  // hex, up to 64 bytes: offered to the guest for ATTEST
   std::string report_out;    // where the guest's attestation report goes
+  std::string evidence_out;  // a directory: the report and the chip's chain, for verify
   int vms = 1;
   int timeout_seconds = 60;            // wall clock, the whole run: the host's safety net
   std::string max_sim_time = "10s";    // simulated time per VM: the deterministic bound
@@ -95,6 +98,28 @@ Bytes provider_public_key(const fs::path& path) {
   return pki::certificate_or_key(read_file(path, 1 << 20), path.string()).public_der();
 }
 
+// The evidence directory must be new or empty: it is the tenant's bundle, never a place
+// that holds inputs (the chip directory, the image) or older evidence.
+void refuse_evidence_dir(const RunOptions& o) {
+  if (o.evidence_out.empty()) return;
+  std::error_code ec;
+  if (!fs::exists(o.evidence_out, ec)) return;
+  if (!fs::is_directory(o.evidence_out, ec) || !fs::is_empty(o.evidence_out, ec)) {
+    throw CLI::ValidationError("--evidence-out",
+                               fmt::format("{} exists and is not an empty directory: choose a new "
+                                           "path (nothing was written)",
+                                           o.evidence_out));
+  }
+}
+
+// The evidence bundle `cvmsim verify DIR` reads: the report and the chain of the chip that
+// signed it (docs/cli.md, "run with an image").
+void write_evidence(const fs::path& dir, ByteView report, const fs::path& chip_dir) {
+  fs::create_directories(dir);
+  write_text_file_atomic(dir / "chain.pem", pki::to_pem_bundle(pki::load_chip(chip_dir).chain()));
+  write_file_atomic(dir / "report.bin", report);
+}
+
 void run_vms(const RunOptions& o) {
   using Clock = std::chrono::steady_clock;
   refuse_output_over_inputs("--report-out", o.report_out,
@@ -110,6 +135,7 @@ void run_vms(const RunOptions& o) {
                              {"--provider", o.provider},
                              {"--chip", o.chip_dir},
                              {"--report-out", o.report_out}});
+  refuse_evidence_dir(o);
   // One wall-clock bound for the whole run, whatever the guests do (the host's safety net).
   const auto host_deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
   vmm::RunLimits limits{.max_sim_ns = parse_sim_time(o.max_sim_time, "--max-sim-time") * 1000,
@@ -139,6 +165,11 @@ void run_vms(const RunOptions& o) {
     request.host_input.resize(attest::kReportDataSize, 0);  // zero-padded report data
   }
 
+  const RunInputs inputs{.firmware = request.firmware,
+                         .reference = request.reference,
+                         .firmware_name = o.firmware,
+                         .chip_dir = o.chip_dir,
+                         .image = o.image};
   nlohmann::json report = nlohmann::json::array();
   bool all_ok = true;
   std::vector<psp::VmHandle> handles;
@@ -149,7 +180,11 @@ void run_vms(const RunOptions& o) {
     try {
       handles.push_back(vmm.launch(request));
     } catch (const vmm::VmmError& e) {
-      fmt::print(stderr, "cvmsim: VM {} was not started: {}\n", i + 1, e.what());
+      const std::string hint = launch_refusal_hint(inputs);
+      report_error(e.id(),
+                   fmt::format("VM {} was not started: {}{}", i + 1, e.what(),
+                               hint.empty() ? "" : "; " + hint),
+                   kExitVmFailed);
       throw ExitWith{kExitVmFailed};
     }
   }
@@ -189,6 +224,8 @@ void run_vms(const RunOptions& o) {
         {"instructions", r.stats.instructions ? nlohmann::json(*r.stats.instructions) : nullptr},
         {"npt_checks", platform.psp().check_timer().ticks()},
         {"run_ms", ms}};
+    const nlohmann::json refusals = decode_console_refusals(r.console, inputs);
+    vm["psp_refusals"] = refusals;
     if (o.format == OutputFormat::text) {
       fmt::print("{}", r.console);
       fmt::print(
@@ -200,6 +237,10 @@ void run_vms(const RunOptions& o) {
           r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped, r.stats.psp_commands,
           info ? info->private_memory : 0, r.stats.simulated_us, ms);
       if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
+      for (const auto& refusal : refusals) {
+        fmt::print("   PSP refused {}: {}\n", refusal["call"].get<std::string>(),
+                   refusal["text"].get<std::string>());
+      }
       if (r.console_dropped > 0) {
         fmt::print("   console: {} more bytes dropped (a run keeps the first {} bytes)\n",
                    r.console_dropped, vmm::kMaxConsoleBytes);
@@ -212,14 +253,25 @@ void run_vms(const RunOptions& o) {
     if (!o.attest_nonce.empty()) {
       if (r.host_output.empty()) {
         std::fflush(stdout);  // keep the summary before the complaint when both are piped
-        fmt::print(stderr, "cvmsim: VM {} returned no attestation report\n", handle);
+        fmt::print(stderr, "cvmsim: error [cli/no_report]: VM {} returned no attestation report\n",
+                   handle);
+        vm["error"] = "no attestation report";
         all_ok = false;
-      } else if (!o.report_out.empty()) {
-        write_file_atomic(o.report_out, r.host_output);
-        vm["report"] = o.report_out;
-        if (o.format == OutputFormat::text) {
-          fmt::print("   attestation report ({} bytes) written to {}\n", r.host_output.size(),
-                     o.report_out);
+      } else {
+        if (!o.report_out.empty()) {
+          write_file_atomic(o.report_out, r.host_output);
+          vm["report"] = o.report_out;
+          if (o.format == OutputFormat::text) {
+            fmt::print("   attestation report ({} bytes) written to {}\n", r.host_output.size(),
+                       o.report_out);
+          }
+        }
+        if (!o.evidence_out.empty()) {
+          write_evidence(o.evidence_out, r.host_output, o.chip_dir);
+          vm["evidence"] = o.evidence_out;
+          if (o.format == OutputFormat::text) {
+            fmt::print("   evidence (report.bin, chain.pem) written to {}\n", o.evidence_out);
+          }
         }
       }
     }
@@ -301,6 +353,10 @@ void register_run_command(CLI::App& app) {
   cmd->add_option("--attest-nonce", o->attest_nonce,
                   "Hex nonce (<= 64 bytes, zero-padded) the guest gets for an attestation report");
   cmd->add_option("--report-out", o->report_out, "Write the guest's attestation report here")
+      ->needs(cmd->get_option("--attest-nonce"));
+  cmd->add_option("--evidence-out", o->evidence_out,
+                  "Write the report and the chip's chain into this new directory (cvmsim "
+                  "verify DIR checks it)")
       ->needs(cmd->get_option("--attest-nonce"));
   add_output_option(*cmd, o->format);
   cmd->callback([o] { run_vms(*o); });

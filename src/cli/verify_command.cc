@@ -1,15 +1,20 @@
 // cvmsim verify: the tenant's check of an attestation report (docs/cli.md "cvmsim verify").
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdlib>
 
+#include "attest/appraisal_policy.h"
+#include "attest/ear.h"
 #include "attest/verifier.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/file_args.h"
 #include "cli/output.h"
 #include "common/error.h"
 #include "common/file_io.h"
 #include "common/hex.h"
+#include "crypto/suite.h"
 #include "pki/certificate.h"
 
 namespace cvmsim::cli {
@@ -28,6 +33,9 @@ struct VerifyOptions {
   std::string nonce;
   std::string measurement;
   std::string provider;
+  std::string policy;
+  std::string ear_out;
+  bool allow_unchecked = false;
   OutputFormat format = OutputFormat::text;
 };
 
@@ -35,7 +43,7 @@ Bytes hex_option(const std::string& option, const std::string& text) {
   try {
     return from_hex(text, option);
   } catch (const Error& e) {
-    throw CLI::ValidationError(option, e.what());
+    throw CLI::ValidationError(e.what());  // from_hex names the option already
   }
 }
 
@@ -76,6 +84,8 @@ attest::Expectations expectations_from(const VerifyOptions& o) {
     e.launch_digest = std::move(digest);
   }
   if (!o.provider.empty()) e.provider = load_provider_public_key(o.provider);
+  if (!o.policy.empty()) e.policy = attest::load_appraisal_policy(o.policy);
+  e.allow_unchecked = o.allow_unchecked;
   return e;
 }
 
@@ -103,29 +113,55 @@ std::vector<std::string> failed_checks(const attest::Verification& v) {
   return names;
 }
 
+// The expectations left out under --allow-unchecked: a PASS says what it did not check.
+std::vector<std::string> unchecked(const attest::Verification& v) {
+  std::vector<std::string> names;
+  for (auto id :
+       {attest::CheckId::nonce, attest::CheckId::measurement, attest::CheckId::provider}) {
+    if (v.report && v.check(id).status == attest::CheckStatus::skip) {
+      names.emplace_back(attest::to_string(id));
+    }
+  }
+  return names;
+}
+
+// The EAR's appraisal-policy-id: the policy file's SHA-384, or the built-in rules alone.
+std::string policy_id(const VerifyOptions& o) {
+  if (o.policy.empty()) return "cvmsim:default";
+  return "cvmsim:appraisal-policy:sha384:" +
+         to_hex(crypto::suite(crypto::SuiteId::nist).hash(read_file(o.policy, kMaxInputFile)));
+}
+
+void write_ear(const VerifyOptions& o, const attest::Verification& v) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const nlohmann::json claims = attest::ear_claims(
+      v, fmt::format("cvmsim {}", CVMSIM_VERSION),
+      std::chrono::duration_cast<std::chrono::seconds>(now).count(), policy_id(o));
+  write_text_file_atomic(o.ear_out, claims.dump(2) + "\n");
+}
+
 void print_json_result(const VerifyOptions& o, const pki::Certificate& root,
                        const attest::Verification& v, int code) {
-  nlohmann::json report = nullptr;
-  if (v.report) {
-    report = nlohmann::json::object();
-    for (const auto& f : attest::describe_report(*v.report)) report[f.name] = f.value;
-  }
-  nlohmann::json checks = nlohmann::json::array();
+  nlohmann::ordered_json report = nullptr;
+  if (v.report) report = attest::report_json(*v.report);
+  nlohmann::ordered_json checks = nlohmann::ordered_json::array();
   for (const auto& c : v.checks) {
     checks.push_back({{"check", attest::to_string(c.id)},
                       {"status", attest::to_string(c.status)},
                       {"detail", c.detail}});
   }
-  print_json({{"report_file", o.report},
-              {"chain_file", o.chain},
-              {"trusted_root", root.subject()},
-              {"simulated", v.report ? nlohmann::json(v.report->simulated) : nullptr},
-              {"report", report},
-              {"checks", checks},
-              {"result", v.passed() ? "PASS" : "FAIL"},
-              {"failure", attest::to_string(v.failure())},
-              {"failed_checks", failed_checks(v)},
-              {"exit_code", code}});
+  print_ordered_json(
+      {{"report_file", o.report},
+       {"chain_file", o.chain},
+       {"trusted_root", root.subject()},
+       {"simulated", v.report ? nlohmann::ordered_json(v.report->simulated) : nullptr},
+       {"report", report},
+       {"checks", checks},
+       {"result", v.passed() ? "PASS" : "FAIL"},
+       {"failure", attest::to_string(v.failure())},
+       {"failed_checks", failed_checks(v)},
+       {"unchecked", unchecked(v)},
+       {"exit_code", code}});
 }
 
 void print_text_result(const VerifyOptions& o, const pki::Certificate& root,
@@ -140,15 +176,45 @@ void print_text_result(const VerifyOptions& o, const pki::Certificate& root,
   }
   fmt::print("checks (chain {}, trusted root {})\n", o.chain, root.subject());
   for (const auto& c : v.checks) {
-    fmt::print("  {}  {:<14} {}\n", attest::to_string(c.status), attest::to_string(c.id), c.detail);
+    fmt::print("  {}  {:<13} {}\n", attest::to_string(c.status), attest::to_string(c.id), c.detail);
   }
   if (v.passed()) {
-    fmt::print("result: PASS{}\n", v.report && v.report->simulated
-                                       ? " (simulated evidence from cvmsim, not hardware)"
-                                       : "");
+    const auto skipped = unchecked(v);
+    fmt::print(
+        "result: PASS{}{}\n",
+        v.report && v.report->simulated ? " (simulated evidence from cvmsim, not hardware)" : "",
+        skipped.empty()
+            ? ""
+            : fmt::format(", UNCHECKED: {} (--allow-unchecked)", fmt::join(skipped, ", ")));
   } else {
     fmt::print("result: FAIL ({}), exit code {}\n", attest::to_string(v.failure()), code);
   }
+}
+
+// An evidence directory (cvmsim run --evidence-out) stands for its report.bin, and for its
+// chain.pem unless --chain names another.
+VerifyOptions resolve_evidence(VerifyOptions o) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(o.report, ec)) {
+    const std::filesystem::path dir = o.report;
+    o.report = (dir / "report.bin").string();
+    if (o.chain.empty()) o.chain = (dir / "chain.pem").string();
+    for (const auto& file : {o.report, o.chain}) {
+      if (!std::filesystem::exists(file, ec)) {
+        throw CLI::ValidationError(
+            "REPORT", fmt::format("{} is a directory without {}: not an evidence bundle from "
+                                  "cvmsim run --evidence-out",
+                                  dir.string(), file));
+      }
+    }
+  }
+  if (o.chain.empty()) {
+    throw CLI::ValidationError(
+        "--chain",
+        "is required (the chip's chain from cvmsim chip export), unless REPORT is "
+        "an evidence directory from cvmsim run --evidence-out");
+  }
+  return o;
 }
 
 void run_verify(const VerifyOptions& o) {
@@ -161,6 +227,7 @@ void run_verify(const VerifyOptions& o) {
   const attest::Verification v =
       attest::verify_report(report, o.report, chain, o.chain, root, expect);
   const int code = exit_code_for(v.failure());
+  if (!o.ear_out.empty()) write_ear(o, v);
   if (o.format == OutputFormat::json) {
     print_json_result(o, root, v, code);
   } else {
@@ -180,11 +247,13 @@ void register_verify_command(CLI::App& app) {
   auto o = std::make_shared<VerifyOptions>();
   CLI::App* cmd = app.add_subcommand(
       "verify", "Check an attestation report: chain, signature, nonce, measurement, provider");
-  cmd->add_option("REPORT", o->report, "Attestation report (CVMSRPT1)")
+  cmd->add_option("REPORT", o->report,
+                  "Attestation report (CVMSRPT1), or an evidence directory (run --evidence-out)")
       ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--chain", o->chain, "The chip's certificate chain (cvmsim chip export)")
-      ->required()
+      ->check(CLI::ExistingPath);
+  cmd->add_option("--chain", o->chain,
+                  "The chip's certificate chain (cvmsim chip export); default: the evidence "
+                  "directory's chain.pem")
       ->check(CLI::ExistingFile);
   cmd->add_option("--root", o->root,
                   fmt::format("Trusted vendor root certificate (default: the file named by {})",
@@ -196,8 +265,25 @@ void register_verify_command(CLI::App& app) {
   cmd->add_option("--expect-provider", o->provider,
                   "Expected provider: its certificate (provider.pem) or public key")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--policy", o->policy,
+                  "Appraisal policy (JSON): accepted launch digests, providers, chips, minimum "
+                  "guard mode, NPT integrity, required policy bits (docs/formats.md)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--allow-unchecked", o->allow_unchecked,
+                "Accept a report without a nonce, expected measurement or expected provider "
+                "(those checks SKIP instead of FAIL; a replayed report would pass)");
+  cmd->add_option("--ear-out", o->ear_out,
+                  "Also write the result as an IETF RATS EAR claims set (JSON) to this file");
   add_output_option(*cmd, o->format);
-  cmd->callback([o] { run_verify(*o); });
+  cmd->callback([o] {
+    refuse_output_over_inputs("--ear-out", o->ear_out,
+                              {{"REPORT", o->report},
+                               {"--chain", o->chain},
+                               {"--root", o->root},
+                               {"--expect-provider", o->provider},
+                               {"--policy", o->policy}});
+    run_verify(resolve_evidence(*o));
+  });
 }
 
 }  // namespace cvmsim::cli

@@ -30,8 +30,8 @@ ByteView ByteReader::fixed(std::string_view field, std::size_t width, std::size_
   for (std::size_t i = used; i < width; ++i) {
     if (all[i] != 0) {
       offset_ = at;
-      fail(field, fmt::format("byte {} of the padding is {:#04x}; padding must be zero", i,
-                              all[i]));
+      fail(field,
+           fmt::format("byte {} of the padding is {:#04x}; padding must be zero", i, all[i]));
     }
   }
   return all.first(used);
@@ -46,9 +46,13 @@ void ByteReader::expect_end() const {
 }
 
 void ByteReader::fail(std::string_view field, std::string_view problem) const {
-  throw CommonError(CommonErrc::bad_encoding,
-                    fmt::format("{}: field '{}' at offset {}: {}", source_, field, offset_,
-                                problem));
+  fail_at(field, offset_, problem);
+}
+
+void ByteReader::fail_at(std::string_view field, std::size_t field_offset,
+                         std::string_view problem) const {
+  throw CommonError(CommonErrc::bad_encoding, fmt::format("{}: field '{}' at offset {}: {}",
+                                                          source_, field, field_offset, problem));
 }
 
 std::uint64_t ByteReader::le(std::string_view field, std::size_t width) {

@@ -52,7 +52,12 @@ class ByteReader {
   [[nodiscard]] std::size_t offset() const { return offset_; }
   [[nodiscard]] std::size_t remaining() const { return data_.size() - offset_; }
   [[nodiscard]] const std::string& source() const { return source_; }
+  // Fails naming `field` at the current offset: for a field not read yet.
   [[noreturn]] void fail(std::string_view field, std::string_view problem) const;
+  // Fails naming `field` at `field_offset`: for a value judged after it was read (the
+  // current offset is then past it).
+  [[noreturn]] void fail_at(std::string_view field, std::size_t field_offset,
+                            std::string_view problem) const;
 
  private:
   std::uint64_t le(std::string_view field, std::size_t width);

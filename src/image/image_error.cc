@@ -12,6 +12,8 @@ std::string_view error_code_name(ImageErrc code) {
       return "bad_input";
     case ImageErrc::io:
       return "io";
+    case ImageErrc::already_exists:
+      return "already_exists";
   }
   return "unknown";
 }

@@ -12,6 +12,7 @@ enum class ImageErrc {
   bad_header,       // a LUKS2 header that is malformed (magic, size, checksum, JSON)
   bad_input,        // pack parameters or input that cannot make an image
   io,               // reading the raw input or writing the image failed
+  already_exists,   // the output exists and the command was not told to replace it
 };
 
 constexpr std::string_view error_module_name(ImageErrc) {

@@ -67,8 +67,11 @@ Reference Reference::decode(ByteView data, std::string_view source) {
   const std::size_t d = crypto::suite(ref.suite).digest_size();
   ref.launch_digest = to_bytes(r.fixed("launch_digest", kDigestField, d));
   ref.provider_key_id = to_bytes(r.fixed("provider_key_id", kDigestField, d));
+  const std::size_t length_at = r.offset();
   const std::uint16_t length = r.u16("signature_length");
-  if (length == 0 || length > 256) r.fail("signature_length", "must be 1..256");
+  if (length == 0 || length > 256) {
+    r.fail_at("signature_length", length_at, fmt::format("is {}, must be 1..256", length));
+  }
   ref.signature = to_bytes(r.bytes("signature", length));
   r.expect_end();
   return ref;

@@ -1,5 +1,7 @@
 #include "pki/certificate.h"
 
+#include <fmt/format.h>
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -7,7 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <fmt/format.h>
+#include <ctime>
 
 #include "common/hex.h"
 #include "crypto/crypto_error.h"
@@ -49,15 +51,21 @@ std::string name_line(const X509_NAME* name) {
 
 std::string_view error_code_name(PkiErrc code) {
   switch (code) {
-    case PkiErrc::bad_certificate: return "bad_certificate";
-    case PkiErrc::bad_chain: return "bad_chain";
-    case PkiErrc::bad_identity: return "bad_identity";
-    case PkiErrc::already_exists: return "already_exists";
+    case PkiErrc::bad_certificate:
+      return "bad_certificate";
+    case PkiErrc::bad_chain:
+      return "bad_chain";
+    case PkiErrc::bad_identity:
+      return "bad_identity";
+    case PkiErrc::already_exists:
+      return "already_exists";
   }
   return "unknown";
 }
 
-void Certificate::Free::operator()(x509_st* p) const noexcept { X509_free(p); }
+void Certificate::Free::operator()(x509_st* p) const noexcept {
+  X509_free(p);
+}
 
 Certificate Certificate::adopt(x509_st* cert) {
   if (cert == nullptr) throw PkiError(PkiErrc::bad_certificate, "no certificate");
@@ -98,9 +106,9 @@ std::vector<Certificate> Certificate::parse_all(ByteView data, std::string_view 
 Certificate Certificate::parse(ByteView data, std::string_view source) {
   auto all = parse_all(data, source);
   if (all.size() != 1) {
-    throw PkiError(PkiErrc::bad_certificate,
-                   fmt::format("{}: holds {} certificates; expected exactly one", source,
-                               all.size()));
+    throw PkiError(
+        PkiErrc::bad_certificate,
+        fmt::format("{}: holds {} certificates; expected exactly one", source, all.size()));
   }
   return std::move(all.front());
 }
@@ -120,8 +128,12 @@ Bytes Certificate::der() const {
   return out;
 }
 
-std::string Certificate::subject() const { return name_line(X509_get_subject_name(cert_.get())); }
-std::string Certificate::issuer() const { return name_line(X509_get_issuer_name(cert_.get())); }
+std::string Certificate::subject() const {
+  return name_line(X509_get_subject_name(cert_.get()));
+}
+std::string Certificate::issuer() const {
+  return name_line(X509_get_issuer_name(cert_.get()));
+}
 
 std::string Certificate::common_name() const {
   char buffer[256] = {};
@@ -135,13 +147,32 @@ std::string Certificate::serial_hex() const {
   return to_hex({serial->data, static_cast<std::size_t>(serial->length)});
 }
 
-std::string Certificate::not_after() const {
-  BioPtr bio = memory_bio();
-  ASN1_TIME_print(bio.get(), X509_get0_notAfter(cert_.get()));
-  return bio_text(bio.get());
+namespace {
+
+// RFC 3339 in UTC: what JSON readers parse, unlike OpenSSL's "Dec  1 12:00:00 2036 GMT".
+std::string rfc3339(const ASN1_TIME* time, const std::string& subject, const char* which) {
+  std::tm tm{};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) {
+    throw PkiError(PkiErrc::bad_certificate,
+                   fmt::format("certificate {}: {} is not a valid time", subject, which));
+  }
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-bool Certificate::is_ca() const { return X509_check_ca(cert_.get()) != 0; }
+}  // namespace
+
+std::string Certificate::not_before() const {
+  return rfc3339(X509_get0_notBefore(cert_.get()), subject(), "notBefore");
+}
+
+std::string Certificate::not_after() const {
+  return rfc3339(X509_get0_notAfter(cert_.get()), subject(), "notAfter");
+}
+
+bool Certificate::is_ca() const {
+  return X509_check_ca(cert_.get()) != 0;
+}
 
 crypto::Key Certificate::public_key() const {
   EVP_PKEY* key = X509_get_pubkey(cert_.get());
@@ -157,6 +188,16 @@ Bytes Certificate::sha256_fingerprint() const {
   unsigned int length = 0;
   if (X509_digest(cert_.get(), EVP_sha256(), out.data(), &length) != 1) {
     crypto::throw_openssl("X509_digest");
+  }
+  return out;
+}
+
+Bytes Certificate::key_fingerprint() const {
+  const Bytes spki = public_key().public_der();
+  Bytes out(32);
+  unsigned int length = 0;
+  if (EVP_Digest(spki.data(), spki.size(), out.data(), &length, EVP_sha256(), nullptr) != 1) {
+    crypto::throw_openssl("EVP_Digest");
   }
   return out;
 }

@@ -24,14 +24,19 @@ class Certificate {
 
   [[nodiscard]] std::string pem() const;
   [[nodiscard]] Bytes der() const;
-  [[nodiscard]] std::string subject() const;      // one-line RFC 2253 form
+  [[nodiscard]] std::string subject() const;  // one-line RFC 2253 form
   [[nodiscard]] std::string issuer() const;
   [[nodiscard]] std::string common_name() const;  // the subject's CN
   [[nodiscard]] std::string serial_hex() const;
+  // Validity bounds in RFC 3339 UTC ("2036-12-01T12:00:00Z").
+  [[nodiscard]] std::string not_before() const;
   [[nodiscard]] std::string not_after() const;
   [[nodiscard]] bool is_ca() const;
   [[nodiscard]] crypto::Key public_key() const;
   [[nodiscard]] Bytes sha256_fingerprint() const;
+  // SHA-256 of the SubjectPublicKeyInfo DER: tells apart two certificates with one subject
+  // (`openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`).
+  [[nodiscard]] Bytes key_fingerprint() const;
   [[nodiscard]] Certificate clone() const;
 
   [[nodiscard]] x509_st* get() const noexcept { return cert_.get(); }

@@ -48,17 +48,15 @@ SuiteId suite_field(const nlohmann::json& doc, const fs::path& file) {
   const std::string text = detail::read_string_field(doc, "suite", file);
   if (text != "sm" && text != "nist") {
     throw PkiError(PkiErrc::bad_identity,
-                   fmt::format("{}: \"suite\" is \"{}\"; expected \"sm\" or \"nist\"", file,
-                               text));
+                   fmt::format("{}: \"suite\" is \"{}\"; expected \"sm\" or \"nist\"", file, text));
   }
   return crypto::parse_suite(text);
 }
 
 void expect_suite(const Certificate& cert, SuiteId suite, const fs::path& file) {
   if (cert.public_key().suite() != suite) {
-    throw PkiError(PkiErrc::bad_identity,
-                   fmt::format("{}: certificate key is not of suite {}", file,
-                               crypto::to_string(suite)));
+    throw PkiError(PkiErrc::bad_identity, fmt::format("{}: certificate key is not of suite {}",
+                                                      file, crypto::to_string(suite)));
   }
 }
 
@@ -67,11 +65,16 @@ void expect_suite(const Certificate& cert, SuiteId suite, const fs::path& file) 
 std::string_view role_name(SuiteId suite, Role role) {
   const bool sm = suite == SuiteId::sm;
   switch (role) {
-    case Role::root: return sm ? "HRK" : "ARK";
-    case Role::signing: return sm ? "HSK" : "ASK";
-    case Role::endorsement: return sm ? "CEK" : "VCEK";
-    case Role::attestation: return sm ? "PEK" : "VAK";
-    case Role::wrapping: return sm ? "PDH" : "VWK";
+    case Role::root:
+      return sm ? "HRK" : "ARK";
+    case Role::signing:
+      return sm ? "HSK" : "ASK";
+    case Role::endorsement:
+      return sm ? "CEK" : "VCEK";
+    case Role::attestation:
+      return sm ? "PEK" : "VAK";
+    case Role::wrapping:
+      return sm ? "PDH" : "VWK";
   }
   return "?";
 }
@@ -90,8 +93,10 @@ void ChipIdentity::verify(const Certificate* trusted_root) const {
   const Certificate& anchor = trusted_root != nullptr ? *trusted_root : root;
   if (trusted_root != nullptr && !same_certificate(*trusted_root, root)) {
     throw PkiError(PkiErrc::bad_chain,
-                   fmt::format("chip chain root '{}' is not the trusted vendor root '{}'",
-                               root.subject(), trusted_root->subject()));
+                   fmt::format("chip chain root '{}' (key SHA-256 {}) is not the trusted "
+                               "vendor root '{}' (key SHA-256 {})",
+                               root.subject(), to_hex(root.key_fingerprint()),
+                               trusted_root->subject(), to_hex(trusted_root->key_fingerprint())));
   }
   std::vector<Certificate> intermediates;
   intermediates.push_back(signing.clone());
@@ -99,12 +104,11 @@ void ChipIdentity::verify(const Certificate* trusted_root) const {
   verify_chain(anchor, intermediates, attestation);
   verify_chain(anchor, intermediates, wrapping);
   const std::string id = to_hex(chip_id);
-  const std::vector<std::pair<const Certificate*, Role>> roles = {
-      {&root, Role::root},
-      {&signing, Role::signing},
-      {&endorsement, Role::endorsement},
-      {&attestation, Role::attestation},
-      {&wrapping, Role::wrapping}};
+  const std::vector<std::pair<const Certificate*, Role>> roles = {{&root, Role::root},
+                                                                  {&signing, Role::signing},
+                                                                  {&endorsement, Role::endorsement},
+                                                                  {&attestation, Role::attestation},
+                                                                  {&wrapping, Role::wrapping}};
   for (const auto& [cert, role] : roles) {
     const std::string cn = cert->common_name();
     const std::string expected(role_name(suite, role));
@@ -116,8 +120,8 @@ void ChipIdentity::verify(const Certificate* trusted_root) const {
       throw PkiError(PkiErrc::bad_chain, fmt::format("certificate '{}' is not of suite {}", cn,
                                                      crypto::to_string(suite)));
     }
-    const bool per_chip = role == Role::endorsement || role == Role::attestation ||
-                          role == Role::wrapping;
+    const bool per_chip =
+        role == Role::endorsement || role == Role::attestation || role == Role::wrapping;
     if (per_chip && cn != expected + " " + id) {
       throw PkiError(PkiErrc::bad_chain,
                      fmt::format("certificate '{}' is not for chip {}", cn, id));
@@ -130,22 +134,29 @@ VendorIdentity create_vendor(const fs::path& dir, SuiteId suite, const std::stri
   const crypto::Suite& s = crypto::suite(suite);
   const crypto::Key root_key = s.generate_key();
   const crypto::Key signing_key = s.generate_key();
-  CertificateRequest root_req{std::string(role_name(suite, Role::root)), name, "",
-                              &root_key, KeyRole::certificate_authority, std::nullopt,
+  CertificateRequest root_req{std::string(role_name(suite, Role::root)),
+                              name,
+                              "",
+                              &root_key,
+                              KeyRole::certificate_authority,
+                              std::nullopt,
                               kVendorValidityDays};
   Certificate root = issue_certificate(root_req, root_key, nullptr);
-  CertificateRequest signing_req{std::string(role_name(suite, Role::signing)), name, "",
-                                 &signing_key, KeyRole::certificate_authority, 1,
+  CertificateRequest signing_req{std::string(role_name(suite, Role::signing)),
+                                 name,
+                                 "",
+                                 &signing_key,
+                                 KeyRole::certificate_authority,
+                                 1,
                                  kVendorValidityDays};
   Certificate signing = issue_certificate(signing_req, root_key, &root);
   detail::create_directory_atomically(dir, "vendor.json", force, [&](const fs::path& tmp) {
-    write_text_file_atomic(tmp / "vendor.json",
-                           nlohmann::json{{"format", "cvmsim-vendor"},
-                                          {"version", 1},
-                                          {"suite", crypto::to_string(suite)},
-                                          {"name", name}}
-                                   .dump(2) +
-                               "\n");
+    write_text_file_atomic(tmp / "vendor.json", nlohmann::json{{"format", "cvmsim-vendor"},
+                                                               {"version", 1},
+                                                               {"suite", crypto::to_string(suite)},
+                                                               {"name", name}}
+                                                        .dump(2) +
+                                                    "\n");
     write_certificate(tmp / "root.pem", root);
     write_private_key(tmp / "root.key", root_key);
     write_certificate(tmp / "signing.pem", signing);
@@ -174,18 +185,17 @@ ChipIdentity create_chip(const fs::path& vendor_dir, const fs::path& chip_dir, b
   const crypto::Key attestation_key = s.generate_key();
   const crypto::Key wrapping_key = s.generate_key();
   auto cn = [&](Role role) { return fmt::format("{} {}", role_name(vendor.suite, role), id); };
-  Certificate endorsement = issue_certificate(
-      {cn(Role::endorsement), vendor.name, id, &endorsement_key, KeyRole::certificate_authority,
-       0, kChipValidityDays},
-      signing_key, &vendor.signing);
-  Certificate attestation = issue_certificate(
-      {cn(Role::attestation), vendor.name, id, &attestation_key, KeyRole::signing, std::nullopt,
-       kChipValidityDays},
-      endorsement_key, &endorsement);
-  Certificate wrapping = issue_certificate(
-      {cn(Role::wrapping), vendor.name, id, &wrapping_key, KeyRole::key_wrapping, std::nullopt,
-       kChipValidityDays},
-      endorsement_key, &endorsement);
+  Certificate endorsement =
+      issue_certificate({cn(Role::endorsement), vendor.name, id, &endorsement_key,
+                         KeyRole::certificate_authority, 0, kChipValidityDays},
+                        signing_key, &vendor.signing);
+  Certificate attestation =
+      issue_certificate({cn(Role::attestation), vendor.name, id, &attestation_key, KeyRole::signing,
+                         std::nullopt, kChipValidityDays},
+                        endorsement_key, &endorsement);
+  Certificate wrapping = issue_certificate({cn(Role::wrapping), vendor.name, id, &wrapping_key,
+                                            KeyRole::key_wrapping, std::nullopt, kChipValidityDays},
+                                           endorsement_key, &endorsement);
   detail::create_directory_atomically(chip_dir, "chip.json", force, [&](const fs::path& tmp) {
     write_text_file_atomic(tmp / "chip.json",
                            nlohmann::json{{"format", "cvmsim-chip"},
@@ -252,9 +262,9 @@ ChipIdentity parse_chip_chain(ByteView data, std::string_view source) {
   const std::string endorsement_cn = certs[2].common_name();
   const auto space = endorsement_cn.find(' ');
   if (space == std::string::npos) {
-    throw PkiError(PkiErrc::bad_chain,
-                   fmt::format("{}: endorsement certificate '{}' names no chip id", source,
-                               endorsement_cn));
+    throw PkiError(
+        PkiErrc::bad_chain,
+        fmt::format("{}: endorsement certificate '{}' names no chip id", source, endorsement_cn));
   }
   Bytes chip_id = from_hex(endorsement_cn.substr(space + 1), "chip id in the endorsement CN");
   ChipIdentity chip{suite,

@@ -19,25 +19,16 @@
 #include "image/luks2.h"
 #include "measure/reference.h"
 #include "psp/psp.h"
+#include "psp/status_detail.h"
 #include "psp/vm_context.h"
 
 namespace cvmsim::psp {
 namespace {
 
-// Why a certificate was refused, as the detail word of bad_certificate (docs/formats.md, "Secure
-// calls").
-enum class CertRefusal : std::uint64_t {
-  no_header = 1,       // the LUKS2 header does not parse
-  none_for_chip = 2,   // no token for this chip
-  malformed = 3,       // the certificate does not decode
-  bad_signature = 4,   // the provider's signature does not verify
-  wrong_provider = 5,  // not the provider that signed this VM's reference
-  wrong_suite = 6,
-  wrong_image = 7,  // UUID differs from the header's
-  measurement = 8,  // the launch digest is not among the allowed ones
-  unwrap = 9,       // the key is not wrapped for this chip
-  geometry = 10,    // the data segment does not fit the attached disk
-};
+Result no_disk() {
+  return Result::failure(Status::invalid_state,
+                         static_cast<std::uint64_t>(DiskStateDetail::no_disk));
+}
 
 Result refuse(CertRefusal why) {
   return Result::failure(Status::bad_certificate, static_cast<std::uint64_t>(why));
@@ -53,8 +44,11 @@ void Psp::release_disk(Vm& vm) {
 }
 
 Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out) {
-  if (!vm.disk_port) return Result::failure(Status::invalid_state, 0);
-  if (vm.image.keyslot) return Result::failure(Status::invalid_state, 1);  // once per boot
+  if (!vm.disk_port) return no_disk();
+  if (vm.image.keyslot) {  // once per boot
+    return Result::failure(Status::invalid_state,
+                           static_cast<std::uint64_t>(DiskStateDetail::key_already_programmed));
+  }
   Bytes header(call.header_length);
   if (const Result r = read_guest(vm, call.header_gpa, header); !r.ok()) return r;
 
@@ -133,7 +127,7 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
 }
 
 Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
-  if (!vm.disk_port) return Result::failure(Status::invalid_state, 0);
+  if (!vm.disk_port) return no_disk();
   hw::DmaDescriptor dma;
   dma.port = *vm.disk_port;
   dma.start = call.start;
@@ -153,7 +147,10 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
     const auto end = add_checked(call.start, std::uint64_t{call.length});
     if (!end || *end > area) return Result::failure(Status::invalid_address, call.start);
   } else {
-    if (!vm.image.keyslot) return Result::failure(Status::invalid_state, 2);
+    if (!vm.image.keyslot) {
+      return Result::failure(Status::invalid_state,
+                             static_cast<std::uint64_t>(DiskStateDetail::no_image_key));
+    }
     // The host attached the disk read-only (the controller's port state says so): the
     // guest learns it from the status instead of a failed transfer.
     if (call.write && !disks_.port_writable(dma.port)) {

@@ -7,6 +7,7 @@
 
 #include "hw/npt.h"
 #include "measure/launch_plan.h"
+#include "psp/status_detail.h"
 #include "vmm/vmm_error.h"
 
 namespace cvmsim::vmm {
@@ -154,9 +155,10 @@ psp::Response Vmm::call(GuestVm& vm, const psp::Command& command) {
 void Vmm::expect(GuestVm& vm, const psp::Command& command) {
   const psp::Response r = call(vm, command);
   if (!r.ok()) {
+    const std::string_view name = psp::command_name(command);
     throw VmmError(VmmErrc::launch_refused,
-                   fmt::format("PSP refused {}: {} (detail {:#x})", psp::command_name(command),
-                               psp::to_string(r.result.status), r.result.detail));
+                   fmt::format("PSP refused {}: {}", name,
+                               psp::describe_refusal(name, r.result.status, r.result.detail)));
   }
 }
 
@@ -175,8 +177,10 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
       platform_.psp().execute(psp::LaunchStart{request.policy.encode(), root});
   ++vm->stats.psp_commands;
   if (!started.ok()) {
-    throw VmmError(VmmErrc::launch_refused, fmt::format("PSP refused LAUNCH_START: {}",
-                                                        psp::to_string(started.result.status)));
+    throw VmmError(VmmErrc::launch_refused,
+                   fmt::format("PSP refused LAUNCH_START: {}",
+                               psp::describe_refusal("LAUNCH_START", started.result.status,
+                                                     started.result.detail)));
   }
   vm->handle = std::get<psp::LaunchStartInfo>(started.payload).vm;
   donate_tables(*vm, kInitialTableFrames);
@@ -277,8 +281,8 @@ bool Vmm::handle_npf(GuestVm& vm, const npt::Fault& fault, std::string& why) {
       base = gpa & ~(span * hw::kFrameSize - 1);
       pages = std::min(span, (vm.memory_size - base) / hw::kFrameSize);
     } else {
-      why = fmt::format("PSP refused NPT_MAP of GPA {:#x}: {} (detail {:#x})", base,
-                        psp::to_string(r.result.status), r.result.detail);
+      why = fmt::format("PSP refused NPT_MAP of GPA {:#x}: {}", base,
+                        psp::describe_refusal("NPT_MAP", r.result.status, r.result.detail));
       return false;
     }
   }

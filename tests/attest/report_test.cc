@@ -81,6 +81,34 @@ TEST_P(ReportForSuite, ChipIdEndingInZeroRoundTrips) {
   EXPECT_EQ(Report::decode(r.encode(), "r").chip_id, r.chip_id);
 }
 
+// A value judged after it was read is reported at the offset where its field starts,
+// the offset docs/formats.md gives (the reader is past it by then).
+TEST_P(ReportForSuite, AnOutOfRangeFieldIsNamedAtItsDocumentedOffset) {
+  Report r = sample(GetParam());
+  sign_report(r, crypto::suite(GetParam()).generate_key());
+  const Bytes good = r.encode();
+  auto message = [&](std::size_t offset, std::uint8_t value) -> std::string {
+    Bytes bad = good;
+    bad[offset] = value;
+    if (offset == 320) bad[321] = 0;
+    try {
+      (void)Report::decode(bad, "report.bin");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message(320, 0),
+            "report.bin: field 'signature_length' at offset 320: is 0, must be 1..104");
+  EXPECT_EQ(message(320, 200),
+            "report.bin: field 'signature_length' at offset 320: is 200, must be 1..104");
+  EXPECT_EQ(message(11, 0x81), "report.bin: field 'flags' at offset 11: unknown flag bits");
+  EXPECT_EQ(message(136, 7),
+            "report.bin: field 'firmware_check' at offset 136: value 7 is out of range 0..2");
+  EXPECT_EQ(message(139, 3),
+            "report.bin: field 'npt_integrity' at offset 139: value 3 is out of range 0..2");
+}
+
 INSTANTIATE_TEST_SUITE_P(Suites, ReportForSuite, ::testing::Values(SuiteId::sm, SuiteId::nist),
                          [](const auto& param_info) {
                            return std::string(crypto::to_string(param_info.param));

@@ -3,12 +3,16 @@
 // check it targets with the documented failure class.
 #include "attest/verifier.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
 #include <optional>
 
+#include "attest/appraisal_policy.h"
+#include "attest/attest_error.h"
+#include "attest/ear.h"
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/suite.h"
@@ -101,9 +105,11 @@ class Verifier : public ::testing::TestWithParam<SuiteId> {
 };
 
 // Only the checks in `failing` fail; every other one passes (or is skipped in `skipped`).
+// Without `with_policy` the appraisal check is expected to SKIP (no policy given).
 void expect_only_failures(const Verification& v, std::vector<CheckId> failing,
-                          std::vector<CheckId> skipped = {}) {
-  ASSERT_EQ(v.checks.size(), 11u);
+                          std::vector<CheckId> skipped = {}, bool with_policy = false) {
+  if (!with_policy) skipped.push_back(CheckId::appraisal);
+  ASSERT_EQ(v.checks.size(), 12u);
   for (const CheckResult& c : v.checks) {
     const bool should_fail = std::find(failing.begin(), failing.end(), c.id) != failing.end();
     const bool should_skip = std::find(skipped.begin(), skipped.end(), c.id) != skipped.end();
@@ -124,12 +130,152 @@ TEST_P(Verifier, GenuineReportPassesEveryCheck) {
   EXPECT_NE(v.check(CheckId::simulator).detail.find("SIMULATED"), std::string::npos);
 }
 
-TEST_P(Verifier, MissingExpectationsAreSkippedNotFailed) {
-  const Expectations none;
+TEST_P(Verifier, MissingExpectationsFailUnlessUncheckedIsAllowed) {
+  Expectations none;
   const Bytes report = genuine("chipA").encode();
-  const Verification v = verify(report, "chipA.pem", &none);
+  Verification v = verify(report, "chipA.pem", &none);
+  expect_only_failures(v, {CheckId::nonce, CheckId::measurement, CheckId::provider});
+  EXPECT_FALSE(v.passed());
+  EXPECT_EQ(v.failure(), FailureClass::expectation);
+  for (CheckId id : {CheckId::nonce, CheckId::measurement, CheckId::provider}) {
+    EXPECT_NE(v.check(id).detail.find("--allow-unchecked"), std::string::npos)
+        << v.check(id).detail;
+  }
+  EXPECT_NE(v.check(CheckId::nonce).detail.find("--nonce"), std::string::npos);
+  // Only the nonce missing: only the nonce fails.
+  Expectations no_nonce = all_expectations();
+  no_nonce.nonce.reset();
+  expect_only_failures(verify(report, "chipA.pem", &no_nonce), {CheckId::nonce});
+
+  none.allow_unchecked = true;
+  v = verify(report, "chipA.pem", &none);
   expect_only_failures(v, {}, {CheckId::nonce, CheckId::measurement, CheckId::provider});
   EXPECT_TRUE(v.passed());
+}
+
+// A policy file's text, parsed as `cvmsim verify --policy` does.
+AppraisalPolicy policy_from(const std::string& json, const std::filesystem::path& base = ".") {
+  return parse_appraisal_policy(json, "policy.json", base);
+}
+
+TEST_P(Verifier, AppraisalPolicyListsStandInForExpectations) {
+  const Bytes report = genuine("chipA").encode();
+  Expectations e;
+  e.nonce = nonce;
+  e.policy = policy_from(
+      fmt::format(R"({{"launch_digests": ["{}", "{}"], "providers": ["provider/provider.pem"]}})",
+                  to_hex(crypto::suite(GetParam()).hash(as_bytes("other"))), to_hex(digest)),
+      dir.path());
+  // A policy with lists only has no platform rule to break: appraisal passes.
+  expect_only_failures(verify(report, "chipA.pem", &e), {}, {}, true);
+  // The provider by its key id works as well as by its certificate.
+  e.policy = policy_from(fmt::format(R"({{"launch_digests": ["{}"], "providers": ["{}"]}})",
+                                     to_hex(digest),
+                                     to_hex(measure::provider_key_id(provider_key("provider")))));
+  expect_only_failures(verify(report, "chipA.pem", &e), {}, {}, true);
+  // A digest or provider not listed fails its check and names the list.
+  e.policy = policy_from(
+      fmt::format(R"({{"launch_digests": ["{}"], "providers": ["other-provider/provider.pem"]}})",
+                  to_hex(crypto::suite(GetParam()).hash(as_bytes("other")))),
+      dir.path());
+  const Verification v = verify(report, "chipA.pem", &e);
+  expect_only_failures(v, {CheckId::measurement, CheckId::provider}, {}, true);
+  EXPECT_NE(v.check(CheckId::measurement).detail.find("policy's launch_digests"),
+            std::string::npos);
+}
+
+TEST_P(Verifier, AppraisalPolicyPlatformRules) {
+  auto appraise = [&](const std::string& json, std::uint64_t policy = 0x502,
+                      std::uint8_t guard = 1) {
+    Report r = genuine("chipA");
+    r.policy = policy;
+    r.guard_mode = guard;
+    Expectations e = all_expectations();
+    e.policy = policy_from(json);
+    return verify(signed_by(r, "chipA"), "chipA.pem", &e);
+  };
+  const std::string chip_a = to_hex(genuine("chipA").chip_id);
+  const std::string chip_b = to_hex(genuine("chipB").chip_id);
+  const std::string all_rules = R"({"chips": [")" + chip_b + R"(", ")" + chip_a +
+                                R"("], "min_guard_mode": "detect", "npt_integrity": ["merkle"],
+          "required_policy_bits": "0x402", "memory_encryption_required": true})";
+  expect_only_failures(appraise(all_rules), {}, {}, true);
+  EXPECT_EQ(appraise(all_rules).check(CheckId::appraisal).status, CheckStatus::pass);
+
+  auto fails_with = [&](const Verification& v, const std::string& words) {
+    expect_only_failures(v, {CheckId::appraisal}, {}, true);
+    EXPECT_NE(v.check(CheckId::appraisal).detail.find(words), std::string::npos)
+        << v.check(CheckId::appraisal).detail;
+  };
+  fails_with(appraise(R"({"chips": [")" + chip_b + R"("]})"), "not in the policy's chips");
+  fails_with(appraise(R"({"min_guard_mode": "isolate"})"), "below the policy's min_guard_mode");
+  fails_with(appraise(R"({"npt_integrity": ["full"]})"), "NPT integrity merkle");
+  fails_with(appraise(R"({"required_policy_bits": 1})"), "lacks the required bits 0x1");
+  fails_with(appraise(R"({"memory_encryption_required": true})", 0x500),
+             "memory encryption is off");
+  // Several violations are all named.
+  const Verification both =
+      appraise(R"({"min_guard_mode": "isolate", "memory_encryption_required": true})", 0x500);
+  expect_only_failures(both, {CheckId::appraisal}, {}, true);
+  EXPECT_NE(both.check(CheckId::appraisal).detail.find("min_guard_mode"), std::string::npos);
+  EXPECT_NE(both.check(CheckId::appraisal).detail.find("memory encryption"), std::string::npos);
+}
+
+TEST(AppraisalPolicyFile, MalformedPoliciesNameTheKey) {
+  auto refused = [](const std::string& json, const std::string& words) {
+    try {
+      (void)policy_from(json);
+      ADD_FAILURE() << json << " was accepted";
+    } catch (const AttestError& e) {
+      EXPECT_EQ(e.code(), AttestErrc::bad_policy);
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("policy.json"), std::string::npos) << e.what();
+    }
+  };
+  refused("[1]", "JSON object");
+  refused("{", "not JSON");
+  refused(R"({"launch_digest": []})", "\"launch_digest\": unknown key");
+  refused(R"({"launch_digests": "00"})", "\"launch_digests\": must be an array");
+  refused(R"({"launch_digests": ["0011"]})", "\"launch_digests\": 0011 has 2 bytes");
+  refused(R"({"chips": ["zz"]})", "\"chips\"");
+  refused(R"({"min_guard_mode": "strong"})", "\"min_guard_mode\"");
+  refused(R"({"npt_integrity": ["sha1"]})", "\"sha1\" is not");
+  refused(R"({"required_policy_bits": -1})", "\"required_policy_bits\"");
+  refused(R"({"memory_encryption_required": "yes"})", "true or false");
+  refused(R"({"providers": ["no-such.pem"]})", "\"providers\": no-such.pem");
+  EXPECT_EQ(policy_from("{}").required_policy_bits, 0u);
+}
+
+TEST_P(Verifier, EarClaimsSetFollowsTheChecks) {
+  Expectations e = all_expectations();
+  e.policy = policy_from(R"({"min_guard_mode": "detect"})");
+  const Verification good = verify(genuine("chipA").encode(), "chipA.pem", &e);
+  ASSERT_TRUE(good.passed());
+  const auto ear = ear_claims(good, "cvmsim test", 1700000000, "cvmsim:test");
+  EXPECT_EQ(ear["eat_profile"], "tag:github.com,2023:veraison/ear");
+  EXPECT_EQ(ear["iat"], 1700000000);
+  EXPECT_EQ(ear["eat_nonce"], to_hex(nonce));
+  const auto& sub = ear["submods"]["cvmsim-cvm"];
+  // Every check passed, but the platform is a simulator: a warning, never affirming.
+  EXPECT_EQ(sub["ear.status"], "warning");
+  EXPECT_EQ(sub["ear.appraisal-policy-id"], "cvmsim:test");
+  const auto& tv = sub["ear.trustworthiness-vector"];
+  EXPECT_EQ(tv["instance-identity"], 2);
+  EXPECT_EQ(tv["executables"], 3);
+  EXPECT_EQ(tv["configuration"], 2);
+  EXPECT_EQ(tv["hardware"], 32);
+  EXPECT_EQ(tv["runtime-opaque"], 2);
+  EXPECT_EQ(tv["storage-opaque"], 2);
+
+  Report other = genuine("chipA");
+  other.launch_digest = crypto::suite(GetParam()).hash(as_bytes("other firmware"));
+  const auto bad = ear_claims(verify(signed_by(other, "chipA"), "chipA.pem", &e), "t", 0, "p");
+  EXPECT_EQ(bad["submods"]["cvmsim-cvm"]["ear.status"], "contraindicated");
+  EXPECT_EQ(bad["submods"]["cvmsim-cvm"]["ear.trustworthiness-vector"]["executables"], 33);
+  const auto foreign = ear_claims(verify(genuine("chipC").encode(), "chipC.pem"), "t", 0, "p");
+  EXPECT_EQ(foreign["submods"]["cvmsim-cvm"]["ear.trustworthiness-vector"]["instance-identity"],
+            97);
+  EXPECT_FALSE(foreign.contains("eat_nonce"));
 }
 
 TEST_P(Verifier, EveryChangedByteFailsAsMalformedOrBadSignature) {

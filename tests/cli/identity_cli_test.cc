@@ -19,6 +19,28 @@ class IdentityCli : public ::testing::TestWithParam<std::string> {
   std::string path(const std::string& name) const { return (dir / name).string(); }
 };
 
+// Certificate times are RFC 3339 UTC, the same instants openssl prints.
+TEST_P(IdentityCli, CertificateTimesAreRfc3339) {
+  ASSERT_EQ(run_cli({"vendor", "init", "--suite", GetParam(), path("vendor")}).exit_code, 0);
+  const auto r = run_cli({"inspect", path("vendor/root.pem"), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto cert = nlohmann::json::parse(r.out)["certificates"][0];
+  for (const char* field : {"not_before", "not_after"}) {
+    const std::string ours = cert[field];
+    const auto openssl =
+        run_command({"openssl", "x509", "-in", path("vendor/root.pem"), "-noout", "-dateopt",
+                     "iso_8601", std::string(field) == "not_before" ? "-startdate" : "-enddate"});
+    ASSERT_EQ(openssl.exit_code, 0) << openssl.err;
+    // "notAfter=2036-12-01 12:00:00Z" -> "2036-12-01T12:00:00Z"
+    std::string theirs = openssl.out.substr(openssl.out.find('=') + 1);
+    theirs = theirs.substr(0, theirs.find('\n'));
+    theirs[10] = 'T';
+    EXPECT_EQ(ours, theirs) << field;
+    EXPECT_EQ(ours.size(), 20u) << ours;
+  }
+  EXPECT_LT(cert["not_before"].get<std::string>(), cert["not_after"].get<std::string>());
+}
+
 TEST_P(IdentityCli, VendorChipExportAndOpensslVerify) {
   const std::string suite = GetParam();
   auto r = run_cli({"vendor", "init", "--suite", suite, path("vendor")});

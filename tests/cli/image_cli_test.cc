@@ -77,6 +77,43 @@ TEST_P(ImageSession, BootsPersistsAttestsAndVerifies) {
   EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
 }
 
+TEST_P(ImageSession, AnEvidenceBundleVerifiesAsADirectory) {
+  const std::string nonce(128, 'c');
+  auto r = boot({"--attest-nonce", nonce, "--evidence-out", p("evidence")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("evidence (report.bin, chain.pem) written to " + p("evidence")),
+            std::string::npos)
+      << r.out;
+  // The bundle's chain is the chip's exported chain.
+  EXPECT_EQ(read_text_file(p("evidence/chain.pem")), read_text_file(p("chain.pem")));
+  const std::vector<std::string> expectations{"--root",
+                                              p("vendor/root.pem"),
+                                              "--nonce",
+                                              nonce,
+                                              "--expect-measurement",
+                                              digest,
+                                              "--expect-provider",
+                                              p("provider/provider.pem")};
+  std::vector<std::string> args{"verify", p("evidence")};
+  args.insert(args.end(), expectations.begin(), expectations.end());
+  r = run_cli(args);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("attestation report " + p("evidence") + "/report.bin"), std::string::npos)
+      << r.out;
+  // Still the tenant's nonce that counts, not anything in the bundle.
+  args[5] = std::string(128, 'd');
+  EXPECT_EQ(run_cli(args).exit_code, 5);
+  // An existing, non-empty directory is not overwritten.
+  r = boot({"--attest-nonce", nonce, "--evidence-out", p("evidence")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not an empty directory"), std::string::npos) << r.err;
+  // A directory that is no bundle is named as such.
+  std::filesystem::create_directory(p("empty"));
+  r = run_cli({"verify", p("empty"), "--root", p("vendor/root.pem"), "--allow-unchecked"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not an evidence bundle"), std::string::npos) << r.err;
+}
+
 TEST_P(ImageSession, ARefusedCertificateFailsTheRun) {
   // Firmware that is not in the certificate's allowed list: launch succeeds (the reference
   // matches), but the PSP does not release the image key.
@@ -89,6 +126,36 @@ TEST_P(ImageSession, ARefusedCertificateFailsTheRun) {
                "--provider", p("provider"), "--image", p("other.img")});
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_NE(r.out.find("IMAGE_CERT failed: PSP status 15"), std::string::npos) << r.out;
+  // The host decodes the guest's numbers: status and detail by name, and the digest.
+  EXPECT_NE(r.out.find("PSP refused IMAGE_CERT: bad_certificate (status 15), detail 8 = "
+                       "measurement: the VM's launch digest is not among the certificate's "
+                       "allowed measurements; the VM's launch digest is " +
+                       digest),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_P(ImageSession, AnImageForAnotherChipNamesBothChips) {
+  ASSERT_EQ(run_cli({"chip", "new", "--vendor", p("vendor"), p("chip2")}).exit_code, 0);
+  auto r =
+      run_cli({"run", "--chip", p("chip2"), "--firmware", p("fw.bin"), "--reference", p("fw.ref"),
+               "--provider", p("provider"), "--image", p("disk.img"), "-o", "json"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  const auto& refusals = doc["vms"][0]["psp_refusals"];
+  ASSERT_EQ(refusals.size(), 1u) << r.out;
+  EXPECT_EQ(refusals[0]["call"], "IMAGE_CERT");
+  EXPECT_EQ(refusals[0]["status"], 15);
+  EXPECT_EQ(refusals[0]["status_name"], "bad_certificate");
+  EXPECT_EQ(refusals[0]["detail"], 2);
+  const std::string text = refusals[0]["text"];
+  const auto chip_id = [&](const std::string& dir) {
+    return nlohmann::json::parse(read_text_file(p(dir) + "/chip.json"))["chip_id"]
+        .get<std::string>();
+  };
+  EXPECT_NE(text.find("none_for_chip"), std::string::npos) << text;
+  EXPECT_NE(text.find("certificates for chip(s) " + chip_id("chip")), std::string::npos) << text;
+  EXPECT_NE(text.find("this platform is chip " + chip_id("chip2")), std::string::npos) << text;
 }
 
 // The image's own token (there is one chip): `edit` changes it as the host could.

@@ -3,6 +3,7 @@
 // report signature independently (docs/formats.md, "Verifying a report").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -128,6 +129,8 @@ TEST_P(VerifyCli, GenuineReportPassesWithTextAndJson) {
     EXPECT_NE(r.out.find(std::string("PASS  ") + check), std::string::npos) << check << r.out;
   }
   EXPECT_NE(r.out.find("SKIP  certificate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SKIP  appraisal"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("UNCHECKED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SIMULATED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("result: PASS"), std::string::npos) << r.out;
 
@@ -140,7 +143,16 @@ TEST_P(VerifyCli, GenuineReportPassesWithTextAndJson) {
   EXPECT_EQ(doc["report"]["launch_digest"], measurement);
   EXPECT_EQ(doc["report"]["report_data"], nonce);
   EXPECT_EQ(doc["report"]["chip_id"], to_hex(psp::load_chip_fuses(dir / "chipA").identity.chip_id));
-  ASSERT_EQ(doc["checks"].size(), 11u);
+  // Typed: numbers as numbers, flags as booleans.
+  EXPECT_EQ(doc["report"]["asid"], 1);
+  EXPECT_EQ(doc["report"]["policy"], 0x502);
+  EXPECT_EQ(doc["report"]["simulated"], true);
+  EXPECT_EQ(doc["report"]["version"], 2);
+  EXPECT_EQ(doc["report"]["policy_decoded"],
+            "guard=detect,integrity=merkle,memory-encryption=on,debug=off");
+  EXPECT_TRUE(doc["report"]["signature_length"].is_number_unsigned());
+  ASSERT_EQ(doc["checks"].size(), 12u);
+  EXPECT_TRUE(doc["unchecked"].empty());
   for (const auto& check : doc["checks"]) {
     EXPECT_TRUE(check["status"] == "PASS" || check["status"] == "SKIP") << check.dump();
   }
@@ -203,6 +215,26 @@ TEST_P(VerifyCli, ChainThatDoesNotLeadToTheRootIsABadChain) {
   auto r = verify("c.bin", {}, "chipC.pem");
   expect_failed(r, kBadChain, "chain");
   EXPECT_NE(r.out.find("SKIP  signature"), std::string::npos) << r.out;
+  // Both roots have the same subject; their key fingerprints tell them apart.
+  auto key_of = [&](const std::string& vendor) {
+    return to_hex(
+        pki::Certificate::parse(read_file(dir / vendor / "root.pem"), vendor).key_fingerprint());
+  };
+  EXPECT_NE(key_of("vendor"), key_of("other-vendor"));
+  // The documented openssl command gives the same fingerprint (docs/cli.md, "Errors").
+  const auto openssl =
+      run_command({"sh", "-c",
+                   "openssl x509 -in '" + path("vendor") +
+                       "/root.pem' -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum"});
+  ASSERT_EQ(openssl.exit_code, 0) << openssl.err;
+  EXPECT_EQ(openssl.out.substr(0, 64), key_of("vendor"));
+  EXPECT_NE(r.out.find("chip chain root 'CN="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(key SHA-256 " + key_of("other-vendor") +
+                       ") is not the trusted vendor "
+                       "root"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(key SHA-256 " + key_of("vendor") + ")"), std::string::npos) << r.out;
   r = verify("report.bin", {{"-o", "json"}}, "chipC.pem");
   EXPECT_EQ(r.exit_code, kBadChain);
   const auto doc = nlohmann::json::parse(r.out);
@@ -234,19 +266,142 @@ TEST_P(VerifyCli, UsageErrorsAndThePinnedRoot) {
   EXPECT_NE(r.err.find("CVMSIM_VENDOR_ROOT"), std::string::npos) << r.err;
   // The pinned root stands in for --root, and still refuses a chain of another vendor.
   r = run_command({"env", "CVMSIM_VENDOR_ROOT=" + root, CVMSIM_CLI_PATH, "verify", report,
-                   "--chain", chain, "--nonce", nonce});
+                   "--chain", chain, "--nonce", nonce, "--expect-measurement", measurement,
+                   "--expect-provider", path("provider") + "/provider.pem"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   r = run_command({"env", "CVMSIM_VENDOR_ROOT=" + path("other-vendor") + "/root.pem",
                    CVMSIM_CLI_PATH, "verify", report, "--chain", chain});
   EXPECT_EQ(r.exit_code, kBadChain) << r.out << r.err;
 }
 
+TEST_P(VerifyCli, AReportCheckedAgainstNothingDoesNotPass) {
+  // The README's old command: chain and root only.
+  auto r = verify("report.bin",
+                  {{"--nonce", ""}, {"--expect-measurement", ""}, {"--expect-provider", ""}});
+  EXPECT_EQ(r.exit_code, kExpectation) << r.out << r.err;
+  EXPECT_EQ(r.out.find("result: PASS"), std::string::npos) << r.out;
+  for (const char* check : {"nonce", "measurement", "provider"}) {
+    EXPECT_NE(r.out.find(std::string("FAIL  ") + check), std::string::npos) << check << r.out;
+  }
+  EXPECT_NE(r.out.find("no nonce given (--nonce)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--allow-unchecked"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("verify FAILED: nonce, measurement, provider"), std::string::npos) << r.err;
+  // Only the nonce missing: the message names only the nonce.
+  r = verify("report.bin", {{"--nonce", ""}});
+  EXPECT_EQ(r.exit_code, kExpectation) << r.out << r.err;
+  EXPECT_NE(r.err.find("verify FAILED: nonce ("), std::string::npos) << r.err;
+
+  // --allow-unchecked accepts it, and the result says what was not checked.
+  auto args = std::vector<std::string>{
+      "verify", path("report.bin"),      "--chain",           path("chipA.pem"),
+      "--root", path("vendor/root.pem"), "--allow-unchecked", "-o",
+      "json"};
+  r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["unchecked"], nlohmann::json::array({"nonce", "measurement", "provider"}));
+  args.resize(args.size() - 2);
+  r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("SKIP  nonce"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNCHECKED: nonce, measurement, provider (--allow-unchecked)"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_P(VerifyCli, AppraisalPolicyFile) {
+  // The expectations from a policy file, the provider named relative to the file.
+  write_text_file_atomic(dir / "policy.json", R"({"launch_digests": [")" + measurement +
+                                                  R"("], "providers": ["provider/provider.pem"],
+                            "min_guard_mode": "detect", "memory_encryption_required": true})");
+  const std::map<std::string, std::string> by_policy{
+      {"--expect-measurement", ""}, {"--expect-provider", ""}, {"--policy", path("policy.json")}};
+  auto r = verify("report.bin", by_policy);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  appraisal"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  measurement"), std::string::npos) << r.out;
+
+  write_text_file_atomic(dir / "strict.json", R"({"min_guard_mode": "isolate"})");
+  r = verify("report.bin", {{"--policy", path("strict.json")}});
+  expect_failed(r, kExpectation, "appraisal");
+  EXPECT_NE(r.out.find("NPT guard mode detect is below the policy's min_guard_mode isolate"),
+            std::string::npos)
+      << r.out;
+
+  write_text_file_atomic(dir / "typo.json", R"({"min_guard": "isolate"})");
+  r = verify("report.bin", {{"--policy", path("typo.json")}});
+  EXPECT_EQ(r.exit_code, kBadInput) << r.out << r.err;
+  EXPECT_NE(r.err.find("cvmsim: error [attest/bad_policy]: " + path("typo.json") +
+                       ": \"min_guard\": unknown key"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_P(VerifyCli, EarClaimsSetBesideTheNativeOutput) {
+  auto r = verify("report.bin", {{"--ear-out", path("ear.json")}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("result: PASS"), std::string::npos) << r.out;
+  auto ear = nlohmann::json::parse(read_text_file(dir / "ear.json"));
+  EXPECT_EQ(ear["eat_profile"], "tag:github.com,2023:veraison/ear");
+  EXPECT_TRUE(ear["iat"].is_number_integer());
+  EXPECT_EQ(ear["submods"]["cvmsim-cvm"]["ear.status"], "warning");  // simulated hardware
+  EXPECT_EQ(ear["submods"]["cvmsim-cvm"]["ear.appraisal-policy-id"], "cvmsim:default");
+
+  write_file_atomic(dir / "old.bin", make_report("chipA", crypto::random_bytes(64)));
+  r = verify("old.bin", {{"--ear-out", path("ear.json")}});
+  EXPECT_EQ(r.exit_code, kExpectation);
+  ear = nlohmann::json::parse(read_text_file(dir / "ear.json"));
+  EXPECT_EQ(ear["submods"]["cvmsim-cvm"]["ear.status"], "contraindicated");
+
+  // The EAR never replaces an input.
+  const Bytes before = read_file(dir / "report.bin");
+  r = verify("report.bin", {{"--ear-out", path("report.bin")}});
+  EXPECT_EQ(r.exit_code, kUsage) << r.err;
+  EXPECT_EQ(read_file(dir / "report.bin"), before);
+}
+
 TEST_P(VerifyCli, InspectRecognisesReports) {
   const auto r = run_cli({"inspect", path("report.bin"), "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto doc = nlohmann::json::parse(r.out);
+  const auto doc = nlohmann::ordered_json::parse(r.out);
   EXPECT_EQ(doc["artifact"], "attestation report");
   EXPECT_EQ(doc["launch_digest"], measurement);
+  EXPECT_EQ(doc["asid"], 1);
+  // The fields in the format's order (docs/formats.md, "Attestation report").
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : doc.items()) keys.push_back(key);
+  const std::vector<std::string> format_order{"magic",
+                                              "version",
+                                              "suite",
+                                              "simulated",
+                                              "psp_version",
+                                              "chip_id",
+                                              "policy",
+                                              "policy_decoded",
+                                              "launch_digest",
+                                              "firmware_check",
+                                              "certificate_check",
+                                              "guard_mode",
+                                              "npt_integrity",
+                                              "asid",
+                                              "certificate_digest",
+                                              "provider_key_id",
+                                              "report_data",
+                                              "signature_length",
+                                              "signature"};
+  std::vector<std::string> report_keys;
+  for (const auto& key : keys) {
+    if (std::find(format_order.begin(), format_order.end(), key) != format_order.end()) {
+      report_keys.push_back(key);
+    }
+  }
+  EXPECT_EQ(report_keys, format_order);
+  EXPECT_EQ(keys.front(), "artifact");
+  // The text form lists them in the same order.
+  const auto text = run_cli({"inspect", path("report.bin")});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_LT(text.out.find("guard_mode:"), text.out.find("asid:")) << text.out;
+  EXPECT_LT(text.out.find("asid:"), text.out.find("certificate_digest:")) << text.out;
 }
 
 // The shell snippet that follows `<!-- MARKER -->` in docs/formats.md.

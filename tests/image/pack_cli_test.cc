@@ -102,6 +102,16 @@ void PrintTo(const PackCase& c, std::ostream* os) {
 
 class PackedImage : public ::testing::TestWithParam<PackCase> {};
 
+// The shell snippet that follows `<!-- MARKER -->` in docs/formats.md.
+std::string documented_snippet(const std::string& marker) {
+  const std::string doc = read_text_file(std::string(CVMSIM_SOURCE_DIR) + "/docs/formats.md");
+  const std::string start = "<!-- " + marker + " -->\n```sh\n";
+  const auto begin = doc.find(start);
+  if (begin == std::string::npos) return {};
+  const auto body = begin + start.size();
+  return doc.substr(body, doc.find("```", body) - body);
+}
+
 TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTheInput) {
   const PackCase c = GetParam();
   const Identities id(c.suite);
@@ -181,6 +191,26 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
   const auto refused = with(id.path("wrong.key"));
   EXPECT_NE(refused.exit_code, 0) << "a wrong volume key was accepted";
   EXPECT_NE(refused.err.find("does not match"), std::string::npos) << refused.err;
+  // The command docs/formats.md documents, as written, on a copy of the image.
+  const fs::path documented = id.dir() / "documented";
+  fs::create_directory(documented);
+  fs::copy_file(image_path, documented / "disk.img");
+  write_file_atomic(documented / "image.key", key, 0600);
+  const std::string snippet = documented_snippet("luks-add-key");
+  ASSERT_FALSE(snippet.empty()) << "docs/formats.md lost the luks-add-key snippet";
+  const auto ran =
+      run_command({"bash", "-c", "set -e\ncd '" + documented.string() + "'\n" + snippet});
+  EXPECT_EQ(ran.exit_code, 0) << snippet << ran.out << ran.err;
+  // Without --key-size cryptsetup does not take the key (why the docs give it).
+  if (c.sector_size == 4096) {
+    fs::copy_file(image_path, documented / "plain.img");
+    const auto bare = run_command({"cryptsetup", "luksAddKey", "--batch-mode", "--pbkdf", "pbkdf2",
+                                   "--pbkdf-force-iterations", "1000", "--volume-key-file",
+                                   (documented / "image.key").string(),
+                                   (documented / "plain.img").string(), id.path("pass")});
+    if (key.size() * 8 != 512) EXPECT_NE(bare.exit_code, 0) << bare.out << bare.err;
+  }
+
   write_file_atomic(id.dir() / "image.key", key, 0600);
   const auto added = with(id.path("image.key"));
   EXPECT_EQ(added.exit_code, 0) << added.out << added.err;
@@ -241,7 +271,7 @@ TEST(PackCli, FailedPacksLeaveNoOutputAndKeepAnExistingOne) {
   // A chip of another vendor: refused with the chain exit code, for a new and an old output.
   for (const char* out : {"new.luks", "existing.luks"}) {
     auto args = pack_args(id, id.path("raw.img"), id.path(out));
-    args.insert(args.end(), {"--chip-chain", id.path("rogue.pem")});
+    args.insert(args.end(), {"--chip-chain", id.path("rogue.pem"), "--force"});
     const auto r = run_cli(args);
     EXPECT_EQ(r.exit_code, 4) << r.err;
     EXPECT_NE(r.err.find("pki/bad_chain"), std::string::npos) << r.err;
@@ -269,6 +299,69 @@ TEST(PackCli, FailedPacksLeaveNoOutputAndKeepAnExistingOne) {
   EXPECT_EQ(read_text_file(id.dir() / "existing.luks"), "previous image");
   EXPECT_FALSE(fs::exists(id.dir() / "new.luks"));
   EXPECT_EQ(stray_files(id.dir(), before), std::vector<std::string>{"empty.img"});
+}
+
+TEST(PackCli, AnExistingOutputIsReplacedOnlyWithForceAndAnInputNever) {
+  const Identities id("sm");
+  write_file_atomic(id.dir() / "raw.img", raw_disk(9000));
+  write_text_file_atomic(id.dir() / "existing.luks", "previous image");
+  auto r = run_cli(pack_args(id, id.path("raw.img"), id.path("existing.luks")));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cvmsim: error [image/already_exists]: --out " + id.path("existing.luks") +
+                       " exists; pass --force"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_text_file(id.dir() / "existing.luks"), "previous image");
+  // A dangling symlink is something there too.
+  fs::create_symlink(id.dir() / "nowhere", id.dir() / "link.luks");
+  EXPECT_EQ(run_cli(pack_args(id, id.path("raw.img"), id.path("link.luks"))).exit_code, 1);
+
+  auto forced = pack_args(id, id.path("raw.img"), id.path("existing.luks"));
+  forced.push_back("--force");
+  r = run_cli(forced);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_text_file(id.dir() / "existing.luks"), "previous image");
+
+  // The input itself (by its name, a hard link or a symlink): refused even with --force,
+  // and the plaintext is kept.
+  const Bytes plaintext = read_file(id.dir() / "raw.img");
+  fs::create_hard_link(id.dir() / "raw.img", id.dir() / "hard.img");
+  fs::create_symlink(id.dir() / "raw.img", id.dir() / "soft.img");
+  for (const char* out : {"raw.img", "hard.img", "soft.img"}) {
+    auto args = pack_args(id, id.path("raw.img"), id.path(out));
+    args.push_back("--force");
+    r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << out << r.err;
+    EXPECT_NE(r.err.find("an output never replaces an input"), std::string::npos) << r.err;
+    EXPECT_EQ(read_file(id.dir() / "raw.img"), plaintext) << out;
+  }
+}
+
+// Progress goes to a terminal only: once at 100%, with a rate and the time taken; a pipe
+// gets none of it.
+TEST(PackCli, ProgressOnATerminalOnlyAndTheLastLineOnce) {
+  const Identities id("sm");
+  write_file_atomic(id.dir() / "raw.img", raw_disk(24u << 20));
+  auto args = pack_args(id, id.path("raw.img"), id.path("piped.luks"));
+  auto r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("packing"), std::string::npos) << r.err;
+
+  // The same under a pseudo-terminal (script(1) gives the command one).
+  args = pack_args(id, id.path("raw.img"), id.path("tty.luks"));
+  std::string command = "'" + std::string(CVMSIM_CLI_PATH) + "'";
+  for (const auto& a : args) command += " '" + a + "'";
+  r = test::run_command({"script", "-qefc", command, "/dev/null"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::size_t complete = 0;
+  for (auto at = r.out.find("100%"); at != std::string::npos; at = r.out.find("100%", at + 1)) {
+    ++complete;
+  }
+  EXPECT_EQ(complete, 1u) << r.out;
+  EXPECT_NE(r.out.find("packing ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("24.0 MiB of 24.0 MiB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("MiB/s, in "), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(id.dir() / "tty.luks"));
 }
 
 TEST(PackCli, VerificationNeedsARootAndNoVerifyWarnsLoudly) {

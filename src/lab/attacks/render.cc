@@ -17,12 +17,15 @@ std::string cell(std::string text) {
 }  // namespace
 
 std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite, const std::filesystem::path& workdir,
-                                       trace::Recorder* trace) {
+                                       trace::Recorder* trace, const CatalogueProgress& progress) {
   std::vector<ScenarioRun> runs;
+  const std::size_t total = catalogue().size() * std::size(kAllModes);
+  std::size_t done = 0;
   for (const Scenario& s : catalogue()) {
     ScenarioRun run{&s, {}};
     for (const measure::GuardMode mode : kAllModes) {
       run.outcomes.emplace_back(mode, run_scenario(s, {mode, suite, workdir, trace}));
+      if (progress) progress(++done, total);
     }
     runs.push_back(std::move(run));
   }

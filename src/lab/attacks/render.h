@@ -2,6 +2,7 @@
 // terminal table, JSON, or the Markdown of docs/attacks.md (generated, never hand-written).
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -16,10 +17,14 @@ struct ScenarioRun {
   std::vector<std::pair<measure::GuardMode, Outcome>> outcomes;  // in kAllModes order
 };
 
+// Called after each run with (runs done, runs in all).
+using CatalogueProgress = std::function<void(std::size_t, std::size_t)>;
+
 // Runs every scenario in every mode.
 std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite,
                                        const std::filesystem::path& workdir = {},
-                                       trace::Recorder* trace = nullptr);
+                                       trace::Recorder* trace = nullptr,
+                                       const CatalogueProgress& progress = {});
 
 // "prevented by X", "detected by X after N sim-us", "succeeded: effect".
 std::string summarize(const Outcome& outcome);
