@@ -149,8 +149,8 @@ TEST_P(ImageSession, AnImageForAnotherChipNamesBothChips) {
   EXPECT_EQ(refusals[0]["status_name"], "bad_certificate");
   EXPECT_EQ(refusals[0]["detail"], 2);
   const std::string text = refusals[0]["text"];
-  const auto chip_id = [&](const std::string& dir) {
-    return nlohmann::json::parse(read_text_file(p(dir) + "/chip.json"))["chip_id"]
+  const auto chip_id = [&](const std::string& chip_dir) {
+    return nlohmann::json::parse(read_text_file(p(chip_dir) + "/chip.json"))["chip_id"]
         .get<std::string>();
   };
   EXPECT_NE(text.find("none_for_chip"), std::string::npos) << text;

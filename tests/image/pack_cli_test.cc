@@ -208,7 +208,9 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
                                    "--pbkdf-force-iterations", "1000", "--volume-key-file",
                                    (documented / "image.key").string(),
                                    (documented / "plain.img").string(), id.path("pass")});
-    if (key.size() * 8 != 512) EXPECT_NE(bare.exit_code, 0) << bare.out << bare.err;
+    if (key.size() * 8 != 512) {
+      EXPECT_NE(bare.exit_code, 0) << bare.out << bare.err;
+    }
   }
 
   write_file_atomic(id.dir() / "image.key", key, 0600);
