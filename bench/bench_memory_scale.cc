@@ -25,12 +25,9 @@
 #include <memory>
 #include <vector>
 
-#include "common/scratch_dir.h"
-#include "crypto/suite.h"
+#include "crypto/suite_id.h"
+#include "fault_timing.h"
 #include "hw/cpu/vm_exit.h"
-#include "measure/launch_plan.h"
-#include "measure/reference.h"
-#include "pki/identity.h"
 #include "vmm/vmm.h"
 
 namespace cvmsim {
@@ -109,35 +106,17 @@ double percentile(std::vector<double> v, double p) {
 
 void BM_GuestMemoryScale(benchmark::State& state) {
   const auto size = static_cast<std::uint64_t>(state.range(0)) << 20;
-  const crypto::SuiteId suite = crypto::SuiteId::sm;
-  ScratchDir dir("cvmsim-bench-scale");
-  pki::create_vendor(dir / "v", suite, "V", false);
-  pki::create_chip(dir / "v", dir / "c", false);
-  const crypto::Key provider = crypto::suite(suite).generate_key();
-  measure::Policy policy;
-  policy.guard = measure::GuardMode::detect;
-  policy.npt_integrity = measure::NptIntegrity::merkle;
-  const Bytes firmware = scale_guest(size);
-  const Bytes digest = measure::measure_plan(
-      measure::plan_firmware_launch(firmware, measure::GuestLayout{}, "fw"), suite);
+  const bench::FaultTimingWorld world("cvmsim-bench-scale", crypto::SuiteId::sm,
+                                      measure::GuardMode::detect, scale_guest(size));
   std::vector<double> sparse_us, dense_us;
   double total_s = 0;
   double cpu_s = 0;
   double host_bytes = 0;
   for (auto _ : state) {
-    vmm::Platform platform(dir / "c");
+    vmm::Platform platform(world.chip_dir());
     vmm::Vmm vmm(platform);
-    vmm.set_check_interval(0);  // the periodic check has its own benchmark
-    vmm.set_fault_around(1);
     auto clock = std::make_shared<FaultClock>();
-    vmm.set_misbehaviour(clock);
-    vmm::LaunchRequest request;
-    request.firmware = firmware;
-    request.reference = measure::sign_reference(provider, policy, digest).encode();
-    request.provider_key = provider.public_der();
-    request.policy = policy;
-    request.memory_size = kBase + size;
-    const psp::VmHandle vm = vmm.launch(request);
+    const psp::VmHandle vm = world.launch(vmm, kBase + size, 1, clock);
     const auto start = Clock::now();
     const double cpu_start = process_cpu_seconds();
     const vmm::RunResult r = vmm.run(vm);

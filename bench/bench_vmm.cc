@@ -14,11 +14,8 @@
 #include <memory>
 #include <vector>
 
-#include "common/scratch_dir.h"
-#include "crypto/suite.h"
-#include "measure/launch_plan.h"
-#include "measure/reference.h"
-#include "pki/identity.h"
+#include "crypto/suite_id.h"
+#include "fault_timing.h"
 #include "vmm/vmm.h"
 
 namespace cvmsim {
@@ -84,31 +81,14 @@ void BM_FaultRoundTrip(benchmark::State& state, measure::GuardMode guard, crypto
   // 3000 faults 64 KiB apart; 400 faults 2 MiB apart (each reserves and populates a new
   // 2 MiB host run, and the guest CPU maps a new window for it).
   const std::uint32_t faults = stride == kStride ? 3000 : 400;
-  ScratchDir dir("cvmsim-bench-fault");
-  pki::create_vendor(dir / "v", suite, "V", false);
-  pki::create_chip(dir / "v", dir / "c", false);
-  const crypto::Key provider = crypto::suite(suite).generate_key();
-  measure::Policy policy;
-  policy.guard = guard;
-  policy.npt_integrity = measure::NptIntegrity::merkle;
-  const Bytes firmware = fault_loop(faults, stride);
-  const Bytes digest = measure::measure_plan(
-      measure::plan_firmware_launch(firmware, measure::GuestLayout{}, "fw"), suite);
+  const bench::FaultTimingWorld world("cvmsim-bench-fault", suite, guard,
+                                      fault_loop(faults, stride));
   std::vector<double> us;
   for (auto _ : state) {
-    vmm::Platform platform(dir / "c");
+    vmm::Platform platform(world.chip_dir());
     vmm::Vmm vmm(platform);
-    vmm.set_check_interval(0);  // the periodic check has its own benchmark
-    vmm.set_fault_around(fault_around);
     auto clock = std::make_shared<FaultClock>();
-    vmm.set_misbehaviour(clock);
-    vmm::LaunchRequest request;
-    request.firmware = firmware;
-    request.reference = measure::sign_reference(provider, policy, digest).encode();
-    request.provider_key = provider.public_der();
-    request.policy = policy;
-    request.memory_size = 1ull << 30;
-    const psp::VmHandle vm = vmm.launch(request);
+    const psp::VmHandle vm = world.launch(vmm, 1ull << 30, fault_around, clock);
     const vmm::RunResult r = vmm.run(vm);
     if (r.exit_status != 0u || r.stats.nested_page_faults < faults) {
       state.SkipWithError("the fault loop did not run to completion");

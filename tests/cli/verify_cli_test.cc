@@ -14,6 +14,7 @@
 #include "measure/reference.h"
 #include "pki/certificate.h"
 #include "psp/chip_fuses.h"
+#include "support/documented_snippet.h"
 #include "support/run_command.h"
 #include "support/temp_dir.h"
 
@@ -406,12 +407,7 @@ TEST_P(VerifyCli, InspectRecognisesReports) {
 
 // The shell snippet that follows `<!-- MARKER -->` in docs/formats.md.
 std::string documented_snippet(const std::string& marker) {
-  const std::string doc = read_text_file(std::string(CVMSIM_SOURCE_DIR) + "/docs/formats.md");
-  const std::string start = "<!-- " + marker + " -->\n```sh\n";
-  const auto begin = doc.find(start);
-  if (begin == std::string::npos) return {};
-  const auto body = begin + start.size();
-  return doc.substr(body, doc.find("```", body) - body);
+  return test::documented_snippet(std::string(CVMSIM_SOURCE_DIR) + "/docs/formats.md", marker);
 }
 
 TEST_P(VerifyCli, DocumentedOpensslCommandsVerifyTheSignature) {

@@ -179,18 +179,37 @@ std::vector<TokenEdit> token_edits() {
   };
 }
 
-class HostileImage : public ::testing::TestWithParam<SuiteId> {};
+// A world of the suite under test with the demo image packed for its chip.
+class HostileImage : public ::testing::TestWithParam<SuiteId> {
+ protected:
+  HostileImage() { world.make_image(demo_image(), image); }
+
+  // Runs `check` once per token edit, each on a fresh copy of the image with that edit.
+  void for_each_edited_image(const std::function<void(const TokenEdit&)>& check) const {
+    const Bytes original = read_file(image, 1ull << 30);
+    for (const TokenEdit& e : token_edits()) {
+      SCOPED_TRACE(e.what);
+      write_file_atomic(image, original);
+      rewrite_luks2_metadata(image, e.edit);
+      check(e);
+    }
+  }
+
+  // A launch of the image_boot guest with the image as its disk.
+  [[nodiscard]] psp::VmHandle launch_image_boot(vmm::Vmm& vmm, bool writable = true) const {
+    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
+    request.disk = image;
+    request.disk_writable = writable;
+    return vmm.launch(request);
+  }
+
+  test::TempDir dir;
+  World world{dir.path(), GetParam()};
+  fs::path image = dir.path() / "disk.img";
+};
 
 TEST_P(HostileImage, TheImageCertServiceAnswersEveryEditedTokenWithAStatus) {
-  test::TempDir dir;
-  World world(dir.path(), GetParam());
-  const fs::path image = dir.path() / "disk.img";
-  world.make_image(demo_image(), image);
-  const Bytes original = read_file(image, 1ull << 30);
-  for (const TokenEdit& e : token_edits()) {
-    SCOPED_TRACE(e.what);
-    write_file_atomic(image, original);
-    rewrite_luks2_metadata(image, e.edit);
+  for_each_edited_image([&](const TokenEdit& e) {
     SecureCallBench bench(world, image);
     const psp::Response r = bench.image_cert();
     if (e.refusal) {
@@ -203,25 +222,14 @@ TEST_P(HostileImage, TheImageCertServiceAnswersEveryEditedTokenWithAStatus) {
       EXPECT_EQ(bench.guest_status().first, 0u);
       EXPECT_TRUE(bench.disk_io(0, false).ok());  // the key is in place: the disk reads
     }
-  }
+  });
 }
 
 TEST_P(HostileImage, ABootOnAnEditedTokenEndsWithTheRefusalOnTheConsole) {
-  test::TempDir dir;
-  World world(dir.path(), GetParam());
-  const fs::path image = dir.path() / "disk.img";
-  world.make_image(demo_image(), image);
-  const Bytes original = read_file(image, 1ull << 30);
-  for (const TokenEdit& e : token_edits()) {
-    SCOPED_TRACE(e.what);
-    write_file_atomic(image, original);
-    rewrite_luks2_metadata(image, e.edit);
+  for_each_edited_image([&](const TokenEdit& e) {
     vmm::Platform platform(world.chip_dir());
     vmm::Vmm vmm(platform);
-    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
-    request.disk = image;
-    const psp::VmHandle vm = vmm.launch(request);
-    const vmm::RunResult r = vmm.run(vm);
+    const vmm::RunResult r = vmm.run(launch_image_boot(vmm));
     if (e.refusal) {
       EXPECT_EQ(r.exit_status, 12u) << r.console << r.detail;
       EXPECT_NE(
@@ -233,28 +241,18 @@ TEST_P(HostileImage, ABootOnAnEditedTokenEndsWithTheRefusalOnTheConsole) {
       EXPECT_EQ(r.exit_status, 0u) << r.console << r.detail;
       EXPECT_NE(r.console.find("boot number"), std::string::npos) << r.console;
     }
-  }
+  });
 }
 
 TEST_P(HostileImage, TwoWritersOfOneImageAreRefusedReadersShare) {
-  test::TempDir dir;
-  World world(dir.path(), GetParam());
-  const fs::path image = dir.path() / "disk.img";
-  world.make_image(demo_image(), image);
-  const auto launch = [&](vmm::Vmm& vmm, bool writable) {
-    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
-    request.disk = image;
-    request.disk_writable = writable;
-    return vmm.launch(request);
-  };
   vmm::Platform first_platform(world.chip_dir());
   vmm::Vmm first(first_platform);
-  launch(first, true);
+  (void)launch_image_boot(first, true);
   vmm::Platform second_platform(world.chip_dir());
   vmm::Vmm second(second_platform);
   for (const bool writable : {true, false}) {
     try {
-      launch(second, writable);
+      (void)launch_image_boot(second, writable);
       ADD_FAILURE() << "a second user of a written image was not refused";
     } catch (const hw::HwError& e) {
       EXPECT_EQ(e.code(), hw::HwErrc::busy);
@@ -264,10 +262,6 @@ TEST_P(HostileImage, TwoWritersOfOneImageAreRefusedReadersShare) {
 }
 
 TEST_P(HostileImage, AReadOnlyDiskReadsAndRefusesWritesWithWriteProtected) {
-  test::TempDir dir;
-  World world(dir.path(), GetParam());
-  const fs::path image = dir.path() / "disk.img";
-  world.make_image(demo_image(), image);
   const Bytes before = read_file(image, 1ull << 30);
   {
     // Two read-only users at once; each reads, neither may write.
@@ -285,10 +279,7 @@ TEST_P(HostileImage, AReadOnlyDiskReadsAndRefusesWritesWithWriteProtected) {
   {
     vmm::Platform platform(world.chip_dir());
     vmm::Vmm vmm(platform);
-    vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
-    request.disk = image;
-    request.disk_writable = false;
-    const vmm::RunResult r = vmm.run(vmm.launch(request));
+    const vmm::RunResult r = vmm.run(launch_image_boot(vmm, false));
     EXPECT_EQ(r.exit_status, 22u) << r.console;
     EXPECT_NE(r.console.find("writing the state block failed: PSP status 19"), std::string::npos)
         << r.console;
@@ -299,36 +290,38 @@ TEST_P(HostileImage, AReadOnlyDiskReadsAndRefusesWritesWithWriteProtected) {
 TEST_P(HostileImage, RandomMailboxCommandsFromTheHostAlwaysGetAStatus) {
   // The host owns every field of every command: random handles, addresses, counts and
   // request pages (fixed seed) must each be answered, never thrown out of the PSP.
-  test::TempDir dir;
-  World world(dir.path(), GetParam());
-  const fs::path image = dir.path() / "disk.img";
-  world.make_image(demo_image(), image);
   vmm::Platform platform(world.chip_dir());
   vmm::Vmm vmm(platform);
-  vmm::LaunchRequest request = world.launch_request(guest("image_boot"));
-  request.disk = image;
-  const psp::VmHandle vm = vmm.launch(request);
+  const psp::VmHandle vm = launch_image_boot(vmm);
   std::mt19937_64 rng(17);
-  const auto any = [&](std::uint64_t small) {
-    return rng() % 2 == 0 ? rng() % small : rng();
-  };
+  const auto any = [&](std::uint64_t small) { return rng() % 2 == 0 ? rng() % small : rng(); };
   const std::uint64_t memory = platform.memory_controller().memory().size();
   for (int round = 0; round < 3000; ++round) {
     const psp::VmHandle target = rng() % 4 == 0 ? static_cast<psp::VmHandle>(rng()) : vm;
     psp::Command command;
     switch (rng() % 6) {
       case 0:
-        command = psp::NptMap{target, any(1ull << 32) & ~0xfffull, any(memory), any(1024),
+        command = psp::NptMap{target,
+                              any(1ull << 32) & ~0xfffull,
+                              any(memory),
+                              any(1024),
                               {rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0}};
         break;
-      case 1: command = psp::NptUnmap{target, any(1ull << 32), any(1024)}; break;
-      case 2: command = psp::NptDonate{target, {any(memory), any(memory)}}; break;
-      case 3: command = psp::DiskAttach{target, static_cast<std::uint32_t>(any(4))}; break;
+      case 1:
+        command = psp::NptUnmap{target, any(1ull << 32), any(1024)};
+        break;
+      case 2:
+        command = psp::NptDonate{target, {any(memory), any(memory)}};
+        break;
+      case 3:
+        command = psp::DiskAttach{target, static_cast<std::uint32_t>(any(4))};
+        break;
       case 4:  // the firmware's first page (not a request) or anywhere
         command = psp::SecureCall{target, rng() % 2 == 0 ? 0x100000 : any(1ull << 32)};
         break;
-      default: command = psp::LaunchUpdate{target, any(1ull << 32), measure::PageType::firmware,
-                                           any(memory), Bytes(rng() % 8192)};
+      default:
+        command = psp::LaunchUpdate{target, any(1ull << 32), measure::PageType::firmware,
+                                    any(memory), Bytes(rng() % 8192)};
     }
     psp::Response r;
     ASSERT_NO_THROW(r = platform.psp().execute(command)) << psp::command_name(command);
