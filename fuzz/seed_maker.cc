@@ -222,6 +222,10 @@ void format_seeds(SeedWriter& out) {
         {Action::Kind::tick, 0, 0, {}, 0},
         {Action::Kind::unmap, 1, 1, {}, 0},
         {Action::Kind::donate, 1, 0, {FrameRef::Kind::pool, 2}, 0},
+        {Action::Kind::unmap, 0, 1, {}, 0},                       // pool 2 awaits a flush
+        {Action::Kind::map, 1, 5, {FrameRef::Kind::pool, 2}, 0},  // tlb_not_tracked
+        {Action::Kind::track, 0, 0, {}, 0},
+        {Action::Kind::map, 1, 5, {FrameRef::Kind::pool, 2}, 0},  // now vm1's
         {Action::Kind::write_frame, 0, 0, {FrameRef::Kind::npt_root, 1}, 9},
         {Action::Kind::decommission, 0, 0, {}, 0},
         {Action::Kind::map, 1, 4, {FrameRef::Kind::launch_page, 0}, 0},  // freed by vm0

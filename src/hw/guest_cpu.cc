@@ -55,6 +55,7 @@ std::string_view to_string(VmExit::Kind kind) {
 }
 
 GuestCpu::~GuestCpu() {
+  binding_.tlb_tracker()->detach(tracker_id_);
   mc_.remove_write_observer(write_observer_);
   mc_.remove_tag_observer(tag_observer_);
   if (fiber_ && fiber_->started() && !fiber_->finished()) {
@@ -201,6 +202,9 @@ VmExit GuestCpu::run(const RunLimits& limits) {
   code_bytes_end_ = limits.code_bytes ? code_bytes_ + *limits.code_bytes : UINT64_MAX;
   if (code_bytes_end_ < code_bytes_) code_bytes_end_ = UINT64_MAX;  // no wrap-around
   host_expired_ = false;
+  // The VM's TLB epoch moved since this vCPU last flushed (TLB_TRACK): the entry flushes,
+  // as the TDX module does on TD entry, so nothing cached before the epoch survives it.
+  if (binding_.tlb_tracker()->behind(tracker_id_)) flush_tlb();
   // Others may have written the frames this vCPU sees through the memory controller.
   tlb_->refresh_foreign_views();
   if (limits.host_deadline) watchdog_->arm(*limits.host_deadline);
@@ -252,6 +256,9 @@ std::uint64_t GuestCpu::rip() const {
 
 void GuestCpu::flush_tlb() {
   ++stats_.tlb_flushes;
+  // Recorded at once: a flush pending inside a trapped instruction is applied before the
+  // guest makes another access, so no translation from before it can be used again.
+  binding_.tlb_tracker()->flushed(tracker_id_);
   // Inside a trapped instruction the regions are dropped when the guest resumes (Unicorn
   // must not lose regions under its feet while suspended in a hook).
   if (park_ == Park::in_hook) {

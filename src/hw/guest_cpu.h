@@ -113,7 +113,8 @@ class GuestCpu {
   VmExit run(const RunLimits& limits = {});
   // The value an IN that caused an io_in exit reads (default: all ones, a floating bus).
   void complete_io_in(std::uint32_t value) { in_value_ = value; }
-  // Drops every cached translation; NPT edits made since become visible.
+  // Drops every cached translation; NPT edits made since become visible. Recorded in the
+  // VM's TLB tracker; an entry after the VM's epoch moved (TLB_TRACK) flushes by itself.
   void flush_tlb();
 
   [[nodiscard]] CpuStats stats() const;
@@ -150,6 +151,7 @@ class GuestCpu {
   std::unique_ptr<cpu::Watchdog> watchdog_;
   std::uint64_t write_observer_ = 0;
   std::uint64_t tag_observer_ = 0;
+  std::uint64_t tracker_id_ = 0;  // this vCPU in its VM's TLB tracker
   VmExit exit_;
   std::optional<VmExit> dead_;  // a guest_fault stays until the registers are reset
   Park park_ = Park::idle;

@@ -166,6 +166,7 @@ GuestCpu::GuestCpu(MemoryController& mc, const VcpuBinding& binding, CpuOptions 
       [this](std::uint64_t hpa, std::uint64_t length) { tlb_->note_retag(hpa, length); });
   fiber_ = std::make_unique<cpu::Fiber>([this] { fiber_main(); });
   watchdog_ = std::make_unique<cpu::Watchdog>([this] { host_expired_ = true; });
+  tracker_id_ = binding_.tlb_tracker()->attach();
 }
 
 }  // namespace cvmsim::hw

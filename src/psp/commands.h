@@ -27,7 +27,7 @@ struct MapPermissions {
 
 struct PlatformStatus {};
 struct LaunchStart {
-  std::uint64_t policy = 0;    // measure::Policy word; refused if it has unknown bits
+  std::uint64_t policy = 0;        // measure::Policy word; refused if it has unknown bits
   std::uint64_t npt_root_hpa = 0;  // a free frame the VMM donates for the NPT root
 };
 struct LaunchUpdate {
@@ -56,6 +56,8 @@ struct NptMap {
   std::uint64_t pages = 1;
   MapPermissions permissions;
 };
+// The unmapped frames stay the VM's, awaiting a TLB flush, until TLB_TRACK has advanced
+// the VM's epoch and every vCPU of the VM has flushed since (TLB tracking).
 struct NptUnmap {
   VmHandle vm = 0;
   std::uint64_t gpa = 0;
@@ -81,18 +83,27 @@ struct SecureCall {
   std::uint64_t gpa = 0;
 };
 
-using Command = std::variant<PlatformStatus, LaunchStart, LaunchUpdate, LaunchVerify,
-                             LaunchFinish, NptDonate, NptMap, NptUnmap, VmStop, Decommission,
-                             DiskAttach, SecureCall>;
+// Advances the VM's TLB epoch (TDX's TDH.MEM.TRACK): each vCPU of the VM flushes at its
+// next entry, or when the VMM flushes it, and frames NPT_UNMAP took before the new epoch
+// can change hands once every vCPU has.
+struct TlbTrack {
+  VmHandle vm = 0;
+};
+
+using Command =
+    std::variant<PlatformStatus, LaunchStart, LaunchUpdate, LaunchVerify, LaunchFinish, NptDonate,
+                 NptMap, NptUnmap, VmStop, Decommission, DiskAttach, SecureCall, TlbTrack>;
 
 // Mailbox names, indexed by Command::index() (static_assert in commands.cc).
 inline constexpr std::string_view kCommandNames[] = {
     "PLATFORM_STATUS", "LAUNCH_START", "LAUNCH_UPDATE", "LAUNCH_VERIFY", "LAUNCH_FINISH",
     "NPT_DONATE",      "NPT_MAP",      "NPT_UNMAP",     "VM_STOP",       "DECOMMISSION",
-    "DISK_ATTACH",     "SECURE_CALL"};
+    "DISK_ATTACH",     "SECURE_CALL",  "TLB_TRACK"};
 static_assert(std::size(kCommandNames) == std::variant_size_v<Command>,
               "every mailbox command needs a name");
 
-inline std::string_view command_name(const Command& c) { return kCommandNames[c.index()]; }
+inline std::string_view command_name(const Command& c) {
+  return kCommandNames[c.index()];
+}
 
 }  // namespace cvmsim::psp

@@ -60,13 +60,17 @@ std::optional<VmInfo> Psp::vm_info(VmHandle handle) const {
   info.guard_directory_bytes = vm.guard ? vm.guard->directory_bytes() : 0;
   if (vm.guard) info.npt_digest = vm.guard->value();
   info.table_pool = vm.table_pool.size();
+  info.tlb_epoch = vm.tlb->epoch();
+  info.tlb_oldest_flush = vm.tlb->oldest_flush();
+  info.frames_awaiting_flush = vm.frames_awaiting_flush;
   return info;
 }
 
 std::optional<hw::VcpuBinding> Psp::vcpu_binding(VmHandle handle) const {
   const auto it = vms_.find(handle);
   if (it == vms_.end() || it->second->state != VmState::running) return std::nullopt;
-  return hw::VcpuBinding::issue(hw::PspPasskey{}, it->second->key_asid(), it->second->npt_root);
+  return hw::VcpuBinding::issue(hw::PspPasskey{}, it->second->key_asid(), it->second->npt_root,
+                                it->second->tlb);
 }
 
 Response Psp::handle(const PlatformStatus&) {
@@ -117,8 +121,10 @@ Response Psp::handle(const Decommission& c) {
   Vm* vm = find(c.vm);
   if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
   release_disk(*vm);  // the image key leaves the disk controller first
-  // Scrub every frame the VM owned (memory, tables) before the key slot is reused.
+  // Scrub every frame the VM owned (memory, tables, frames awaiting a TLB flush) before the
+  // key slot is reused.
   for (std::uint64_t hpa : mc_.frames_of(vm->handle)) scrub_frame(hpa);
+  std::erase_if(awaiting_flush_, [&](const auto& entry) { return entry.second.vm == c.vm; });
   mc_.clear_key(hw::PspPasskey{}, vm->asid);
   asid_in_use_[vm->asid] = false;
   vms_.erase(c.vm);

@@ -75,6 +75,9 @@ struct VmInfo {
   std::size_t guard_frames = 0;           // donated frames holding the Merkle tree
   std::size_t guard_directory_bytes = 0;  // the guard's frame/table lists (see TableGuard)
   Bytes npt_digest;                       // the stored characteristic value
+  std::uint64_t tlb_epoch = 0;            // advanced by TLB_TRACK
+  std::uint64_t tlb_oldest_flush = 0;     // the epoch of the least recent vCPU flush
+  std::size_t frames_awaiting_flush = 0;  // unmapped frames not yet free to change hands
 };
 
 // What the VMM learns of a secure call it forwarded: which call it was (the port write
@@ -138,6 +141,7 @@ class Psp {
   Response handle(const Decommission&);
   Response handle(const DiskAttach&);
   Response handle(const SecureCall&);
+  Response handle(const TlbTrack&);
 
   // The PSP's own accesses: not subject to guards, optionally through a VM's key slot.
   static hw::Requester as_psp(std::uint32_t key_asid = 0) {
@@ -145,6 +149,19 @@ class Psp {
   }
   Vm* find(VmHandle vm);
   [[nodiscard]] bool frame_is_free(std::uint64_t hpa) const;
+  // TLB tracking (psp_tlb.cc). Whether a frame may be given to a VM, an NPT or the PSP:
+  // free host memory, or a frame NPT_UNMAP took whose VM's vCPUs have all flushed since
+  // (tlb_not_tracked while they have not; frame_not_available for anything else).
+  [[nodiscard]] Result frame_available(std::uint64_t hpa) const;
+  // After the command's checks passed: a frame frame_available() accepted becomes scrubbed
+  // host memory, ready for the command to tag.
+  void claim_frame(std::uint64_t hpa);
+  // NPT_UNMAP: the frame stays the VM's until its vCPUs have flushed past the VM's current
+  // epoch. `charge` is the private memory the record takes (charge_awaiting_flush).
+  void await_flush(Vm& vm, std::uint64_t hpa, PrivateMemory::Allocation charge);
+  [[nodiscard]] bool charge_awaiting_flush(const Vm& vm, PrivateMemory::Allocation& out);
+  // NPT_UNMAP: whether the frame of this (present) leaf entry awaits a flush once unmapped.
+  [[nodiscard]] bool awaits_flush(const Vm& vm, std::uint64_t entry) const;
   void scrub_frame(std::uint64_t hpa);
   std::uint64_t take_table_frame(Vm& vm);
   std::optional<std::uint64_t> take_merkle_frame(Vm& vm);
@@ -207,6 +224,13 @@ class Psp {
   PspConfig config_;
   PrivateMemory memory_;
   std::map<VmHandle, std::unique_ptr<Vm>> vms_;
+  // Frames NPT_UNMAP took, by HPA, until their VM's vCPUs have flushed past `epoch`.
+  struct AwaitingFlush {
+    VmHandle vm = 0;
+    std::uint64_t epoch = 0;
+    PrivateMemory::Allocation charge;
+  };
+  std::map<std::uint64_t, AwaitingFlush> awaiting_flush_;
   std::vector<bool> asid_in_use_;
   std::uint64_t dma_tags_ = 0;
   VmHandle next_handle_ = 1;

@@ -12,7 +12,9 @@
 namespace cvmsim::psp {
 namespace {
 
-Response fail(Status s, std::uint64_t detail = 0) { return {Result::failure(s, detail), {}}; }
+Response fail(Status s, std::uint64_t detail = 0) {
+  return {Result::failure(s, detail), {}};
+}
 
 hw::FrameGuard table_guard_for(const measure::Policy& policy) {
   return policy.guard == measure::GuardMode::isolate ? hw::FrameGuard::write_blocked
@@ -28,7 +30,7 @@ Response Psp::handle(const LaunchStart& c) {
   } catch (const Error&) {
     return fail(Status::invalid_parameter, c.policy);
   }
-  if (!frame_is_free(c.npt_root_hpa)) return fail(Status::frame_not_available, c.npt_root_hpa);
+  if (const Result r = frame_available(c.npt_root_hpa); !r.ok()) return {r, {}};
   const auto free_asid = std::find(asid_in_use_.begin() + 1, asid_in_use_.end(), false);
   if (free_asid == asid_in_use_.end()) return fail(Status::resource_exhausted, 0);
   const auto asid = static_cast<std::uint32_t>(free_asid - asid_in_use_.begin());
@@ -41,6 +43,8 @@ Response Psp::handle(const LaunchStart& c) {
   // Nothing can fail from here on.
   ++next_handle_;
   asid_in_use_[asid] = true;
+  claim_frame(c.npt_root_hpa);
+  vm->tlb = std::make_shared<hw::TlbTracker>(hw::PspPasskey{});
   // A fresh VEK for every launch: a reused ASID never sees an old key.
   Bytes vek;
   const crypto::Suite& s = crypto::suite(suite_);
@@ -90,13 +94,14 @@ Response Psp::handle(const LaunchUpdate& c) {
   if (c.gpa % hw::kFrameSize != 0 || c.gpa >= hw::npt::kGpaLimit) {
     return fail(Status::invalid_address, c.gpa);
   }
-  if (!frame_is_free(c.hpa)) return fail(Status::frame_not_available, c.hpa);
+  if (const Result r = frame_available(c.hpa); !r.ok()) return {r, {}};
   if (hw::npt::walk(mc_, vm->npt_root, c.gpa, hw::npt::Access::read).ok()) {
     return fail(Status::already_mapped, c.gpa);
   }
   if (missing_tables(*vm, c.gpa, 1) > vm->table_pool.size()) {
     return fail(Status::resource_exhausted, missing_tables(*vm, c.gpa, 1));
   }
+  claim_frame(c.hpa);
   mc_.set_tag(hw::PspPasskey{}, c.hpa,
               {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
   const hw::Requester as_vm = as_psp(vm->key_asid());

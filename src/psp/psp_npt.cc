@@ -55,6 +55,11 @@ void collect_chunks(hw::MemoryController& mc, hw::Requester who, std::uint64_t t
 
 }  // namespace
 
+bool Psp::awaits_flush(const Vm& vm, std::uint64_t entry) const {
+  const hw::FrameTag tag = mc_.tag(entry & npt::kFrameMask);
+  return (entry & npt::kShared) == 0 && tag.owner == vm.handle && tag.use == hw::FrameUse::guest;
+}
+
 void Psp::wire_guard(Vm& vm) {
   if (vm.guard) vm.guard->set_frame_source([this, &vm] { return take_merkle_frame(vm); });
 }
@@ -177,14 +182,14 @@ Response Psp::handle(const NptDonate& c) {
   }
   std::set<std::uint64_t> distinct;
   for (std::uint64_t frame : c.frames) {
-    if (!frame_is_free(frame) || !distinct.insert(frame).second) {
-      return fail(Status::frame_not_available, frame);
-    }
+    if (const Result r = frame_available(frame); !r.ok()) return {r, {}};
+    if (!distinct.insert(frame).second) return fail(Status::frame_not_available, frame);
   }
   const hw::FrameGuard guard = vm->policy.guard == measure::GuardMode::isolate
                                    ? hw::FrameGuard::write_blocked
                                    : hw::FrameGuard::none;
   for (std::uint64_t frame : c.frames) {
+    claim_frame(frame);
     mc_.set_tag_zeroed(hw::PspPasskey{}, frame, {0, vm->handle, hw::FrameUse::npt, guard});
     vm->table_pool.push_back(frame);
   }
@@ -204,10 +209,9 @@ Response Psp::handle(const NptMap& c) {
   }
   if (c.hpa % hw::kFrameSize != 0 || !hpa_end) return fail(Status::invalid_address, c.hpa);
   // Ownership: every frame must be free host memory (shared pages stay host memory, so
-  // only they may be mapped twice).
+  // only they may be mapped twice), or unmapped earlier and flushed by every vCPU since.
   for (std::uint64_t i = 0; i < c.pages; ++i) {
-    const std::uint64_t frame = c.hpa + i * hw::kFrameSize;
-    if (!frame_is_free(frame)) return fail(Status::frame_not_available, frame);
+    if (const Result r = frame_available(c.hpa + i * hw::kFrameSize); !r.ok()) return {r, {}};
   }
   // Integrity: what this update's walks read must still be what the PSP wrote.
   if (!guard_check(*vm, c.gpa, c.pages)) return fail(Status::npt_tampered, 1);
@@ -225,6 +229,7 @@ Response Psp::handle(const NptMap& c) {
   if (c.permissions.executable) flags |= npt::kExecutable;
   if (c.permissions.shared) flags |= npt::kShared;
   wire_guard(*vm);
+  for (std::uint64_t i = 0; i < c.pages; ++i) claim_frame(c.hpa + i * hw::kFrameSize);
   if (!c.permissions.shared) {
     // Private pages start as zeros under the VM's key, whatever the VMM left in them.
     mc_.set_tag_zeroed(hw::PspPasskey{}, c.hpa,
@@ -262,13 +267,22 @@ Response Psp::handle(const NptUnmap& c) {
     }
     entries.push_back(*entry_hpa);
   }
+  // A private frame stays the VM's until its vCPUs have flushed (TLB tracking); each
+  // record is charged to the VM before anything changes. Shared frames were host memory
+  // all along: a stale translation of one reaches nothing the host could not.
+  std::vector<PrivateMemory::Allocation> charges;
+  for (std::uint64_t entry_hpa : entries) {
+    if (!awaits_flush(*vm, editor.read_entry(entry_hpa))) continue;
+    if (!charge_awaiting_flush(*vm, charges.emplace_back())) {
+      return fail(Status::resource_exhausted, memory_.budget() - memory_.used());
+    }
+  }
+  auto charge = charges.begin();
   for (std::uint64_t entry_hpa : entries) {
     const std::uint64_t entry = editor.read_entry(entry_hpa);
     editor.write_entry(entry_hpa, 0);
     vm->guard->note_write(entry_hpa);
-    const std::uint64_t frame = entry & npt::kFrameMask;
-    // The frame returns to the VMM only scrubbed (shared frames were host memory all along).
-    if ((entry & npt::kShared) == 0 && mc_.tag(frame).owner == vm->handle) scrub_frame(frame);
+    if (awaits_flush(*vm, entry)) await_flush(*vm, entry & npt::kFrameMask, std::move(*charge++));
   }
   if (!vm->guard->commit(mc_)) {
     vm->tampered = true;

@@ -24,6 +24,7 @@ std::string_view to_string(Status status) {
     case Status::io_error: return "io_error";
     case Status::internal_error: return "internal_error";
     case Status::write_protected: return "write_protected";
+    case Status::tlb_not_tracked: return "tlb_not_tracked";
   }
   return "unknown";
 }

@@ -30,9 +30,10 @@ enum class Status : std::uint32_t {
   internal_error = 18,       // a handler failed on input it did not foresee (detail: which
                              // command); answered at the dispatch boundary, never thrown
   write_protected = 19,      // a write to a disk the host attached read-only
+  tlb_not_tracked = 20,      // a frame NPT_UNMAP took awaits its VM's TLB flush (detail: HPA)
 };
 
-inline constexpr std::uint32_t kStatusCount = 20;
+inline constexpr std::uint32_t kStatusCount = 21;
 
 std::string_view to_string(Status status);
 

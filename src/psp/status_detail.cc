@@ -149,6 +149,11 @@ std::string detail_text(std::string_view command, Status status, std::uint64_t d
       return fmt::format("detail {}: the command whose handler failed", detail);
     case Status::write_protected:
       return fmt::format("detail {}: the first sector of the refused write", detail);
+    case Status::tlb_not_tracked:
+      return fmt::format(
+          "detail {:#x}: the HPA of a frame NPT_UNMAP took, which changes hands only after "
+          "TLB_TRACK and a flush of every vCPU of its VM",
+          detail);
   }
   return fmt::format("detail {}", detail);
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attest/report.h"
+#include "hw/cpu/tlb_tracker.h"
 #include "measure/launch_digest.h"
 #include "measure/launch_plan.h"
 #include "psp/npt_guard/table_guard.h"
@@ -50,6 +51,9 @@ struct Psp::Vm {
   std::optional<std::uint32_t> disk_port;  // DISK_ATTACH
   ImageState image;
   std::uint64_t last_sequence = 0;  // of the last accepted secure call
+  // The VM's TLB epoch and its vCPUs' flushes (hardware state: the vCPUs record into it).
+  std::shared_ptr<hw::TlbTracker> tlb;
+  std::size_t frames_awaiting_flush = 0;  // its entries in Psp::awaiting_flush_
   PrivateMemory::Allocation footprint;
 
   [[nodiscard]] std::uint32_t key_asid() const { return policy.memory_encryption ? asid : 0; }

@@ -115,6 +115,18 @@ void Vmm::flush_tlb(psp::VmHandle vm) {
   if (it != vms_.end() && it->second->cpu) it->second->cpu->flush_tlb();
 }
 
+psp::Result Vmm::unmap(psp::VmHandle handle, std::uint64_t gpa, std::uint64_t pages) {
+  const auto it = vms_.find(handle);
+  if (it == vms_.end()) return psp::Result::failure(psp::Status::invalid_vm, handle);
+  GuestVm& vm = *it->second;
+  if (const psp::Response r = call(vm, psp::NptUnmap{handle, gpa, pages}); !r.ok()) {
+    return r.result;
+  }
+  const psp::Response tracked = call(vm, psp::TlbTrack{handle});
+  if (vm.cpu) vm.cpu->flush_tlb();  // recorded by the vCPU in the VM's TLB tracker
+  return tracked.result;
+}
+
 std::optional<hw::Registers> Vmm::registers(psp::VmHandle vm) const {
   const auto it = vms_.find(vm);
   if (it == vms_.end() || !it->second->cpu) return std::nullopt;

@@ -92,6 +92,10 @@ class Vmm {
   [[nodiscard]] std::optional<std::uint32_t> disk_port(psp::VmHandle vm) const;
   // What any hypervisor can do to a vCPU: drop its cached translations, read its registers.
   void flush_tlb(psp::VmHandle vm);
+  // Unmaps guest pages as an honest hypervisor does: NPT_UNMAP, then TLB_TRACK and a flush
+  // of the VM's vCPU, after which the PSP lets the frames change hands (docs/architecture.md,
+  // "TLB tracking"). The first refusal is returned.
+  psp::Result unmap(psp::VmHandle vm, std::uint64_t gpa, std::uint64_t pages);
   [[nodiscard]] std::optional<hw::Registers> registers(psp::VmHandle vm) const;
   // Attack scenarios: the hypervisor's misbehaviour (null: a well-behaved VMM).
   void set_misbehaviour(std::shared_ptr<Misbehaviour> misbehaviour) {

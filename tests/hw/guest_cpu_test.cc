@@ -70,6 +70,38 @@ TEST_P(GuestCpuTest, TranslationsStayStaleUntilTheTlbIsFlushed) {
   EXPECT_EQ(next_out(m).value, 222u);
 }
 
+// TLB tracking's hardware half: the vCPU records each flush in its VM's tracker, and its
+// first entry after the epoch moved flushes by itself, so a stale translation does not
+// outlive a TLB_TRACK, and the PSP can count on the record.
+TEST_P(GuestCpuTest, AnEntryAfterTheEpochMovedFlushesAndIsRecorded) {
+  TestMachine m = machine();
+  const std::shared_ptr<TlbTracker> tracker = m.cpu->binding().tlb_tracker();
+  const std::uint64_t epoch = tracker->epoch();
+  EXPECT_EQ(tracker->vcpus(), 1u);
+  EXPECT_EQ(tracker->oldest_flush(), epoch);  // a new vCPU caches nothing
+  m.load(kLoadGpa, kReadLoop);
+  const std::uint64_t a = m.frame_for(kData);
+  const std::uint64_t b = m.new_frame();
+  m.own(a, kAsid);
+  m.own(b, kAsid);
+  write32(m, a, 111, psp_access(kAsid));
+  write32(m, b, 222, psp_access(kAsid));
+  m.map(kData, a);
+  EXPECT_EQ(next_out(m).value, 111u);
+  m.map(kData, b);  // remapped without a flush: stale
+  tracker->advance(test_passkey());
+  EXPECT_FALSE(tracker->flushed_past(epoch));
+  EXPECT_EQ(tracker->oldest_flush(), epoch);
+  const std::uint64_t flushes = m.cpu->stats().tlb_flushes;
+  EXPECT_EQ(next_out(m).value, 222u);  // the entry flushed: the new mapping shows
+  EXPECT_EQ(m.cpu->stats().tlb_flushes, flushes + 1);
+  EXPECT_TRUE(tracker->flushed_past(epoch));
+  EXPECT_EQ(next_out(m).value, 222u);
+  EXPECT_EQ(m.cpu->stats().tlb_flushes, flushes + 1);  // once per epoch, not per entry
+  m.cpu.reset();
+  EXPECT_EQ(tracker->vcpus(), 0u);
+}
+
 TEST_P(GuestCpuTest, ExitsAreExactAndNothingRunsTwice) {
   TestMachine m = machine();
   // mov ebx, 5; inc ebx; mov [0x500000], ebx; mov dword [kData], 0; out 0x80, al;

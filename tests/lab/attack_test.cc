@@ -59,6 +59,7 @@ const std::map<std::string_view, Expected> kExpected = {
     {"vmm-reads", {K::prevented, K::prevented, K::prevented}},
     {"secure-call-replay", {K::prevented, K::prevented, K::prevented}},
     {"secure-call-reorder", {K::prevented, K::prevented, K::prevented}},
+    {"stale-translation", {K::prevented, K::prevented, K::prevented}},
     {"firmware-reorder", {K::prevented, K::prevented, K::prevented}},
     {"firmware-modify", {K::prevented, K::prevented, K::prevented}},
     {"report-replay", {K::prevented, K::prevented, K::prevented}},
@@ -151,6 +152,25 @@ TEST(AttackEffects, SilentEditIsFoundWithinOneCheckInterval) {
 TEST(AttackEffects, ThePermissionFlipIsRefusedAtTheNextNptMap) {
   EXPECT_NE(outcome("npt-permission-flip", GuardMode::detect).by.find("NPT_MAP"),
             std::string::npos);
+}
+
+// A frame taken from VM A without a flush never shows A VM B's secret: with the guard off
+// A reads it through its own key (garbage); guarded, the PSP refuses to hand the frame to
+// B until A's vCPU has flushed, even after a TLB_TRACK.
+TEST(AttackEffects, AStaleTranslationNeverReadsTheNextOwnersSecret) {
+  for (const GuardMode mode : kAllModes) {
+    const Outcome& o = outcome("stale-translation", mode);
+    SCOPED_TRACE(summarize(o));
+    EXPECT_EQ(o.effect.find(std::string(kSecret)), std::string::npos);
+    if (mode == GuardMode::off) {
+      EXPECT_NE(o.by.find("memory encryption"), std::string::npos);
+      EXPECT_NE(o.effect.find("stored its secret there"), std::string::npos);
+    } else {
+      EXPECT_NE(o.by.find("tlb_not_tracked"), std::string::npos);
+      EXPECT_NE(o.effect.find("TLB_TRACK success without a flush"), std::string::npos);
+      EXPECT_NE(o.effect.find("PSP refused NPT_MAP"), std::string::npos);
+    }
+  }
 }
 
 TEST(AttackEffects, TheVmmCannotProgramTheDiskControllerItself) {

@@ -38,11 +38,11 @@ TEST_P(Explore, EveryInvariantHoldsAfterEverySequenceToDepthThree) {
     ADD_FAILURE() << to_string(f.sequence) << "\n" << f.violations.front();
   }
   EXPECT_EQ(r.stats.depth, 3u);
-  // 15 actions: the first level alone reaches a state per action that changes something.
+  // 17 actions: the first level alone reaches a state per action that changes something.
   EXPECT_GE(r.stats.frontier.at(0), 8u);
   // Isolate blocks the host's table writes, so it reaches fewer states than detect.
   EXPECT_GT(r.stats.states, GetParam() == measure::GuardMode::detect ? 100u : 40u);
-  EXPECT_EQ(r.stats.sequences, 15u * (1 + r.stats.frontier[0] + r.stats.frontier[1]));
+  EXPECT_EQ(r.stats.sequences, 17u * (1 + r.stats.frontier[0] + r.stats.frontier[1]));
 }
 
 TEST_P(Explore, AFrameOfOneVmCannotBeMappedIntoAnother) {
@@ -59,6 +59,25 @@ TEST_P(Explore, AFrameOfOneVmCannotBeMappedIntoAnother) {
     EXPECT_EQ(r.status, psp::Status::frame_not_available) << to_string(steal);
     EXPECT_TRUE(w.check(steal, r).empty());
   }
+}
+
+TEST_P(Explore, AFrameUnmappedFromOneVmWaitsForItsTlbTrack) {
+  const WorldSetup s = setup();
+  SmallWorld w(s);
+  ASSERT_EQ(w.apply({Kind::map, 0, 0, {FrameRef::Kind::pool, 0}, 0}).status, psp::Status::success);
+  const Action unmap{Kind::unmap, 0, 0, {}, 0};
+  const StepResult unmapped = w.apply(unmap);
+  ASSERT_EQ(unmapped.status, psp::Status::success);
+  EXPECT_TRUE(w.check(unmap, unmapped).empty());
+  const Action take{Kind::map, 1, 0, {FrameRef::Kind::pool, 0}, 0};
+  const StepResult refused = w.apply(take);
+  EXPECT_EQ(refused.status, psp::Status::tlb_not_tracked);
+  EXPECT_TRUE(w.check(take, refused).empty());
+  // No vCPU runs in the small world: TLB_TRACK alone moves vm0 past the unmap.
+  ASSERT_EQ(w.apply({Kind::track, 0, 0, {}, 0}).status, psp::Status::success);
+  const StepResult taken = w.apply(take);
+  EXPECT_EQ(taken.status, psp::Status::success);
+  EXPECT_TRUE(w.check(take, taken).empty());
 }
 
 TEST_P(Explore, TamperedTablesAreRefusedAtTheNextMapAndStopTheVmAtTheNextTick) {
@@ -100,6 +119,21 @@ TEST_P(Explore, TheCheckerReportsEveryInvariantAFaultyPspBreaks) {
     EXPECT_NE(broken[0].find("vm1: GPA 0x40000000 maps frame"), std::string::npos) << broken[0];
   }
   {
+    SmallWorld w(s);  // a frame unmapped from vm0 handed to vm1 before vm0's TLB was tracked
+    ASSERT_EQ(w.apply({Kind::map, 0, 0, {FrameRef::Kind::pool, 0}, 0}).status,
+              psp::Status::success);
+    const Action unmap{Kind::unmap, 0, 0, {}, 0};
+    const StepResult r = w.apply(unmap);
+    ASSERT_EQ(r.status, psp::Status::success);
+    hw::MemoryController& mc = w.platform().memory_controller();
+    hw::FrameTag tag = mc.tag(w.frame_hpa({FrameRef::Kind::pool, 0}));
+    tag.owner = w.vms()[1].handle;
+    mc.set_tag(hw::test_passkey(), w.frame_hpa({FrameRef::Kind::pool, 0}), tag);
+    const auto broken = w.check(unmap, r);
+    ASSERT_EQ(broken.size(), 1u);
+    EXPECT_NE(broken[0].find("unmapped from vm0 changed hands"), std::string::npos) << broken[0];
+  }
+  {
     SmallWorld w(s);  // a decommission that leaves the key slot loaded
     const Action gone{Kind::decommission, 0, 0, {}, 0};
     const StepResult r = w.apply(gone);
@@ -139,7 +173,7 @@ INSTANTIATE_TEST_SUITE_P(Guard, Explore,
 
 TEST(ExploreActions, EncodingRoundTripsAndEveryByteStringDecodes) {
   const auto alphabet = exploration_alphabet(2);
-  EXPECT_EQ(alphabet.size(), 15u);
+  EXPECT_EQ(alphabet.size(), 17u);
   EXPECT_EQ(decode_actions(encode_actions(alphabet), 2, 8, 4), alphabet);
   Bytes noise(300);
   for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<std::uint8_t>(i * 37);

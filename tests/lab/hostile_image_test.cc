@@ -299,7 +299,7 @@ TEST_P(HostileImage, RandomMailboxCommandsFromTheHostAlwaysGetAStatus) {
   for (int round = 0; round < 3000; ++round) {
     const psp::VmHandle target = rng() % 4 == 0 ? static_cast<psp::VmHandle>(rng()) : vm;
     psp::Command command;
-    switch (rng() % 6) {
+    switch (rng() % 7) {
       case 0:
         command = psp::NptMap{target,
                               any(1ull << 32) & ~0xfffull,
@@ -318,6 +318,9 @@ TEST_P(HostileImage, RandomMailboxCommandsFromTheHostAlwaysGetAStatus) {
         break;
       case 4:  // the firmware's first page (not a request) or anywhere
         command = psp::SecureCall{target, rng() % 2 == 0 ? 0x100000 : any(1ull << 32)};
+        break;
+      case 5:
+        command = psp::TlbTrack{target};
         break;
       default:
         command = psp::LaunchUpdate{target, any(1ull << 32), measure::PageType::firmware,

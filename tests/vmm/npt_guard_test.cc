@@ -163,7 +163,7 @@ TEST_P(RandomMapUnmap, StoredValueAlwaysEqualsAFreshRecomputation) {
       mapped_range = mapped_range && mapped;
     }
     if (mapped_range && rng() % 2 == 0) {
-      ASSERT_TRUE(w.psp().execute(psp::NptUnmap{vm, base, pages}).ok()) << "step " << step;
+      ASSERT_TRUE(w.vmm->unmap(vm, base, pages).ok()) << "step " << step;
       for (std::uint64_t i = 0; i < pages; ++i) reference.erase(base + i * hw::kFrameSize);
     } else {
       psp::MapPermissions perms;
@@ -267,18 +267,18 @@ TEST_P(Ownership, DonatedFramesAreAccountedAndUnmappedFramesComeBackScrubbed) {
   }
   EXPECT_EQ(npt_frames, after.table_pages + after.table_pool);
   EXPECT_EQ(merkle_frames, after.guard_frames);
-  // Unmapping scrubs: the frame is host memory again and reads as zeros, not as the
-  // guest's ciphertext.
+  // An unmapped frame stays the VM's until its vCPU has flushed (TLB tracking); it comes
+  // back scrubbed: the next owner reads zeros, not the guest's old contents.
   const std::uint64_t frame = w.frame_of(a, 0x10000000000);
   Bytes secret(hw::kFrameSize, 0x5a);
   w.mc().write(frame, secret, hw::kHostAccess);  // something non-zero in guest memory
-  ASSERT_TRUE(w.psp().execute(psp::NptUnmap{a, 0x10000000000, 1}).ok());
-  EXPECT_EQ(w.mc().tag(frame), hw::FrameTag{});
+  ASSERT_TRUE(w.vmm->unmap(a, 0x10000000000, 1).ok());
+  EXPECT_FALSE(npt::walk(w.mc(), after.npt_root, 0x10000000000, npt::Access::read).ok());
+  EXPECT_EQ(map_frame(0x50000000, frame, true), psp::Status::success);  // reusable
+  EXPECT_EQ(w.mc().tag(frame), hw::FrameTag{});  // shared: the host's memory again
   Bytes seen(hw::kFrameSize, 1);
   w.mc().read(frame, seen, hw::kHostAccess);
   EXPECT_EQ(seen, Bytes(hw::kFrameSize, 0));
-  EXPECT_FALSE(npt::walk(w.mc(), after.npt_root, 0x10000000000, npt::Access::read).ok());
-  EXPECT_EQ(map_frame(0x50000000, frame), psp::Status::success);  // reusable
   EXPECT_EQ(w.psp().execute(psp::NptUnmap{a, 0x10000000000, 1}).result.status,
             psp::Status::not_mapped);
 }

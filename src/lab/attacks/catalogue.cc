@@ -15,6 +15,7 @@ std::span<const Scenario> catalogue() {
     std::vector<Scenario> v;
     v.insert(v.end(), kNptScenarios, kNptScenarios + kNptScenarioCount);
     v.insert(v.end(), kMemoryScenarios, kMemoryScenarios + kMemoryScenarioCount);
+    v.insert(v.end(), kTlbScenarios, kTlbScenarios + kTlbScenarioCount);
     v.insert(v.end(), kLaunchScenarios, kLaunchScenarios + kLaunchScenarioCount);
     v.insert(v.end(), kImageScenarios, kImageScenarios + kImageScenarioCount);
     return v;

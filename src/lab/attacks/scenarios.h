@@ -11,6 +11,8 @@ extern const Scenario kNptScenarios[];
 extern const std::size_t kNptScenarioCount;
 extern const Scenario kMemoryScenarios[];
 extern const std::size_t kMemoryScenarioCount;
+extern const Scenario kTlbScenarios[];
+extern const std::size_t kTlbScenarioCount;
 extern const Scenario kLaunchScenarios[];
 extern const std::size_t kLaunchScenarioCount;
 extern const Scenario kImageScenarios[];

@@ -17,7 +17,7 @@ std::string frame_name(const FrameRef& f) {
   return "?";
 }
 
-constexpr std::uint8_t kKinds = 8;
+constexpr std::uint8_t kKinds = 9;
 
 }  // namespace
 
@@ -39,6 +39,8 @@ std::string to_string(const Action& a) {
       return fmt::format("host writes {} at {}", frame_name(a.frame), a.entry);
     case Action::Kind::tick:
       return "timer tick";
+    case Action::Kind::track:
+      return fmt::format("TLB_TRACK vm{}", a.vm);
   }
   return "?";
 }
@@ -51,15 +53,15 @@ std::string to_string(const std::vector<Action>& sequence) {
   return out;
 }
 
-// Byte 0: kind (low 3 bits) and VM slot (next bit); byte 1: page (low 3 bits) and frame
-// kind (next 2 bits); byte 2: frame index or entry.
+// Byte 0: kind (low 4 bits) and VM slot (the bits above); byte 1: page (low 3 bits) and
+// frame kind (next 2 bits); byte 2: frame index or entry.
 std::vector<Action> decode_actions(ByteView bytes, std::size_t vms, std::size_t pages,
                                    std::size_t pool) {
   std::vector<Action> actions;
   for (std::size_t at = 0; at + 3 <= bytes.size(); at += 3) {
     Action a;
-    a.kind = static_cast<Action::Kind>(bytes[at] % kKinds);
-    a.vm = static_cast<std::uint8_t>((bytes[at] >> 3) % vms);
+    a.kind = static_cast<Action::Kind>((bytes[at] & 0x0f) % kKinds);
+    a.vm = static_cast<std::uint8_t>((bytes[at] >> 4) % vms);
     a.page = static_cast<std::uint8_t>(bytes[at + 1] % pages);
     // Fields an action does not use stay at their defaults, so equal actions compare equal.
     if (a.kind == Action::Kind::map || a.kind == Action::Kind::donate ||
@@ -79,7 +81,7 @@ std::vector<Action> decode_actions(ByteView bytes, std::size_t vms, std::size_t 
 Bytes encode_actions(const std::vector<Action>& actions) {
   Bytes out;
   for (const Action& a : actions) {
-    out.push_back(static_cast<std::uint8_t>(static_cast<unsigned>(a.kind) | a.vm << 3));
+    out.push_back(static_cast<std::uint8_t>(static_cast<unsigned>(a.kind) | a.vm << 4));
     out.push_back(static_cast<std::uint8_t>(a.page | static_cast<unsigned>(a.frame.kind) << 3));
     // write_frame's one byte is its offset, from which decoding also takes its frame index.
     const bool indexed = a.kind == Action::Kind::map || a.kind == Action::Kind::donate;
@@ -96,6 +98,7 @@ std::vector<Action> exploration_alphabet(std::size_t vms) {
     alphabet.push_back({Action::Kind::map, vm, 0, {FrameRef::Kind::pool, 1}, 0});
     alphabet.push_back({Action::Kind::map, vm, 0, {FrameRef::Kind::npt_root, other}, 0});
     alphabet.push_back({Action::Kind::unmap, vm, 0, {}, 0});
+    alphabet.push_back({Action::Kind::track, vm, 0, {}, 0});
     alphabet.push_back({Action::Kind::stop, vm, 0, {}, 0});
     alphabet.push_back({Action::Kind::decommission, vm, 0, {}, 0});
     alphabet.push_back({Action::Kind::tamper_npt, vm, 0, {}, 0});

@@ -30,6 +30,7 @@ struct Action {
     tamper_npt,    // host CPU write: flips a bit of an entry in the VM's NPT root
     write_frame,   // host CPU write of a pattern into a frame (replayed or chosen bytes)
     tick,          // the PSP timer: one periodic-check interval passes
+    track,         // TLB_TRACK vm
   } kind = Kind::tick;
   std::uint8_t vm = 0;    // VM slot
   std::uint8_t page = 0;  // guest page index (GPA kExploredGpa + page * 4 KiB)
@@ -49,8 +50,8 @@ std::vector<Action> decode_actions(ByteView bytes, std::size_t vms, std::size_t 
 Bytes encode_actions(const std::vector<Action>& actions);
 
 // The bounded explorer's alphabet for `vms` VMs: map each VM's page 0 to either of two
-// pool frames and to the other VM's root, unmap it, stop, decommission, tamper with the
-// root, and tick (7 * vms + 1 actions; 15 for two VMs).
+// pool frames and to the other VM's root, unmap it, track its TLB, stop, decommission,
+// tamper with the root, and tick (8 * vms + 1 actions; 17 for two VMs).
 std::vector<Action> exploration_alphabet(std::size_t vms);
 
 }  // namespace cvmsim::lab::explore

@@ -131,6 +131,21 @@ std::vector<std::string> SmallWorld::check(const Action& last, const StepResult&
       }
     }
   }
+  // TLB tracking: a frame unmapped from a VM stays that VM's until its vCPUs have flushed
+  // past the epoch of the unmap (the VM's epoch advanced and every vCPU flushed since).
+  std::erase_if(unmapped_, [&](const Unmapped& u) {
+    const auto info = psp.vm_info(vms_[u.vm].handle);
+    if (!info) return true;  // decommissioned: scrubbed, its key slot cleared
+    if (info->tlb_epoch > u.epoch && info->tlb_oldest_flush > u.epoch) return true;
+    const hw::FrameTag tag = mc.tag(u.frame);
+    if (tag.owner != vms_[u.vm].handle || tag.use != hw::FrameUse::guest) {
+      broken.push_back(fmt::format(
+          "frame {:#x} unmapped from vm{} changed hands (use {}, owner {}) before vm{}'s vCPUs "
+          "flushed",
+          u.frame, u.vm, static_cast<int>(tag.use), tag.owner, u.vm));
+    }
+    return false;
+  });
   if (psp.private_memory().used() > psp.private_memory().budget()) {
     broken.push_back(fmt::format("PSP private memory {} over its budget {}",
                                  psp.private_memory().used(), psp.private_memory().budget()));
@@ -150,9 +165,10 @@ std::string SmallWorld::digest() {
       state += "gone;";
       continue;
     }
-    state += fmt::format("vm state {} stop {} tables {} pool {} digest {};",
+    state += fmt::format("vm state {} stop {} tables {} pool {} awaiting {} digest {};",
                          static_cast<int>(info->state), static_cast<int>(info->stop_reason),
-                         info->table_pages, info->table_pool, to_hex(info->npt_digest));
+                         info->table_pages, info->table_pool, info->frames_awaiting_flush,
+                         to_hex(info->npt_digest));
     if (const auto digests = psp.npt_digest_check(slot.handle)) {
       state += "now " + to_hex(digests->second) + ";";
     }
@@ -171,6 +187,7 @@ std::string SmallWorld::digest() {
     state += fmt::format("pool {} {} {} {};", tag.asid, tag.owner, static_cast<int>(tag.use),
                          static_cast<int>(tag.guard));
   }
+  for (const Unmapped& u : unmapped_) state += fmt::format("unmapped {:x} {};", u.frame, u.vm);
   state += fmt::format("private {};", psp.private_memory().used());
   unsigned char hash[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(state.data()), state.size(), hash);

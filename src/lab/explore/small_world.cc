@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "hw/hw_error.h"
+#include "hw/npt/walker.h"
 #include "measure/launch_plan.h"
 #include "vmm/vmm_error.h"
 
@@ -113,8 +114,22 @@ StepResult SmallWorld::apply(const Action& a) {
       result.status = status_of(psp.execute(psp::NptMap{slot.handle, gpa, hpa, 1, {}}));
       break;
     }
-    case Action::Kind::unmap:
+    case Action::Kind::unmap: {
+      // The frame it unmaps, as the walker sees it, and the VM's epoch at the unmap.
+      const auto walk = hw::npt::walk(mc, slot.root, gpa, hw::npt::Access::read);
+      const auto info = psp.vm_info(slot.handle);
       result.status = status_of(psp.execute(psp::NptUnmap{slot.handle, gpa, 1}));
+      if (*result.status == psp::Status::success && walk.ok() && info) {
+        const std::uint64_t frame = walk.translation->hpa & ~(hw::kFrameSize - 1);
+        if (mc.tag(frame).owner == slot.handle) {
+          unmapped_.push_back(
+              {frame, static_cast<std::size_t>(a.vm % vms_.size()), info->tlb_epoch});
+        }
+      }
+      break;
+    }
+    case Action::Kind::track:
+      result.status = status_of(psp.execute(psp::TlbTrack{slot.handle}));
       break;
     case Action::Kind::donate: {
       const std::uint64_t hpa = frame_hpa(a.frame);

@@ -89,6 +89,14 @@ class SmallWorld {
   std::vector<VmSlot> vms_;
   std::vector<std::uint64_t> pool_;
   std::uint64_t now_us_ = 0;
+  // Private frames NPT_UNMAP took, until the VM's vCPUs have flushed past the epoch of the
+  // unmap (the host's record: the checks compare it with frame tags and the PSP's epochs).
+  struct Unmapped {
+    std::uint64_t frame = 0;
+    std::size_t vm = 0;  // slot
+    std::uint64_t epoch = 0;
+  };
+  std::vector<Unmapped> unmapped_;
 };
 
 }  // namespace cvmsim::lab::explore
