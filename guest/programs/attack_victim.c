@@ -55,11 +55,21 @@ int main(void) {
     u8 command = 0;
     if (cvm_host_read(&command, 1) != 1) break;
     switch (command) {
-      case 'e': send((const volatile u8*)ECHO_GPA, ECHO_BYTES); break;
-      case '1': put_text((volatile u8*)RECORD_GPA, "VERSION-1", 10); break;
-      case '2': put_text((volatile u8*)RECORD_GPA, "VERSION-2", 10); break;
-      case 'r': send((const volatile u8*)RECORD_GPA, 10); break;
-      case 't': (void)*(volatile u8*)(READONLY_GPA + 0x1000); break;
+      case 'e':
+        send((const volatile u8*)ECHO_GPA, ECHO_BYTES);
+        break;
+      case '1':
+        put_text((volatile u8*)RECORD_GPA, "VERSION-1", 10);
+        break;
+      case '2':
+        put_text((volatile u8*)RECORD_GPA, "VERSION-2", 10);
+        break;
+      case 'r':
+        send((const volatile u8*)RECORD_GPA, 10);
+        break;
+      case 't':
+        (void)*(volatile u8*)(READONLY_GPA + 0x1000);
+        break;
       case 'w':
         *(volatile u8*)READONLY_GPA = 0x5a;
         cvm_host_write("W-OK", 4);
@@ -68,8 +78,11 @@ int main(void) {
         *(volatile u8*)ECHO_GPA = 'X';
         cvm_host_write("X-OK", 4);
         break;
-      case 'a': attest(); break;
-      default: break;
+      case 'a':
+        attest();
+        break;
+      default:
+        break;
     }
   }
   return 0;

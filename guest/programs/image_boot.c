@@ -23,8 +23,7 @@ static u64 be64(const volatile u8* p) {
 }
 
 static int fail(int step, const char* what, u32 status) {
-  cvm_printf("image_boot: %s failed: PSP status %u (detail %u)\n", what, status,
-             cvm_last_detail());
+  cvm_printf("image_boot: %s failed: PSP status %u (detail %u)\n", what, status, cvm_last_detail());
   return 10 + step;
 }
 
@@ -34,7 +33,8 @@ static u32 read_span(u64 start, u64 unit, u8* buffer, u64 length, int raw) {
   for (u64 done = 0; done < length;) {
     u64 n = length - done;
     if (n > CVM_DISK_MAX_BYTES) n = CVM_DISK_MAX_BYTES;
-    const u32 status = cvm_disk_read(start + (raw ? done : done / unit), buffer + done, (u32)n, raw);
+    const u32 status =
+        cvm_disk_read(start + (raw ? done : done / unit), buffer + done, (u32)n, raw);
     if (status != CVM_OK) return status;
     done += n;
   }

@@ -1,6 +1,8 @@
 #include "cvm.h"
 
-void cvm_putc(char c) { cvm_out8(CVM_CONSOLE_PORT, (u8)c); }
+void cvm_putc(char c) {
+  cvm_out8(CVM_CONSOLE_PORT, (u8)c);
+}
 
 void cvm_puts(const char* s) {
   while (*s) cvm_putc(*s++);
@@ -11,7 +13,9 @@ void cvm_put_hex(u64 value, int digits) {
   for (int i = digits - 1; i >= 0; --i) cvm_putc(hex[(value >> (4 * i)) & 0xf]);
 }
 
-void cvm_put_dec(u64 value) { cvm_printf("%lu", value); }
+void cvm_put_dec(u64 value) {
+  cvm_printf("%lu", value);
+}
 
 /* Writes `value` in `base` right-aligned in `width` characters padded with `pad`. */
 static void put_number(u64 value, unsigned base, int negative, int width, char pad) {
@@ -23,8 +27,10 @@ static void put_number(u64 value, unsigned base, int negative, int width, char p
     value /= base;
   } while (value != 0);
   if (negative) {
-    if (pad == '0') cvm_putc('-');
-    else buffer[n++] = '-';
+    if (pad == '0')
+      cvm_putc('-');
+    else
+      buffer[n++] = '-';
     --width;
   }
   for (int i = n; i < width; ++i) cvm_putc(pad);
@@ -99,7 +105,9 @@ void cvm_exit(u32 status) {
   for (;;) __asm__ volatile("hlt");
 }
 
-void cvm_secure_call(u64 gpa) { cvm_out32(CVM_SECURE_CALL_PORT, (u32)gpa); }
+void cvm_secure_call(u64 gpa) {
+  cvm_out32(CVM_SECURE_CALL_PORT, (u32)gpa);
+}
 
 /* The compiler may emit calls to these even in freestanding code. */
 void* memset(void* dst, int value, usize n) {

@@ -63,8 +63,8 @@ void print_chip(const pki::ChipIdentity& chip, OutputFormat format) {
     print_json(describe_chip(chip));
     return;
   }
-  fmt::print("chip {} (suite {}, vendor {})\n", to_hex(chip.chip_id),
-             crypto::to_string(chip.suite), chip.vendor);
+  fmt::print("chip {} (suite {}, vendor {})\n", to_hex(chip.chip_id), crypto::to_string(chip.suite),
+             chip.vendor);
   for (const auto& cert : chip.chain()) {
     fmt::print("  {:<6} {}  <- {}\n", cert.common_name().substr(0, cert.common_name().find(' ')),
                cert.subject(), cert.issuer());
@@ -144,7 +144,8 @@ void register_identity_commands(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingDirectory);
   add_output_option(*show, chip_show->format);
-  show->callback([chip_show] { print_chip(pki::load_chip(chip_show->chip_dir), chip_show->format); });
+  show->callback(
+      [chip_show] { print_chip(pki::load_chip(chip_show->chip_dir), chip_show->format); });
 
   CLI::App* provider = app.add_subcommand("provider", "The image provider's signing identity");
   provider->require_subcommand(1);
@@ -156,9 +157,9 @@ void register_identity_commands(CLI::App& app) {
   pinit->add_option("--name", provider_init->name, "Provider name")->capture_default_str();
   pinit->add_flag("--force", provider_init->force, "Replace an existing directory");
   pinit->callback([provider_init] {
-    const auto p = pki::create_provider(provider_init->dir,
-                                        crypto::parse_suite(provider_init->suite),
-                                        provider_init->name, provider_init->force);
+    const auto p =
+        pki::create_provider(provider_init->dir, crypto::parse_suite(provider_init->suite),
+                             provider_init->name, provider_init->force);
     fmt::print("created provider '{}' (suite {}) in {}\n", p.name, crypto::to_string(p.suite),
                provider_init->dir);
   });

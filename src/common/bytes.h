@@ -18,9 +18,13 @@ inline ByteView as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};  // NOLINT
 }
 
-inline Bytes to_bytes(ByteView view) { return {view.begin(), view.end()}; }
+inline Bytes to_bytes(ByteView view) {
+  return {view.begin(), view.end()};
+}
 
-inline void append(Bytes& out, ByteView more) { out.insert(out.end(), more.begin(), more.end()); }
+inline void append(Bytes& out, ByteView more) {
+  out.insert(out.end(), more.begin(), more.end());
+}
 
 // Constant-time comparison for secrets and MACs.
 bool equal_constant_time(ByteView a, ByteView b);

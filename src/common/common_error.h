@@ -14,7 +14,9 @@ enum class CommonErrc {
   overflow,      // arithmetic on an untrusted size or address would wrap
 };
 
-constexpr std::string_view error_module_name(CommonErrc) { return "common"; }
+constexpr std::string_view error_module_name(CommonErrc) {
+  return "common";
+}
 std::string_view error_code_name(CommonErrc code);
 
 using CommonError = ModuleError<CommonErrc>;

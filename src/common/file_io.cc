@@ -1,13 +1,13 @@
 #include "common/file_io.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/std.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
-#include <fmt/std.h>
 #include <utility>
 
 #include "common/common_error.h"

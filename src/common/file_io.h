@@ -53,8 +53,7 @@ std::string read_text_file(const std::filesystem::path& path,
                            std::uint64_t max_size = kDefaultMaxFileSize);
 
 // Atomically replaces `path`. `mode` is the permission of the new file (0600 for secrets).
-void write_file_atomic(const std::filesystem::path& path, ByteView contents,
-                       unsigned mode = 0644);
+void write_file_atomic(const std::filesystem::path& path, ByteView contents, unsigned mode = 0644);
 void write_text_file_atomic(const std::filesystem::path& path, std::string_view contents,
                             unsigned mode = 0644);
 

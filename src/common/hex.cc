@@ -39,9 +39,9 @@ Bytes from_hex(std::string_view text, std::string_view what) {
     const int lo = nibble(text[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       const std::size_t at = hi < 0 ? 2 * i : 2 * i + 1;
-      throw CommonError(CommonErrc::bad_encoding,
-                        fmt::format("{}: '{}' at position {} is not a hex digit", what,
-                                    text[at], at));
+      throw CommonError(
+          CommonErrc::bad_encoding,
+          fmt::format("{}: '{}' at position {} is not a hex digit", what, text[at], at));
     }
     out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
   }

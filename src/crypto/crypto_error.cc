@@ -10,13 +10,20 @@ namespace cvmsim::crypto {
 
 std::string_view error_code_name(CryptoErrc code) {
   switch (code) {
-    case CryptoErrc::unknown_suite: return "unknown_suite";
-    case CryptoErrc::suite_mismatch: return "suite_mismatch";
-    case CryptoErrc::bad_key: return "bad_key";
-    case CryptoErrc::bad_signature: return "bad_signature";
-    case CryptoErrc::unwrap_failed: return "unwrap_failed";
-    case CryptoErrc::bad_length: return "bad_length";
-    case CryptoErrc::library: return "library";
+    case CryptoErrc::unknown_suite:
+      return "unknown_suite";
+    case CryptoErrc::suite_mismatch:
+      return "suite_mismatch";
+    case CryptoErrc::bad_key:
+      return "bad_key";
+    case CryptoErrc::bad_signature:
+      return "bad_signature";
+    case CryptoErrc::unwrap_failed:
+      return "unwrap_failed";
+    case CryptoErrc::bad_length:
+      return "bad_length";
+    case CryptoErrc::library:
+      return "library";
   }
   return "unknown";
 }

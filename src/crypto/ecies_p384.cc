@@ -7,12 +7,12 @@
 //   AAD     = context
 #include "crypto/ecies_p384.h"
 
+#include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
 
 #include <array>
-#include <fmt/format.h>
 
 #include "crypto/crypto_error.h"
 #include "crypto/evp_hash.h"
@@ -34,8 +34,8 @@ using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, OpenSslDeleter<EVP_KDF_CTX_free>>
 Bytes encoded_point(const Key& key) {
   Bytes point(kPointSize);
   std::size_t length = 0;
-  check(EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                        point.data(), point.size(), &length),
+  check(EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(),
+                                        point.size(), &length),
         "P-384 public point");
   if (length != kPointSize) throw CryptoError(CryptoErrc::bad_key, "P-384 point size");
   return point;
@@ -73,8 +73,7 @@ Bytes hkdf_sha384(ByteView ikm, ByteView info, std::size_t length) {
   const OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm_copy.data(), ikm_copy.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info_copy.data(),
-                                        info_copy.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info_copy.data(), info_copy.size()),
       OSSL_PARAM_END};
   Bytes out(length);
   check(EVP_KDF_derive(ctx.get(), out.data(), out.size(), params), "HKDF");
@@ -132,11 +131,11 @@ Bytes ecies_p384_unwrap(const Key& recipient, ByteView wrapped, ByteView context
   require_private(recipient, "key-wrapping key");
   constexpr std::size_t kOverhead = 1 + kPointSize + kNonceSize + kTagSize;
   if (wrapped.size() < kOverhead || wrapped[0] != kVersion) {
-    throw CryptoError(CryptoErrc::unwrap_failed,
-                      fmt::format("wrapped key: {} bytes with version {}; expected at least {} "
-                                  "bytes and version {}",
-                                  wrapped.size(), wrapped.empty() ? 0 : wrapped[0], kOverhead,
-                                  kVersion));
+    throw CryptoError(
+        CryptoErrc::unwrap_failed,
+        fmt::format("wrapped key: {} bytes with version {}; expected at least {} "
+                    "bytes and version {}",
+                    wrapped.size(), wrapped.empty() ? 0 : wrapped[0], kOverhead, kVersion));
   }
   const ByteView point = wrapped.subspan(1, kPointSize);
   const ByteView nonce = wrapped.subspan(1 + kPointSize, kNonceSize);

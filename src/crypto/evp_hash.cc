@@ -1,9 +1,8 @@
 #include "crypto/evp_hash.h"
 
+#include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
-
-#include <fmt/format.h>
 
 #include "crypto/crypto_error.h"
 
@@ -36,18 +35,17 @@ class SignatureContext {
   SignatureContext(const Key& key, const char* digest, ByteView dist_id, bool signing)
       : md_ctx_(check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new")) {
     if (!dist_id.empty()) {
-      pkey_ctx_.reset(check_ptr(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr),
-                                "EVP_PKEY_CTX_new"));
-      check(EVP_PKEY_CTX_set1_id(pkey_ctx_.get(), dist_id.data(),
-                                 static_cast<int>(dist_id.size())),
+      pkey_ctx_.reset(
+          check_ptr(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr), "EVP_PKEY_CTX_new"));
+      check(EVP_PKEY_CTX_set1_id(pkey_ctx_.get(), dist_id.data(), static_cast<int>(dist_id.size())),
             "SM2 distinguishing ID");
       EVP_MD_CTX_set_pkey_ctx(md_ctx_.get(), pkey_ctx_.get());
     }
     using MdPtr = std::unique_ptr<EVP_MD, OpenSslDeleter<EVP_MD_free>>;
     const MdPtr md(check_ptr(EVP_MD_fetch(nullptr, digest, nullptr), "digest fetch"));
-    const int ok =
-        signing ? EVP_DigestSignInit(md_ctx_.get(), nullptr, md.get(), nullptr, key.get())
-                : EVP_DigestVerifyInit(md_ctx_.get(), nullptr, md.get(), nullptr, key.get());
+    const int ok = signing
+                       ? EVP_DigestSignInit(md_ctx_.get(), nullptr, md.get(), nullptr, key.get())
+                       : EVP_DigestVerifyInit(md_ctx_.get(), nullptr, md.get(), nullptr, key.get());
     check(ok, signing ? "signature init" : "verify init");
   }
 

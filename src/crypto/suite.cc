@@ -15,8 +15,10 @@ Bytes Suite::hash(ByteView data) const {
 
 const Suite& suite(SuiteId id) {
   switch (id) {
-    case SuiteId::sm: return sm_suite();
-    case SuiteId::nist: return nist_suite();
+    case SuiteId::sm:
+      return sm_suite();
+    case SuiteId::nist:
+      return nist_suite();
   }
   throw CryptoError(CryptoErrc::unknown_suite, "unknown suite id");
 }

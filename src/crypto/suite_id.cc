@@ -8,8 +8,10 @@ namespace cvmsim::crypto {
 
 std::string_view to_string(SuiteId id) {
   switch (id) {
-    case SuiteId::sm: return "sm";
-    case SuiteId::nist: return "nist";
+    case SuiteId::sm:
+      return "sm";
+    case SuiteId::nist:
+      return "nist";
   }
   return "unknown";
 }

@@ -1,7 +1,6 @@
 // The `sm` suite: SM2 signatures (SM3, default ID), SM2 encryption, SM3, SM4-XTS.
-#include <openssl/err.h>
-
 #include <fmt/format.h>
+#include <openssl/err.h>
 
 #include "crypto/crypto_error.h"
 #include "crypto/evp_hash.h"
@@ -80,8 +79,7 @@ class SmSuite final : public Suite {
       throw CryptoError(CryptoErrc::unwrap_failed, "SM2-wrapped key is malformed");
     }
     Bytes framed(length);
-    if (EVP_PKEY_decrypt(ctx.get(), framed.data(), &length, wrapped.data(), wrapped.size()) !=
-        1) {
+    if (EVP_PKEY_decrypt(ctx.get(), framed.data(), &length, wrapped.data(), wrapped.size()) != 1) {
       ERR_clear_error();
       throw CryptoError(CryptoErrc::unwrap_failed,
                         "SM2-wrapped key does not decrypt with this chip's key-wrapping key");
@@ -89,9 +87,8 @@ class SmSuite final : public Suite {
     framed.resize(length);
     const std::size_t context_size =
         framed.size() >= 2 ? (std::size_t{framed[0]} << 8) | framed[1] : SIZE_MAX;
-    const bool context_ok =
-        context_size == context.size() && framed.size() >= 2 + context_size &&
-        equal_constant_time(ByteView(framed).subspan(2, context_size), context);
+    const bool context_ok = context_size == context.size() && framed.size() >= 2 + context_size &&
+                            equal_constant_time(ByteView(framed).subspan(2, context_size), context);
     if (!context_ok) {
       secure_wipe(framed);
       throw CryptoError(CryptoErrc::unwrap_failed,
@@ -104,9 +101,7 @@ class SmSuite final : public Suite {
 
   std::string_view xts_cipher_name() const override { return "sm4-xts-plain64"; }
   std::size_t xts_key_size() const override { return 32; }
-  std::unique_ptr<XtsCipher> new_xts(ByteView key) const override {
-    return make_sm4_xts(key);
-  }
+  std::unique_ptr<XtsCipher> new_xts(ByteView key) const override { return make_sm4_xts(key); }
 };
 
 }  // namespace

@@ -68,8 +68,7 @@ Bytes BootVolumeHeader::encode() const {
 
 namespace {
 
-BootVolumeHeader decode_fields(ByteView block, std::uint64_t volume_size,
-                               std::string_view source) {
+BootVolumeHeader decode_fields(ByteView block, std::uint64_t volume_size, std::string_view source) {
   ByteReader r(block.first(std::min<std::size_t>(block.size(), kBootBlock)), std::string(source));
   if (r.u64("magic") != kBootMagic) r.fail("magic", "is not CVMSBOOT");
   if (r.u32("version") != kBootVersion) r.fail("version", "is not 1");

@@ -19,11 +19,11 @@ void LaunchDigest::extend(std::uint64_t gpa, PageType type, ByteView contents) {
   }
   const bool zero_page = type == PageType::zero;
   if (contents.size() != (zero_page ? 0 : kPageSize)) {
-    throw MeasureError(MeasureErrc::bad_firmware,
-                       fmt::format("launch page at GPA {:#x}: {} content bytes for a page of "
-                                   "type {}; expected {}",
-                                   gpa, contents.size(), static_cast<int>(type),
-                                   zero_page ? 0 : kPageSize));
+    throw MeasureError(
+        MeasureErrc::bad_firmware,
+        fmt::format("launch page at GPA {:#x}: {} content bytes for a page of "
+                    "type {}; expected {}",
+                    gpa, contents.size(), static_cast<int>(type), zero_page ? 0 : kPageSize));
   }
   const std::size_t d = s.digest_size();
   const auto record_size = static_cast<std::uint16_t>(2 * d + 16);

@@ -27,17 +27,22 @@ bool parse_switch(std::string_view key, std::string_view value) {
 
 std::string_view to_string(GuardMode mode) {
   switch (mode) {
-    case GuardMode::off: return "off";
-    case GuardMode::detect: return "detect";
-    case GuardMode::isolate: return "isolate";
+    case GuardMode::off:
+      return "off";
+    case GuardMode::detect:
+      return "detect";
+    case GuardMode::isolate:
+      return "isolate";
   }
   return "unknown";
 }
 
 std::string_view to_string(NptIntegrity integrity) {
   switch (integrity) {
-    case NptIntegrity::full: return "full";
-    case NptIntegrity::merkle: return "merkle";
+    case NptIntegrity::full:
+      return "full";
+    case NptIntegrity::merkle:
+      return "merkle";
   }
   return "unknown";
 }
@@ -53,9 +58,9 @@ std::uint64_t Policy::encode() const {
 
 Policy Policy::decode(std::uint64_t bits, std::string_view where) {
   if ((bits & ~kKnownBits) != 0) {
-    throw MeasureError(MeasureErrc::bad_policy,
-                       fmt::format("{}: policy {:#x} sets unknown bits {:#x}", where, bits,
-                                   bits & ~kKnownBits));
+    throw MeasureError(
+        MeasureErrc::bad_policy,
+        fmt::format("{}: policy {:#x} sets unknown bits {:#x}", where, bits, bits & ~kKnownBits));
   }
   const auto guard = static_cast<std::uint8_t>((bits & kGuardMask) >> kGuardShift);
   if (guard > static_cast<std::uint8_t>(GuardMode::isolate)) {
@@ -89,17 +94,23 @@ Policy Policy::parse(std::string_view text) {
     } else if (key == "memory-encryption") {
       p.memory_encryption = parse_switch(key, value);
     } else if (key == "guard") {
-      if (value == "off") p.guard = GuardMode::off;
-      else if (value == "detect") p.guard = GuardMode::detect;
-      else if (value == "isolate") p.guard = GuardMode::isolate;
-      else throw MeasureError(MeasureErrc::bad_policy,
-                              fmt::format("policy: guard={}: expected off, detect or isolate",
-                                          value));
+      if (value == "off")
+        p.guard = GuardMode::off;
+      else if (value == "detect")
+        p.guard = GuardMode::detect;
+      else if (value == "isolate")
+        p.guard = GuardMode::isolate;
+      else
+        throw MeasureError(MeasureErrc::bad_policy,
+                           fmt::format("policy: guard={}: expected off, detect or isolate", value));
     } else if (key == "integrity") {
-      if (value == "full") p.npt_integrity = NptIntegrity::full;
-      else if (value == "merkle") p.npt_integrity = NptIntegrity::merkle;
-      else throw MeasureError(MeasureErrc::bad_policy,
-                              fmt::format("policy: integrity={}: expected full or merkle", value));
+      if (value == "full")
+        p.npt_integrity = NptIntegrity::full;
+      else if (value == "merkle")
+        p.npt_integrity = NptIntegrity::merkle;
+      else
+        throw MeasureError(MeasureErrc::bad_policy,
+                           fmt::format("policy: integrity={}: expected full or merkle", value));
     } else {
       throw MeasureError(MeasureErrc::bad_policy,
                          fmt::format("policy: unknown key '{}' (known: guard, integrity, "

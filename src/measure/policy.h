@@ -23,8 +23,8 @@ enum class NptIntegrity : std::uint8_t {
 };
 
 struct Policy {
-  bool debug = false;              // bit 0: allow debug access to guest memory
-  bool memory_encryption = true;   // bit 1: guest memory is encrypted with a VEK
+  bool debug = false;                                 // bit 0: allow debug access to guest memory
+  bool memory_encryption = true;                      // bit 1: guest memory is encrypted with a VEK
   GuardMode guard = GuardMode::detect;                // bits 8-9
   NptIntegrity npt_integrity = NptIntegrity::merkle;  // bit 10
 

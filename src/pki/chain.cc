@@ -1,9 +1,8 @@
 #include "pki/chain.h"
 
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
-
-#include <fmt/format.h>
 
 #include "crypto/crypto_error.h"
 #include "pki/pki_error.h"

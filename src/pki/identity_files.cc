@@ -1,9 +1,8 @@
 #include "pki/identity_files.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <fmt/std.h>
+#include <unistd.h>
 
 #include "common/common_error.h"
 #include "common/file_io.h"

@@ -1,10 +1,9 @@
 #include "pki/issuer.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <fmt/format.h>
 
 #include "crypto/crypto_error.h"
 #include "crypto/suite.h"
@@ -43,9 +42,12 @@ void sign(X509* cert, const crypto::Key& key) {
 
 std::string key_usage(KeyRole role) {
   switch (role) {
-    case KeyRole::certificate_authority: return "critical,keyCertSign,cRLSign";
-    case KeyRole::signing: return "critical,digitalSignature";
-    case KeyRole::key_wrapping: return "critical,keyEncipherment,keyAgreement";
+    case KeyRole::certificate_authority:
+      return "critical,keyCertSign,cRLSign";
+    case KeyRole::signing:
+      return "critical,digitalSignature";
+    case KeyRole::key_wrapping:
+      return "critical,keyEncipherment,keyAgreement";
   }
   return "critical,digitalSignature";
 }

@@ -27,7 +27,7 @@ enum class KeyRole {
 struct CertificateRequest {
   std::string common_name;
   std::string organization;
-  std::string organizational_unit;  // e.g. the chip id
+  std::string organizational_unit;           // e.g. the chip id
   const crypto::Key* subject_key = nullptr;  // public part is certified; not owned
   KeyRole role = KeyRole::signing;
   std::optional<int> path_length;  // for CAs: how many CAs may follow

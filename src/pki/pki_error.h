@@ -14,7 +14,9 @@ enum class PkiErrc {
   already_exists,   // refusing to overwrite an identity directory
 };
 
-constexpr std::string_view error_module_name(PkiErrc) { return "pki"; }
+constexpr std::string_view error_module_name(PkiErrc) {
+  return "pki";
+}
 std::string_view error_code_name(PkiErrc code);
 
 using PkiError = ModuleError<PkiErrc>;

@@ -19,9 +19,9 @@ std::string_view to_string(VmState state);
 // Why the PSP stopped a VM (the detail word of Status::vm_stopped).
 enum class StopReason : std::uint8_t {
   none = 0,
-  requested = 1,          // VM_STOP from the VMM
-  npt_tampered = 2,       // an NPT check found the table changed behind the PSP's back
-  guest_fault = 3,        // the guest took an unrecoverable fault
+  requested = 1,     // VM_STOP from the VMM
+  npt_tampered = 2,  // an NPT check found the table changed behind the PSP's back
+  guest_fault = 3,   // the guest took an unrecoverable fault
 };
 
 std::string_view to_string(StopReason reason);

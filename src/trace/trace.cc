@@ -12,11 +12,13 @@ constexpr std::array<std::string_view, kActorCount> kActorNames = {
     "provider", "tenant", "vmm", "guest", "psp", "disk_controller", "memory_controller"};
 // Lane titles in trace viewers, in the order of the sequence diagram.
 constexpr std::array<std::string_view, kActorCount> kActorTitles = {
-    "provider tools", "tenant",          "VMM (untrusted)",  "guest",
-    "PSP",            "disk controller", "memory controller"};
+    "provider tools",  "tenant",           "VMM (untrusted)", "guest", "PSP",
+    "disk controller", "memory controller"};
 
 constexpr int kPid = 1;
-int tid_of(Actor actor) { return static_cast<int>(actor) + 1; }
+int tid_of(Actor actor) {
+  return static_cast<int>(actor) + 1;
+}
 
 }  // namespace
 
@@ -56,14 +58,22 @@ void Recorder::record(Event event) {
 
 nlohmann::json to_chrome_json(const std::vector<Event>& events) {
   nlohmann::json list = nlohmann::json::array();
-  list.push_back({{"ph", "M"}, {"pid", kPid}, {"name", "process_name"},
+  list.push_back({{"ph", "M"},
+                  {"pid", kPid},
+                  {"name", "process_name"},
                   {"args", {{"name", "cvmsim platform"}}}});
   for (std::size_t i = 0; i < kActorCount; ++i) {
     const auto actor = static_cast<Actor>(i);
-    list.push_back({{"ph", "M"}, {"pid", kPid}, {"tid", tid_of(actor)}, {"name", "thread_name"},
+    list.push_back({{"ph", "M"},
+                    {"pid", kPid},
+                    {"tid", tid_of(actor)},
+                    {"name", "thread_name"},
                     {"args", {{"name", kActorTitles[i]}}}});
-    list.push_back({{"ph", "M"}, {"pid", kPid}, {"tid", tid_of(actor)},
-                    {"name", "thread_sort_index"}, {"args", {{"sort_index", i}}}});
+    list.push_back({{"ph", "M"},
+                    {"pid", kPid},
+                    {"tid", tid_of(actor)},
+                    {"name", "thread_sort_index"},
+                    {"args", {{"sort_index", i}}}});
   }
   for (const Event& e : events) {
     nlohmann::json args = e.args;

@@ -4,10 +4,9 @@
 // timestamps come from the platform's SimClock, so the same run gives the same trace.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,10 +35,10 @@ struct Event {
   std::uint64_t sim_ns = 0;  // simulated time (set by the recorder from the clock)
   Actor actor = Actor::vmm;
   std::optional<Actor> target{};  // a message from actor to target; none: a local event
-  std::string name;             // "NPT_MAP", "nested_page_fault", "dma", ...
-  std::string category;         // "psp_command", "secure_call", "npt", "disk", ...
-  std::uint32_t vm = 0;         // VM handle (0: the platform)
-  std::uint32_t asid = 0;       // the VM's ASID when known
+  std::string name;               // "NPT_MAP", "nested_page_fault", "dma", ...
+  std::string category;           // "psp_command", "secure_call", "npt", "disk", ...
+  std::uint32_t vm = 0;           // VM handle (0: the platform)
+  std::uint32_t asid = 0;         // the VM's ASID when known
   nlohmann::json args = nlohmann::json::object();  // details: status, gpa, pages, ...
 
   bool operator==(const Event&) const = default;

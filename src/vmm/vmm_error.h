@@ -13,7 +13,9 @@ enum class VmmErrc {
   bad_request,     // a caller asked for something impossible (unknown VM, bad size)
 };
 
-constexpr std::string_view error_module_name(VmmErrc) { return "vmm"; }
+constexpr std::string_view error_module_name(VmmErrc) {
+  return "vmm";
+}
 std::string_view error_code_name(VmmErrc code);
 
 using VmmError = ModuleError<VmmErrc>;

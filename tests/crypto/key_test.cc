@@ -31,12 +31,15 @@ TEST_P(KeyForSuite, PemAndDerRoundTrips) {
 
   // A signature made with the reloaded private key verifies with the original public key.
   const Bytes message = {1, 2, 3};
-  EXPECT_TRUE(suite(GetParam()).verify(key.public_only(), message,
-                                       suite(GetParam()).sign(from_private_pem, message)));
+  EXPECT_TRUE(
+      suite(GetParam())
+          .verify(key.public_only(), message, suite(GetParam()).sign(from_private_pem, message)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, KeyForSuite, ::testing::Values(SuiteId::sm, SuiteId::nist),
-                         [](const auto& param_info) { return std::string(to_string(param_info.param)); });
+                         [](const auto& param_info) {
+                           return std::string(to_string(param_info.param));
+                         });
 
 TEST(Key, RefusesOtherCurvesNamingTheSource) {
   EVP_PKEY* p256 = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -53,8 +56,7 @@ TEST(Key, RefusesOtherCurvesNamingTheSource) {
 TEST(Key, ParseSurvivesGarbageAndTruncation) {
   const std::string pem = Key::generate(SuiteId::sm).private_pem();
   for (std::size_t n = 0; n + 1 < pem.size(); n += 13) {
-    EXPECT_THROW((void)Key::parse(as_bytes(std::string_view(pem).substr(0, n)), "t"),
-                 CryptoError);
+    EXPECT_THROW((void)Key::parse(as_bytes(std::string_view(pem).substr(0, n)), "t"), CryptoError);
   }
   std::mt19937 rng(7);
   for (int i = 0; i < 200; ++i) {

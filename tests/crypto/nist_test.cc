@@ -7,7 +7,9 @@
 namespace cvmsim::crypto {
 namespace {
 
-const Suite& nist() { return suite(SuiteId::nist); }
+const Suite& nist() {
+  return suite(SuiteId::nist);
+}
 
 TEST(Nist, SignVerifyRoundTrip) {
   const Key key = nist().generate_key();

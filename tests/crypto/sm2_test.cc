@@ -12,7 +12,9 @@
 namespace cvmsim::crypto {
 namespace {
 
-const Suite& sm() { return suite(SuiteId::sm); }
+const Suite& sm() {
+  return suite(SuiteId::sm);
+}
 
 // Builds an SM2 key from the standard's numbers (test-only use of OpenSSL directly).
 Key sm2_key_from_numbers(const std::string& private_hex, const std::string& x_hex,
@@ -32,8 +34,8 @@ Key sm2_key_from_numbers(const std::string& private_hex, const std::string& x_he
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "SM2", nullptr);
   EVP_PKEY* pkey = nullptr;
   EVP_PKEY_fromdata_init(ctx);
-  EVP_PKEY_fromdata(ctx, &pkey,
-                    private_hex.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR, params);
+  EVP_PKEY_fromdata(ctx, &pkey, private_hex.empty() ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR,
+                    params);
   EVP_PKEY_CTX_free(ctx);
   OSSL_PARAM_free(params);
   OSSL_PARAM_BLD_free(bld);
@@ -76,8 +78,7 @@ TEST(Sm2, DecryptsTheStandardEncryptionExample) {
   ASSERT_EQ(EVP_PKEY_decrypt_init(ctx), 1);
   Bytes plain(ciphertext.size());
   std::size_t length = plain.size();
-  ASSERT_EQ(EVP_PKEY_decrypt(ctx, plain.data(), &length, ciphertext.data(), ciphertext.size()),
-            1);
+  ASSERT_EQ(EVP_PKEY_decrypt(ctx, plain.data(), &length, ciphertext.data(), ciphertext.size()), 1);
   EVP_PKEY_CTX_free(ctx);
   plain.resize(length);
   EXPECT_EQ(to_hex(plain), to_hex(from_hex(v.at("Plaintext"))));
@@ -94,15 +95,14 @@ TEST(Sm2, SignVerifyRoundTripAndWrongKey) {
 }
 
 // OpenSSL's own SM2 verifier, given an explicit distinguishing ID as SM2(7) documents.
-bool openssl_sm2_verify(const Key& key, std::string_view id, ByteView message,
-                        ByteView signature) {
+bool openssl_sm2_verify(const Key& key, std::string_view id, ByteView message, ByteView signature) {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr);
   EVP_PKEY_CTX_set1_id(pctx, id.data(), static_cast<int>(id.size()));
   EVP_MD_CTX_set_pkey_ctx(md, pctx);
-  const bool ok = EVP_DigestVerifyInit(md, nullptr, EVP_sm3(), nullptr, key.get()) == 1 &&
-                  EVP_DigestVerify(md, signature.data(), signature.size(), message.data(),
-                                   message.size()) == 1;
+  const bool ok =
+      EVP_DigestVerifyInit(md, nullptr, EVP_sm3(), nullptr, key.get()) == 1 &&
+      EVP_DigestVerify(md, signature.data(), signature.size(), message.data(), message.size()) == 1;
   EVP_MD_CTX_free(md);
   EVP_PKEY_CTX_free(pctx);
   return ok;

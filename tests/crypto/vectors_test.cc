@@ -1,11 +1,12 @@
 // Published known-answer vectors (tests/data/crypto-vectors.txt) through our suites.
+#include "support/vectors.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include "common/hex.h"
 #include "crypto/openssl_xts.h"
 #include "crypto/suite.h"
-#include "support/vectors.h"
 
 namespace cvmsim::crypto {
 namespace {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include "support/guest_expectations.h"
-
 #include "test_machine.h"
 
 namespace cvmsim::hw::testing {

@@ -37,8 +37,8 @@ TEST(Policy, EncodeDecodeAndTextRoundTrip) {
 TEST(Policy, RefusesUnknownBitsAndWords) {
   EXPECT_THROW((void)Policy::decode(1ull << 40, "ref"), MeasureError);
   EXPECT_THROW((void)Policy::decode(3ull << 8, "ref"), MeasureError);
-  for (const char* bad : {"guard=maybe", "integrity=sha1", "debug=perhaps", "colour=red",
-                          "guard"}) {
+  for (const char* bad :
+       {"guard=maybe", "integrity=sha1", "debug=perhaps", "colour=red", "guard"}) {
     try {
       (void)Policy::parse(bad);
       FAIL() << bad;

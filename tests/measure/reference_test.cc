@@ -35,8 +35,7 @@ TEST_P(ReferenceForSuite, SignEncodeDecodeVerify) {
 
 TEST_P(ReferenceForSuite, EveryChangedByteIsRefused) {
   const crypto::Key provider = s().generate_key();
-  const Bytes encoded =
-      sign_reference(provider, Policy{}, s().hash(as_bytes("fw"))).encode();
+  const Bytes encoded = sign_reference(provider, Policy{}, s().hash(as_bytes("fw"))).encode();
   for (std::size_t i = 0; i < encoded.size(); ++i) {
     Bytes tampered = encoded;
     tampered[i] ^= 0x04;

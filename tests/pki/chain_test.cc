@@ -1,11 +1,12 @@
 // Chains: our verifier, OpenSSL's command-line verifier, tampering and wrong roots.
+#include "pki/chain.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "common/file_io.h"
 #include "crypto/suite.h"
-#include "pki/chain.h"
 #include "pki/identity.h"
 #include "pki/pki_error.h"
 #include "support/run_command.h"
@@ -32,9 +33,9 @@ TEST_P(ChainForSuite, ChipChainVerifiesInOurCodeAndWithOpensslVerify) {
   for (std::size_t i = 0; i < chain.size(); ++i) {
     const auto file = dir / ("cert" + std::to_string(i) + ".pem");
     write_text_file_atomic(file, chain[i].pem());
-    const auto r = test::run_command({"openssl", "verify", "-CAfile", (dir / "root.pem").string(),
-                                      "-untrusted", (dir / "intermediates.pem").string(),
-                                      file.string()});
+    const auto r =
+        test::run_command({"openssl", "verify", "-CAfile", (dir / "root.pem").string(),
+                           "-untrusted", (dir / "intermediates.pem").string(), file.string()});
     EXPECT_EQ(r.exit_code, 0) << chain[i].subject() << "\n" << r.out << r.err;
     EXPECT_NE(r.out.find(": OK"), std::string::npos);
   }

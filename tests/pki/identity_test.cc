@@ -1,4 +1,6 @@
 // Identity directories: layout, permissions, --force, crash safety and the fuse loader.
+#include "pki/identity.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -7,7 +9,6 @@
 
 #include "common/file_io.h"
 #include "crypto/suite.h"
-#include "pki/identity.h"
 #include "pki/pki_error.h"
 #include "psp/chip_fuses.h"
 #include "support/temp_dir.h"
@@ -42,9 +43,9 @@ TEST(Identity, FuseLoaderReturnsKeysMatchingTheCertificates) {
   EXPECT_TRUE(s.verify(fuses.identity.attestation.public_key(), message,
                        s.sign(fuses.attestation_key, message)));
   const Bytes secret = crypto::random_bytes(32);
-  EXPECT_EQ(s.unwrap(fuses.wrapping_key,
-                     s.wrap(fuses.identity.wrapping.public_key(), secret, {}), {}),
-            secret);
+  EXPECT_EQ(
+      s.unwrap(fuses.wrapping_key, s.wrap(fuses.identity.wrapping.public_key(), secret, {}), {}),
+      secret);
   // A fuse swapped for another key is refused.
   fs::copy_file(dir / "chip" / "fuses" / "attestation.key", dir / "chip" / "fuses" / "wrapping.key",
                 fs::copy_options::overwrite_existing);

@@ -30,7 +30,8 @@ TEST_F(TraceFlow, TheDemosTraceDrawsTheProtectedImageBoot) {
   const std::vector<Event> events = read_trace(path("demo.json"));
   // The protected-image boot, hop by hop, in both suites.
   const auto count = [&](std::string_view name) {
-    return std::count_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
+    return std::count_if(events.begin(), events.end(),
+                         [&](const Event& e) { return e.name == name; });
   };
   EXPECT_EQ(count("pack"), 2);
   EXPECT_EQ(count("IMAGE_CERT"), 4);  // two boots per suite
@@ -42,16 +43,16 @@ TEST_F(TraceFlow, TheDemosTraceDrawsTheProtectedImageBoot) {
   EXPECT_EQ(count("verify"), 2);
   for (std::size_t i = 1; i < events.size(); ++i) ASSERT_LE(events[i - 1].sim_ns, events[i].sim_ns);
 
-  const auto drawn =
-      run_cli({"trace", "diagram", path("demo.json"), "--out", path("demo.svg"), "--max-rows", "60"});
+  const auto drawn = run_cli(
+      {"trace", "diagram", path("demo.json"), "--out", path("demo.svg"), "--max-rows", "60"});
   ASSERT_EQ(drawn.exit_code, 0) << drawn.err;
   const std::string svg = read_text_file(path("demo.svg"));
   for (const char* text : {">PSP<", ">disk controller<", "LAUNCH_START", "NPT_MAP", "SECURE_CALL",
                            "keyslot_program", "DISK_IO", "completion_interrupt"}) {
     EXPECT_NE(svg.find(text), std::string::npos) << text;
   }
-  const auto rendered =
-      run_command({"rsvg-convert", "--format", "png", "--output", path("demo.png"), path("demo.svg")});
+  const auto rendered = run_command(
+      {"rsvg-convert", "--format", "png", "--output", path("demo.png"), path("demo.svg")});
   ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
   const Bytes png = read_file(path("demo.png"));
   const test::PngImage image = test::decode_png({png.begin(), png.end()});
@@ -64,7 +65,8 @@ TEST_F(TraceFlow, TheDemosTraceDrawsTheProtectedImageBoot) {
   // Arrows and labels: a good share of the picture is drawn, not background.
   std::size_t dark = 0;
   for (std::size_t i = 0; i < std::size_t{image.width} * image.height; ++i) {
-    if (image.rgba[i * 4] < 128 && image.rgba[i * 4 + 1] < 128 && image.rgba[i * 4 + 2] < 128) ++dark;
+    if (image.rgba[i * 4] < 128 && image.rgba[i * 4 + 1] < 128 && image.rgba[i * 4 + 2] < 128)
+      ++dark;
   }
   EXPECT_GT(dark, std::size_t{image.width} * image.height / 200);
 }

@@ -1,7 +1,6 @@
 // Boots real guest programs through the PSP launch flow and the guest CPU.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "common/file_io.h"
 #include "crypto/suite.h"
@@ -32,9 +31,9 @@ struct World {
     platform = std::make_unique<Platform>(dir / "chip");
   }
   LaunchRequest request(const Bytes& firmware, measure::Policy policy = {}) const {
-    const Bytes digest = measure::measure_plan(
-        measure::plan_firmware_launch(firmware, measure::GuestLayout{}, "fw"),
-        provider_key.suite());
+    const Bytes digest =
+        measure::measure_plan(measure::plan_firmware_launch(firmware, measure::GuestLayout{}, "fw"),
+                              provider_key.suite());
     LaunchRequest r;
     r.firmware = firmware;
     r.reference = measure::sign_reference(provider_key, policy, digest).encode();

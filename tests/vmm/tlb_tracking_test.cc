@@ -125,8 +125,8 @@ TEST_P(TlbTracking, TheTraceRecordsTheTrackAndTheRefusal) {
     if (e.category != std::string_view(trace::category::psp_command)) continue;
     refused = refused || (e.name == "NPT_MAP" && e.args.value("status", "") == "tlb_not_tracked" &&
                           e.args.value("detail", std::uint64_t{0}) == frame);
-    tracked = tracked || (e.name == "TLB_TRACK" && e.vm == a &&
-                          e.args.value("status", "") == "success");
+    tracked =
+        tracked || (e.name == "TLB_TRACK" && e.vm == a && e.args.value("status", "") == "success");
   }
   EXPECT_TRUE(refused);
   EXPECT_TRUE(tracked);
