@@ -47,7 +47,7 @@ bench: build
 	./build/bin/cvmsim-bench
 
 format:
-	git ls-files '*.cc' '*.h' '*.c' | xargs clang-format -i
+	git ls-files '*.cc' '*.h' '*.c' | xargs clang-format-14 -i
 
 tidy: build
 	git ls-files 'src/*.cc' | xargs clang-tidy -p build --quiet
