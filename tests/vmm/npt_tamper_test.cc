@@ -219,8 +219,10 @@ TEST(OffModeAttacks, RemappedToAnotherVmsFrameTheGuestOverwritesThatVm) {
   // The attacker reads back what it wrote (through its own key) ...
   EXPECT_EQ(a.console, memwalk_ok());
   // ... while the victim's code was overwritten with bytes under another key: it no
-  // longer runs.
-  const RunResult v = w.vmm->run(victim);
+  // longer runs. What it runs instead depends on this run's fresh keys and may loop
+  // forever without an exit, so it gets 50 simulated ms (hello needs microseconds), not
+  // the default 10 s, which under ASan can take longer than CTest's timeout.
+  const RunResult v = w.vmm->run(victim, {.max_sim_ns = 50'000'000});
   EXPECT_NE(v.console, kHello);
   EXPECT_NE(v.fate, VmFate::exited);
 }
