@@ -4,7 +4,8 @@
 # `make format` rewrites them. Run by CTest as `format`.
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
-format="$(command -v clang-format-14 || command -v clang-format)"
+format="$(command -v clang-format-14 || command -v clang-format)" ||
+  { echo "clang-format-14 not found: scripts/install-deps.sh installs it" >&2; exit 1; }
 status=0
 while IFS= read -r -d '' file; do
   if ! "$format" --dry-run -Werror "$file" >/dev/null 2>&1; then
