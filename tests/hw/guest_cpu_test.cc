@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <type_traits>
+#include <utility>
 
 #include "crypto/suite.h"
 #include "hw/hw_error.h"
@@ -52,15 +53,23 @@ VmExit next_out(TestMachine& m) {
   return e;
 }
 
-TEST_P(GuestCpuTest, TranslationsStayStaleUntilTheTlbIsFlushed) {
-  TestMachine m = machine();
-  m.load(kLoadGpa, kReadLoop);
+// Two frames of the VM holding `first` and `second`: the frame kData's block places at
+// kData, and a fresh one. The tests remap kData between them.
+std::pair<std::uint64_t, std::uint64_t> two_data_frames(TestMachine& m, std::uint32_t first,
+                                                        std::uint32_t second) {
   const std::uint64_t a = m.frame_for(kData);
   const std::uint64_t b = m.new_frame();
   m.own(a, kAsid);
   m.own(b, kAsid);
-  write32(m, a, 111, psp_access(kAsid));
-  write32(m, b, 222, psp_access(kAsid));
+  write32(m, a, first, psp_access(kAsid));
+  write32(m, b, second, psp_access(kAsid));
+  return {a, b};
+}
+
+TEST_P(GuestCpuTest, TranslationsStayStaleUntilTheTlbIsFlushed) {
+  TestMachine m = machine();
+  m.load(kLoadGpa, kReadLoop);
+  const auto [a, b] = two_data_frames(m, 111, 222);
   m.map(kData, a);
   EXPECT_EQ(next_out(m).value, 111u);
   m.map(kData, b);  // remapped behind the vCPU's back
@@ -80,12 +89,7 @@ TEST_P(GuestCpuTest, AnEntryAfterTheEpochMovedFlushesAndIsRecorded) {
   EXPECT_EQ(tracker->vcpus(), 1u);
   EXPECT_EQ(tracker->oldest_flush(), epoch);  // a new vCPU caches nothing
   m.load(kLoadGpa, kReadLoop);
-  const std::uint64_t a = m.frame_for(kData);
-  const std::uint64_t b = m.new_frame();
-  m.own(a, kAsid);
-  m.own(b, kAsid);
-  write32(m, a, 111, psp_access(kAsid));
-  write32(m, b, 222, psp_access(kAsid));
+  const auto [a, b] = two_data_frames(m, 111, 222);
   m.map(kData, a);
   EXPECT_EQ(next_out(m).value, 111u);
   m.map(kData, b);  // remapped without a flush: stale
@@ -495,12 +499,7 @@ TEST_P(GuestCpuTest, StoresAroundAForeignFrameInABlockReachTheRightFrames) {
 TEST_P(GuestCpuTest, RemapsTakeEffectAfterAFlushOnAndOffTheBlocksRun) {
   TestMachine m = machine();
   m.load(kLoadGpa, kReadLoop);
-  const std::uint64_t run_frame = m.frame_for(kData);
-  const std::uint64_t elsewhere = m.new_frame();
-  m.own(run_frame, kAsid);
-  m.own(elsewhere, kAsid);
-  write32(m, run_frame, 1, psp_access(kAsid));
-  write32(m, elsewhere, 2, psp_access(kAsid));
+  const auto [run_frame, elsewhere] = two_data_frames(m, 1, 2);
   m.map(kData, run_frame);
   EXPECT_EQ(next_out(m).value, 1u);
   m.map(kData, elsewhere);
