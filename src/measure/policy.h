@@ -9,7 +9,7 @@
 
 namespace cvmsim::measure {
 
-// How nested page tables are protected (issue: guarded NPT).
+// How nested page tables are protected (docs/architecture.md, "PSP firmware").
 enum class GuardMode : std::uint8_t {
   off = 0,      // SEV-class baseline: the VMM writes NPT entries, the PSP is not asked
   detect = 1,   // the PSP installs every mapping after checking the table's digest

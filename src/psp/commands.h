@@ -94,7 +94,7 @@ using Command =
     std::variant<PlatformStatus, LaunchStart, LaunchUpdate, LaunchVerify, LaunchFinish, NptDonate,
                  NptMap, NptUnmap, VmStop, Decommission, DiskAttach, SecureCall, TlbTrack>;
 
-// Mailbox names, indexed by Command::index() (static_assert in commands.cc).
+// Mailbox names, indexed by Command::index() (the static_assert below keeps them in step).
 inline constexpr std::string_view kCommandNames[] = {
     "PLATFORM_STATUS", "LAUNCH_START", "LAUNCH_UPDATE", "LAUNCH_VERIFY", "LAUNCH_FINISH",
     "NPT_DONATE",      "NPT_MAP",      "NPT_UNMAP",     "VM_STOP",       "DECOMMISSION",

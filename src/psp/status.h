@@ -1,5 +1,5 @@
-// The PSP's closed list of status codes (docs/psp.md). Every mailbox command returns one,
-// plus a detail word whose meaning depends on the status (for example the NPT level at
+// The PSP's closed list of status codes (listed for users in docs/cli.md). Every mailbox command
+// returns one, plus a detail word whose meaning depends on the status (for example the NPT level at
 // which a walk stopped, or the index of the offending page), as TF-RMM's RmiStatus does.
 #pragma once
 

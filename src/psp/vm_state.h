@@ -1,4 +1,4 @@
-// The PSP's per-VM state machine (documented in docs/psp.md):
+// The PSP's per-VM state machine (docs/architecture.md, "PSP firmware"):
 //
 //   LAUNCH_START -> launching --LAUNCH_UPDATE*--> launching
 //   launching --LAUNCH_VERIFY ok--> verified --LAUNCH_FINISH--> running

@@ -1,4 +1,4 @@
-// The attack lab (issue 7): every scenario runs in every guard mode and must end with its
+// The attack lab: every scenario runs in every guard mode and must end with its
 // expected outcome; docs/attacks.md must equal a fresh `cvmsim attack all -o markdown`.
 // The catalogue runs once per test binary (cached) so that both checks share its results.
 #include <fmt/format.h>

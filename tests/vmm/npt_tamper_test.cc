@@ -1,4 +1,4 @@
-// The tamper matrix of the guarded NPT (issue 4): a hypervisor that edits table memory
+// The tamper matrix of the guarded NPT: a hypervisor that edits table memory
 // behind the PSP's back, in each guard mode and with both characteristic values.
 //
 //   detect:  the write lands; the next NPT_MAP whose walk reads the edited chunk is

@@ -6,7 +6,7 @@
 // scatter list of host frames: on a keyed transfer the crypto coprocessor decrypts sectors
 // read from the file (or encrypts sectors written to it) with the keyslot's key, and the
 // memory side goes through the memory controller with the descriptor's requester, so the
-// encryption engine re-encrypts with the VM's key (no side door around it: DESIGN §5; where
+// encryption engine re-encrypts with the VM's key (no side door around it; where
 // the controller keeps a frame as plaintext under that key, the coprocessor decrypts into
 // the frame's storage it hands out, with the same guard checks and write reports).
 // Programming keyslots and starting DMA take a PspPasskey: only the PSP can do either.

@@ -1,4 +1,4 @@
-// The attack lab's catalogue (issue 7): one row per published or obvious attack of a
+// The attack lab's catalogue: one row per published or obvious attack of a
 // malicious hypervisor, each with a run function that sets up VMs with lab::World,
 // misbehaves through the vmm::Misbehaviour seam and the host's powers only (never PSP
 // internals, never a PspPasskey), and reports a typed Outcome per guard mode.

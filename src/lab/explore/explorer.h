@@ -1,4 +1,4 @@
-// Exhaustive bounded exploration (issue 20): every sequence of actions from an alphabet up
+// Exhaustive bounded exploration: every sequence of actions from an alphabet up
 // to a depth, breadth first, each replayed on a fresh SmallWorld and checked after every
 // step. States are deduplicated by SmallWorld::digest(): a sequence that reaches a state
 // already seen is not extended. A violation is reported with the sequence that reached

@@ -1,4 +1,4 @@
-// A small platform for exploring command sequences (issue 20): one chip, two VMs launched
+// A small platform for exploring command sequences: one chip, two VMs launched
 // through the real mailbox (LAUNCH_START .. LAUNCH_FINISH of a one-page firmware, signed
 // reference and all), a pool of spare frames, and the PSP timer's periodic check. Actions
 // (action.h) are what an untrusted host may do; after each, check() tests the platform's
