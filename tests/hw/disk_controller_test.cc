@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "common/file_io.h"
 #include "crypto/suite.h"
@@ -16,6 +17,35 @@ namespace cvmsim::hw {
 namespace {
 
 using crypto::SuiteId;
+
+// The VMM cannot program a keyslot or start a transfer: both take a PspPasskey, which VMM
+// code cannot construct (so `{}` does not convert), and there is no overload without one.
+// Checked as this file compiles: adding a way in without the passkey breaks the build.
+template <class Controller>
+concept ProgrammableWith = requires(Controller& c, PspPasskey key, const DiskKeyslot& k) {
+  c.program_keyslot(key, 0U, k);
+};
+template <class Controller>
+concept ProgrammableWithoutPsp = requires(Controller& c, const DiskKeyslot& k) {
+  c.program_keyslot({}, 0U, k);
+}
+|| requires(Controller& c, const DiskKeyslot& k) {
+  c.program_keyslot(0U, k);
+};
+template <class Controller>
+concept TransfersWith = requires(Controller& c, PspPasskey key, const DmaDescriptor& d) {
+  c.run_dma(key, 0U, d);
+};
+template <class Controller>
+concept TransfersWithoutPsp = requires(Controller& c, const DmaDescriptor& d) {
+  c.run_dma({}, 0U, d);
+}
+|| requires(Controller& c, const DmaDescriptor& d) {
+  c.run_dma(0U, d);
+};
+static_assert(!std::is_default_constructible_v<PspPasskey>);
+static_assert(ProgrammableWith<DiskController> && !ProgrammableWithoutPsp<DiskController>);
+static_assert(TransfersWith<DiskController> && !TransfersWithoutPsp<DiskController>);
 
 constexpr std::uint64_t kSegment = 64 * 1024;  // data segment offset in the file
 constexpr std::uint64_t kSectors = 64;
