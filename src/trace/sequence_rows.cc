@@ -43,7 +43,10 @@ std::optional<std::string> arg_text(std::string_view key, const nlohmann::json& 
   }
   if (value.is_string()) {
     std::string s = value.get<std::string>();
-    if (s.size() > kMaxArgChars) s = s.substr(0, kMaxArgChars) + "...";
+    if (s.size() > kMaxArgChars) {
+      s.resize(kMaxArgChars);
+      s += "...";
+    }
     return s;
   }
   if (value.is_number() || value.is_boolean()) return compact_json(value);
