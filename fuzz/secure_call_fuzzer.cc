@@ -27,9 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   psp::SecureCallResponse response;
   response.result = psp::Result::success();
   response.report = Bytes(size, 0xab);
-  const auto id = static_cast<psp::SecureCallId>(parsed.request.call.index() + 1);
+  const psp::SecureCallId id = parsed.request.id();
   psp::write_response(id, response, page);
-  const bool fits = id != psp::SecureCallId::attest || size <= page.size() - 104;
+  const bool fits = id != psp::SecureCallId::attest || size <= page.size() - psp::kReportOffset;
   FUZZ_CHECK(page[16] == (fits ? 0 : static_cast<std::uint8_t>(psp::Status::internal_error)));
   return 0;
 }

@@ -14,21 +14,9 @@ typedef unsigned long u64;
 typedef long i64;
 typedef unsigned long usize;
 
-#define CVM_CONSOLE_PORT 0x3f8     /* OUT al: one console byte */
-#define CVM_SECURE_CALL_PORT 0xca0 /* OUT eax: GPA (< 4 GiB) of a secure-call request page */
-#define CVM_EXIT_PORT 0x501        /* OUT eax: exit status; the guest then halts */
-#define CVM_INTERRUPT_PORT 0xcb0   /* IN eax: oldest pending interrupt vector (0: none), acked */
-#define CVM_HOST_DATA_PORT 0xcc0   /* IN al: next byte the host offers; OUT al: a byte for it */
-#define CVM_DISK_VECTOR 0x40       /* disk DMA completion */
-
-/* Sample-firmware payloads: a flat image linked at CVM_PAYLOAD_GPA starting with this
- * header (docs/formats.md, "Guest ABI"). */
-#define CVM_PAYLOAD_GPA 0x200000UL
-#define CVM_PAYLOAD_MAGIC 0x4c594150534d5643UL /* "CVMSPAYL" little-endian */
-struct cvm_payload_header {
-  u64 magic;
-  u64 entry_offset; /* from CVM_PAYLOAD_GPA */
-};
+/* Ports, vectors, load addresses, PSP statuses and the secure-call page: one definition
+ * shared with the platform's C++ side. */
+#include "cvm_abi.h"
 
 static inline void cvm_out8(u16 port, u8 value) {
   __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
@@ -58,25 +46,9 @@ void cvm_secure_call(u64 gpa);
 
 /* ---- Secure calls to the PSP (docs/formats.md, "Secure calls") ------------------------
  * All calls use one request page at a fixed GPA, so that the firmware and the payload it
- * starts share the sequence number the PSP checks (each call is the previous one + 1). */
+ * starts share the sequence number the PSP checks (each call is the previous one + 1).
+ * The functions return the PSP's status (CVM_OK, CVM_INVALID_PARAMETER, ...). */
 #define CVM_SECURE_CALL_PAGE 0x10000UL
-#define CVM_SC_MAGIC 0x43535643U /* "CVSC" */
-#define CVM_SC_IMAGE_CERT 1
-#define CVM_SC_DISK_IO 2
-#define CVM_SC_ATTEST 3
-#define CVM_DISK_MAX_BYTES (1UL << 20) /* per DISK_IO request */
-
-/* PSP status codes (src/psp/status.h); the secure-call functions return them. */
-#define CVM_OK 0
-#define CVM_INVALID_STATE 3
-#define CVM_INVALID_PARAMETER 4
-#define CVM_INVALID_ADDRESS 5
-#define CVM_NOT_MAPPED 9
-#define CVM_BAD_CERTIFICATE 15
-#define CVM_REPLAYED_REQUEST 16
-#define CVM_IO_ERROR 17
-#define CVM_INTERNAL_ERROR 18
-#define CVM_WRITE_PROTECTED 19
 
 /* The detail word of the last secure call's response. */
 u32 cvm_last_detail(void);

@@ -1,22 +1,10 @@
 /* Secure calls, disk I/O through the PSP, interrupts and the host channel. */
 #include "cvm.h"
 
-/* The request page (docs/formats.md, "Secure calls"): a 32-byte header, then arguments. */
-struct sc_header {
-  u32 magic;
-  u16 version;
-  u16 call;
-  u64 sequence;
-  u32 status;
-  u32 detail;
-  u64 reserved;
-};
-
-static volatile u8* sc_page(void) {
-  return (volatile u8*)CVM_SECURE_CALL_PAGE;
-}
-static volatile struct sc_header* sc_head(void) {
-  return (volatile struct sc_header*)sc_page();
+/* The request page (struct cvm_sc_page, cvm_abi.h). Volatile: the PSP reads and writes it
+ * behind the compiler's back. */
+static volatile struct cvm_sc_page* sc_page(void) {
+  return (volatile struct cvm_sc_page*)CVM_SECURE_CALL_PAGE;
 }
 
 /* Bytes after the header that sc_begin clears: every call's fixed arguments and the
@@ -29,48 +17,34 @@ static volatile struct sc_header* sc_head(void) {
  * stores are costly in the emulator (every store takes Unicorn 2.0.1's slow path,
  * docs/benchmarks.md), and a request is issued per disk transfer. */
 static void sc_begin(u16 call) {
-  const u64 sequence = sc_head()->magic == CVM_SC_MAGIC ? sc_head()->sequence : 0;
+  volatile struct cvm_sc_header* head = &sc_page()->header;
+  const u64 sequence = head->magic == CVM_SC_MAGIC ? head->sequence : 0;
   volatile u64* words = (volatile u64*)sc_page();
-  for (usize i = 0; i < (sizeof(struct sc_header) + SC_CLEARED_ARGS) / 8; ++i) words[i] = 0;
-  sc_head()->magic = CVM_SC_MAGIC;
-  sc_head()->version = 1;
-  sc_head()->call = call;
-  sc_head()->sequence = sequence + 1;
+  for (usize i = 0; i < (sizeof(struct cvm_sc_header) + SC_CLEARED_ARGS) / 8; ++i) words[i] = 0;
+  head->magic = CVM_SC_MAGIC;
+  head->version = CVM_SC_VERSION;
+  head->call = call;
+  head->sequence = sequence + 1;
 }
 
 static u32 sc_finish(void) {
   cvm_secure_call(CVM_SECURE_CALL_PAGE);
-  return sc_head()->status;
-}
-
-static void put64(usize at, u64 v) {
-  *(volatile u64*)(sc_page() + at) = v;
-}
-static void put32(usize at, u32 v) {
-  *(volatile u32*)(sc_page() + at) = v;
-}
-static void put16(usize at, u16 v) {
-  *(volatile u16*)(sc_page() + at) = v;
-}
-static u64 get64(usize at) {
-  return *(volatile u64*)(sc_page() + at);
-}
-static u32 get32(usize at) {
-  return *(volatile u32*)(sc_page() + at);
+  return sc_page()->header.status;
 }
 
 u32 cvm_last_detail(void) {
-  return sc_head()->detail;
+  return sc_page()->header.detail;
 }
 
 u32 cvm_image_cert(const void* header, u32 length, u32* sector_size, u64* data_sectors) {
+  volatile struct cvm_sc_image_cert* args = &sc_page()->args.image_cert;
   sc_begin(CVM_SC_IMAGE_CERT);
-  put64(32, (u64)header);
-  put32(40, length);
+  args->header_gpa = (u64)header;
+  args->header_length = length;
   const u32 status = sc_finish();
   if (status == CVM_OK) {
-    *sector_size = get32(48);
-    *data_sectors = get64(56);
+    *sector_size = args->sector_size;
+    *data_sectors = args->data_sectors;
   }
   return status;
 }
@@ -94,13 +68,14 @@ static u32 disk_io(u64 start, const void* buffer, u32 length, int write, int raw
    * the VMM maps guest memory read-write on any fault, as KVM does. Under a VMM that
    * mapped a page read-only the PSP would refuse the transfer with CVM_NOT_MAPPED. */
   for (u32 i = 0; i < pages; ++i) (void)*((volatile const u8*)buffer + 4096 * (u64)i);
+  volatile struct cvm_sc_disk_io* args = &sc_page()->args.disk_io;
   sc_begin(CVM_SC_DISK_IO);
-  put64(32, start);
-  put32(40, length);
-  put16(44, write ? 1 : 0);
-  put16(46, raw ? 1 : 0);
-  put32(48, pages);
-  for (u32 i = 0; i < pages; ++i) put64(56 + 8 * (usize)i, (u64)buffer + 4096 * (u64)i);
+  args->start = start;
+  args->length = length;
+  args->direction = write ? CVM_DISK_WRITE : CVM_DISK_READ;
+  args->flags = raw ? CVM_DISK_FLAG_RAW : 0;
+  args->page_count = pages;
+  for (u32 i = 0; i < pages; ++i) args->pages[i] = (u64)buffer + 4096 * (u64)i;
   const u32 status = sc_finish();
   /* A transfer the PSP started (completed or failed in the controller) raises the disk
    * interrupt; a request the PSP refused never reached the controller. */
@@ -121,7 +96,7 @@ u32 cvm_disk_write(u64 start, const void* buffer, u32 length) {
 
 u32 cvm_disk_flush(void) {
   sc_begin(CVM_SC_DISK_IO);
-  put16(44, 2); /* direction 2: flush */
+  sc_page()->args.disk_io.direction = CVM_DISK_FLUSH;
   const u32 status = sc_finish();
   if (status == CVM_OK || status == CVM_IO_ERROR) {
     while (cvm_wait_interrupt() != CVM_DISK_VECTOR) {
@@ -131,13 +106,14 @@ u32 cvm_disk_flush(void) {
 }
 
 u32 cvm_attest(const u8 report_data[64], u8* report, u32* length) {
+  volatile struct cvm_sc_attest* args = &sc_page()->args.attest;
   sc_begin(CVM_SC_ATTEST);
-  for (usize i = 0; i < 64; ++i) sc_page()[32 + i] = report_data[i];
+  for (usize i = 0; i < CVM_REPORT_DATA_SIZE; ++i) args->report_data[i] = report_data[i];
   const u32 status = sc_finish();
   if (status != CVM_OK) return status;
-  const u32 size = get32(96);
-  if (size > *length || size > 4096 - 104) return CVM_INVALID_PARAMETER;
-  for (u32 i = 0; i < size; ++i) report[i] = sc_page()[104 + i];
+  const u32 size = args->report_length;
+  if (size > *length || size > sizeof(args->report)) return CVM_INVALID_PARAMETER;
+  for (u32 i = 0; i < size; ++i) report[i] = args->report[i];
   *length = size;
   return CVM_OK;
 }

@@ -212,6 +212,10 @@ class Psp {
   // guard check per run of consecutive pages.
   Result check_guest_pages(Vm& vm, const std::vector<std::uint64_t>& page_gpas);
   Result read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out);
+  // The secure-call services, one overload per call type (dispatched by type).
+  Result serve(Vm& vm, const ImageCertCall& call, SecureCallResponse& out);
+  Result serve(Vm& vm, const DiskIoCall& call, SecureCallResponse& out);
+  Result serve(Vm& vm, const AttestCall& call, SecureCallResponse& out);
   Result image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out);
   Result disk_io(Vm& vm, const DiskIoCall& call);
   Result attest(Vm& vm, const AttestCall& call, SecureCallResponse& out);

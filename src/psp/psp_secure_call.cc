@@ -27,7 +27,31 @@ Response fail(Status s, std::uint64_t detail = 0) {
   return {Result::failure(s, detail), {}};
 }
 
+// What the trace records of each call, beside its GPA and sequence number.
+void describe(const ImageCertCall&, nlohmann::json&) {}
+void describe(const DiskIoCall& call, nlohmann::json& args) {
+  args["direction"] = call.flush ? "flush" : call.write ? "to_disk" : "to_memory";
+  args["raw"] = call.raw;
+  args["start"] = call.start;
+  args["bytes"] = call.length;
+}
+void describe(const AttestCall& call, nlohmann::json& args) {
+  args["report_data"] = to_hex(call.report_data);
+}
+
 }  // namespace
+
+// One service per call type, chosen by overload resolution in handle(SecureCall): a call
+// type without a service does not compile, as with the mailbox's handle() overloads.
+Result Psp::serve(Vm& vm, const ImageCertCall& call, SecureCallResponse& out) {
+  return image_cert(vm, call, out);
+}
+Result Psp::serve(Vm& vm, const DiskIoCall& call, SecureCallResponse&) {
+  return disk_io(vm, call);
+}
+Result Psp::serve(Vm& vm, const AttestCall& call, SecureCallResponse& out) {
+  return attest(vm, call, out);
+}
 
 Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t& hpa,
                         bool tables_checked) {
@@ -161,25 +185,10 @@ Response Psp::handle(const SecureCall& c) {
     try {
       std::visit(
           [&](const auto& call) {
-            using T = std::decay_t<decltype(call)>;
-            if constexpr (std::is_same_v<T, ImageCertCall>) {
-              id = SecureCallId::image_cert;
-              name = "IMAGE_CERT";
-              if (in_order) response.result = image_cert(*vm, call, response);
-            } else if constexpr (std::is_same_v<T, DiskIoCall>) {
-              id = SecureCallId::disk_io;
-              name = "DISK_IO";
-              args["direction"] = call.flush ? "flush" : call.write ? "to_disk" : "to_memory";
-              args["raw"] = call.raw;
-              args["start"] = call.start;
-              args["bytes"] = call.length;
-              if (in_order) response.result = disk_io(*vm, call);
-            } else {
-              id = SecureCallId::attest;
-              name = "ATTEST";
-              args["report_data"] = to_hex(call.report_data);
-              if (in_order) response.result = attest(*vm, call, response);
-            }
+            id = call.kId;
+            name = call.kName;
+            describe(call, args);
+            if (in_order) response.result = serve(*vm, call, response);
           },
           parsed.request.call);
     } catch (const std::exception&) {

@@ -1,7 +1,8 @@
 #include "psp/secure_call.h"
 
 #include <algorithm>
-#include <type_traits>
+#include <bit>
+#include <cstring>
 #include <variant>
 
 #include "common/checked.h"
@@ -9,155 +10,164 @@
 namespace cvmsim::psp {
 namespace {
 
-// Request page offsets (docs/formats.md, "Secure calls"). Fields are read at fixed
-// offsets of one page rather than through ByteReader: a bad field must become a status
-// with the field's offset written back to the guest, not an exception.
-constexpr std::size_t kMagicAt = 0, kVersionAt = 4, kCallAt = 6, kSequenceAt = 8;
-constexpr std::size_t kStatusAt = 16, kDetailAt = 20, kArgsAt = 32;
+// The page is copied into the ABI's struct: both ends are little-endian (the ABI says
+// so), and the copy makes the page's alignment in guest memory irrelevant.
+static_assert(std::endian::native == std::endian::little, "the ABI is little-endian");
 
-std::uint64_t le(ByteView page, std::size_t at, int width) {
-  std::uint64_t v = 0;
-  for (int i = width - 1; i >= 0; --i) v = (v << 8) | page[at + static_cast<std::size_t>(i)];
-  return v;
-}
+// A field's offset in the page: the detail of a refusal, so that the guest (and whoever
+// reads the trace) learns which field was wrong.
+#define CVM_FIELD(member) offsetof(cvm_sc_page, args.member)
 
-void put_le(MutableByteView page, std::size_t at, std::uint64_t v, int width) {
-  for (int i = 0; i < width; ++i)
-    page[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+cvm_sc_page load_page(ByteView page) {
+  cvm_sc_page p{};
+  std::memcpy(&p, page.data(), sizeof p);
+  return p;
 }
 
 ParsedSecureCall fail(Status status, std::size_t field_offset) {
   return {Result::failure(status, field_offset), {}};
 }
 
-bool zero(ByteView page, std::size_t at, std::size_t count) {
-  return std::all_of(page.begin() + static_cast<std::ptrdiff_t>(at),
-                     page.begin() + static_cast<std::ptrdiff_t>(at + count),
-                     [](std::uint8_t b) { return b == 0; });
+ParsedSecureCall accept(std::uint64_t sequence, auto call) {
+  return {Result::success(), {sequence, std::move(call)}};
+}
+
+ParsedSecureCall parse_image_cert(std::uint64_t sequence, const cvm_sc_image_cert& args) {
+  const ImageCertCall call{args.header_gpa, args.header_length};
+  if (call.header_gpa % kSecureCallPageSize != 0) {
+    return fail(Status::invalid_address, CVM_FIELD(image_cert.header_gpa));
+  }
+  if (call.header_length == 0 || call.header_length > kMaxCertificateHeader) {
+    return fail(Status::invalid_parameter, CVM_FIELD(image_cert.header_length));
+  }
+  if (!add_checked(call.header_gpa, std::uint64_t{call.header_length})) {
+    return fail(Status::invalid_address, CVM_FIELD(image_cert.header_gpa));
+  }
+  return accept(sequence, call);
+}
+
+ParsedSecureCall parse_disk_io(std::uint64_t sequence, const cvm_sc_disk_io& args) {
+  if (args.direction > CVM_DISK_FLUSH) {
+    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.direction));
+  }
+  if ((args.flags & ~CVM_DISK_FLAG_RAW) != 0) {
+    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.flags));
+  }
+  DiskIoCall call;
+  call.start = args.start;
+  call.length = args.length;
+  call.write = args.direction == CVM_DISK_WRITE;
+  call.flush = args.direction == CVM_DISK_FLUSH;
+  call.raw = (args.flags & CVM_DISK_FLAG_RAW) != 0;
+  if (call.flush) {
+    if (call.raw || call.start != 0 || call.length != 0 || args.page_count != 0) {
+      return fail(Status::invalid_parameter, CVM_FIELD(disk_io.start));
+    }
+    return accept(sequence, std::move(call));
+  }
+  if (call.length == 0 || call.length > CVM_DISK_MAX_BYTES) {
+    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.length));
+  }
+  if (args.page_count != (call.length + 4095) / 4096) {
+    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.page_count));
+  }
+  if (args.reserved != 0) return fail(Status::invalid_parameter, CVM_FIELD(disk_io.reserved));
+  for (std::size_t i = 0; i < args.page_count; ++i) {
+    const std::uint64_t gpa = args.pages[i];
+    if (gpa % 4096 != 0) {
+      return fail(Status::invalid_address, CVM_FIELD(disk_io.pages) + sizeof(gpa) * i);
+    }
+    call.page_gpas.push_back(gpa);
+  }
+  return accept(sequence, std::move(call));
+}
+
+ParsedSecureCall parse_attest(std::uint64_t sequence, const cvm_sc_attest& args) {
+  AttestCall call;
+  std::copy_n(args.report_data, call.report_data.size(), call.report_data.begin());
+  return accept(sequence, call);
 }
 
 }  // namespace
 
 ParsedSecureCall parse_secure_call(ByteView page) {
   if (page.size() != kSecureCallPageSize) return fail(Status::invalid_parameter, 0);
-  if (le(page, kMagicAt, 4) != kSecureCallMagic) return fail(Status::invalid_parameter, kMagicAt);
-  if (le(page, kVersionAt, 2) != kSecureCallVersion) {
-    return fail(Status::invalid_parameter, kVersionAt);
+  const cvm_sc_page p = load_page(page);
+  if (p.header.magic != kSecureCallMagic) {
+    return fail(Status::invalid_parameter, offsetof(cvm_sc_header, magic));
   }
-  ParsedSecureCall parsed;
-  parsed.request.sequence = le(page, kSequenceAt, 8);
-  switch (static_cast<SecureCallId>(le(page, kCallAt, 2))) {
-    case SecureCallId::image_cert: {
-      ImageCertCall call;
-      call.header_gpa = le(page, kArgsAt, 8);
-      call.header_length = static_cast<std::uint32_t>(le(page, kArgsAt + 8, 4));
-      if (call.header_gpa % 4096 != 0) return fail(Status::invalid_address, kArgsAt);
-      if (call.header_length == 0 || call.header_length > kMaxCertificateHeader) {
-        return fail(Status::invalid_parameter, kArgsAt + 8);
-      }
-      if (!add_checked(call.header_gpa, std::uint64_t{call.header_length})) {
-        return fail(Status::invalid_address, kArgsAt);
-      }
-      parsed.request.call = call;
-      break;
-    }
-    case SecureCallId::disk_io: {
-      DiskIoCall call;
-      call.start = le(page, kArgsAt, 8);
-      call.length = static_cast<std::uint32_t>(le(page, kArgsAt + 8, 4));
-      const auto direction = le(page, kArgsAt + 12, 2);
-      const auto flags = le(page, kArgsAt + 14, 2);
-      const auto pages = le(page, kArgsAt + 16, 4);
-      if (direction > 2) return fail(Status::invalid_parameter, kArgsAt + 12);
-      if ((flags & ~std::uint64_t{1}) != 0) return fail(Status::invalid_parameter, kArgsAt + 14);
-      call.write = direction == 1;
-      call.flush = direction == 2;
-      call.raw = (flags & 1) != 0;
-      if (call.flush) {
-        if (call.raw || call.start != 0 || call.length != 0 || pages != 0) {
-          return fail(Status::invalid_parameter, kArgsAt);
-        }
-        parsed.request.call = std::move(call);
-        break;
-      }
-      if (call.length == 0 || call.length > kMaxDiskIoPages * 4096) {
-        return fail(Status::invalid_parameter, kArgsAt + 8);
-      }
-      if (pages != (call.length + 4095) / 4096)
-        return fail(Status::invalid_parameter, kArgsAt + 16);
-      if (!zero(page, kArgsAt + 20, 4)) return fail(Status::invalid_parameter, kArgsAt + 20);
-      constexpr std::size_t kListAt = kArgsAt + 24;
-      for (std::size_t i = 0; i < pages; ++i) {
-        const std::uint64_t gpa = le(page, kListAt + 8 * i, 8);
-        if (gpa % 4096 != 0) return fail(Status::invalid_address, kListAt + 8 * i);
-        call.page_gpas.push_back(gpa);
-      }
-      parsed.request.call = std::move(call);
-      break;
-    }
-    case SecureCallId::attest: {
-      AttestCall call;
-      std::copy_n(page.begin() + kArgsAt, call.report_data.size(), call.report_data.begin());
-      parsed.request.call = call;
-      break;
-    }
+  if (p.header.version != kSecureCallVersion) {
+    return fail(Status::invalid_parameter, offsetof(cvm_sc_header, version));
+  }
+  switch (p.header.call) {
+    case CVM_SC_IMAGE_CERT:
+      return parse_image_cert(p.header.sequence, p.args.image_cert);
+    case CVM_SC_DISK_IO:
+      return parse_disk_io(p.header.sequence, p.args.disk_io);
+    case CVM_SC_ATTEST:
+      return parse_attest(p.header.sequence, p.args.attest);
     default:
-      return fail(Status::invalid_command, kCallAt);
+      return fail(Status::invalid_command, offsetof(cvm_sc_header, call));
   }
-  return parsed;
 }
 
+namespace {
+
+void encode_args(const ImageCertCall& call, cvm_sc_page& p) {
+  p.args.image_cert.header_gpa = call.header_gpa;
+  p.args.image_cert.header_length = call.header_length;
+}
+
+void encode_args(const DiskIoCall& call, cvm_sc_page& p) {
+  cvm_sc_disk_io& args = p.args.disk_io;
+  args.start = call.start;
+  args.length = call.length;
+  args.direction = call.flush ? CVM_DISK_FLUSH : call.write ? CVM_DISK_WRITE : CVM_DISK_READ;
+  args.flags = call.raw ? CVM_DISK_FLAG_RAW : 0;
+  args.page_count = static_cast<std::uint32_t>(call.page_gpas.size());
+  // Never past the page: the parser refuses more than kMaxDiskIoPages anyway.
+  const std::size_t listed = std::min(call.page_gpas.size(), kMaxDiskIoPages);
+  std::copy_n(call.page_gpas.begin(), listed, args.pages);
+}
+
+void encode_args(const AttestCall& call, cvm_sc_page& p) {
+  std::copy(call.report_data.begin(), call.report_data.end(), p.args.attest.report_data);
+}
+
+}  // namespace
+
 Bytes encode_secure_call(const SecureCallRequest& request) {
-  Bytes page(kSecureCallPageSize, 0);
-  put_le(page, kMagicAt, kSecureCallMagic, 4);
-  put_le(page, kVersionAt, kSecureCallVersion, 2);
-  put_le(page, kCallAt, request.call.index() + 1, 2);
-  put_le(page, kSequenceAt, request.sequence, 8);
-  std::visit(
-      [&](const auto& call) {
-        using T = std::decay_t<decltype(call)>;
-        if constexpr (std::is_same_v<T, ImageCertCall>) {
-          put_le(page, kArgsAt, call.header_gpa, 8);
-          put_le(page, kArgsAt + 8, call.header_length, 4);
-        } else if constexpr (std::is_same_v<T, DiskIoCall>) {
-          put_le(page, kArgsAt, call.start, 8);
-          put_le(page, kArgsAt + 8, call.length, 4);
-          put_le(page, kArgsAt + 12, call.flush ? 2 : call.write ? 1 : 0, 2);
-          put_le(page, kArgsAt + 14, call.raw ? 1 : 0, 2);
-          put_le(page, kArgsAt + 16, call.page_gpas.size(), 4);
-          // Never past the page: the parser refuses more than kMaxDiskIoPages anyway.
-          const std::size_t listed = std::min(call.page_gpas.size(), kMaxDiskIoPages);
-          for (std::size_t i = 0; i < listed; ++i) {
-            put_le(page, kArgsAt + 24 + 8 * i, call.page_gpas[i], 8);
-          }
-        } else {
-          std::copy(call.report_data.begin(), call.report_data.end(),
-                    page.begin() + static_cast<std::ptrdiff_t>(kArgsAt));
-        }
-      },
-      request.call);
+  cvm_sc_page p{};
+  p.header.magic = kSecureCallMagic;
+  p.header.version = kSecureCallVersion;
+  p.header.call = static_cast<std::uint16_t>(request.id());
+  p.header.sequence = request.sequence;
+  std::visit([&](const auto& call) { encode_args(call, p); }, request.call);
+  Bytes page(sizeof p);
+  std::memcpy(page.data(), &p, sizeof p);
   return page;
 }
 
 void write_response(SecureCallId call, const SecureCallResponse& response, MutableByteView page) {
-  constexpr std::size_t kReportLengthAt = kArgsAt + 64, kReportAt = kArgsAt + 72;
   if (page.size() != kSecureCallPageSize) return;  // not a request page: nothing to answer in
+  cvm_sc_page p = load_page(page);
   Result result = response.result;
   if (result.ok() && call == SecureCallId::attest &&
-      response.report.size() > page.size() - kReportAt) {
+      response.report.size() > sizeof p.args.attest.report) {
     result = Result::failure(Status::internal_error, response.report.size());
   }
-  put_le(page, kStatusAt, static_cast<std::uint32_t>(result.status), 4);
-  put_le(page, kDetailAt, static_cast<std::uint32_t>(result.detail), 4);
-  if (!result.ok()) return;
-  if (call == SecureCallId::image_cert) {
-    put_le(page, kArgsAt + 16, response.sector_size, 4);
-    put_le(page, kArgsAt + 24, response.data_sectors, 8);
-  } else if (call == SecureCallId::attest) {
-    put_le(page, kReportLengthAt, response.report.size(), 4);
-    std::copy(response.report.begin(), response.report.end(),
-              page.begin() + static_cast<std::ptrdiff_t>(kReportAt));
+  p.header.status = static_cast<std::uint32_t>(result.status);
+  p.header.detail = static_cast<std::uint32_t>(result.detail);
+  if (result.ok() && call == SecureCallId::image_cert) {
+    p.args.image_cert.sector_size = response.sector_size;
+    p.args.image_cert.data_sectors = response.data_sectors;
+  } else if (result.ok() && call == SecureCallId::attest) {
+    p.args.attest.report_length = static_cast<std::uint32_t>(response.report.size());
+    std::copy(response.report.begin(), response.report.end(), p.args.attest.report);
   }
+  std::memcpy(page.data(), &p, sizeof p);
 }
+
+#undef CVM_FIELD
 
 }  // namespace cvmsim::psp

@@ -6,27 +6,43 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <variant>
 #include <vector>
 
+#include "abi/cvm_abi.h"
 #include "common/bytes.h"
 #include "psp/status.h"
 
 namespace cvmsim::psp {
 
-inline constexpr std::uint32_t kSecureCallMagic = 0x43535643;  // "CVSC"
-inline constexpr std::uint16_t kSecureCallVersion = 1;
-inline constexpr std::size_t kSecureCallPageSize = 4096;
-inline constexpr std::size_t kSecureCallHeaderSize = 32;
-inline constexpr std::uint32_t kMaxCertificateHeader = 4u << 20;  // LUKS2's largest header
-inline constexpr std::size_t kMaxDiskIoPages = 256;               // 1 MiB per request
+// The wire format's constants and layouts are the ABI's (src/abi/cvm_abi.h), which the
+// guest SDK compiles too.
+inline constexpr std::uint32_t kSecureCallMagic = CVM_SC_MAGIC;
+inline constexpr std::uint16_t kSecureCallVersion = CVM_SC_VERSION;
+inline constexpr std::size_t kSecureCallPageSize = CVM_SC_PAGE_SIZE;
+inline constexpr std::size_t kSecureCallHeaderSize = sizeof(cvm_sc_header);
+inline constexpr std::uint32_t kMaxCertificateHeader = CVM_SC_MAX_CERT_HEADER;
+inline constexpr std::size_t kMaxDiskIoPages = CVM_DISK_MAX_PAGES;  // 1 MiB per request
+// Where ATTEST's report starts in the page, and so the longest report a response can hold.
+inline constexpr std::size_t kReportOffset = offsetof(cvm_sc_page, args.attest.report);
 
-enum class SecureCallId : std::uint16_t { image_cert = 1, disk_io = 2, attest = 3 };
+enum class SecureCallId : std::uint16_t {
+  image_cert = CVM_SC_IMAGE_CERT,
+  disk_io = CVM_SC_DISK_IO,
+  attest = CVM_SC_ATTEST,
+};
+
+// Each call type names its id and its name in the trace, so that encoding and dispatch
+// follow the type (std::visit), never a variant index.
 
 // IMAGE_CERT: the guest passes the image's LUKS2 header (read from the head of the disk),
 // in which the PSP finds the certificate for this chip.
 struct ImageCertCall {
+  static constexpr SecureCallId kId = SecureCallId::image_cert;
+  static constexpr std::string_view kName = "IMAGE_CERT";
   std::uint64_t header_gpa = 0;
   std::uint32_t header_length = 0;
   bool operator==(const ImageCertCall&) const = default;
@@ -34,6 +50,8 @@ struct ImageCertCall {
 
 // DISK_IO: move `length` bytes between the VM's disk and the listed guest pages.
 struct DiskIoCall {
+  static constexpr SecureCallId kId = SecureCallId::disk_io;
+  static constexpr std::string_view kName = "DISK_IO";
   bool raw = false;         // read file bytes without the image key (the header area)
   bool write = false;       // guest memory -> disk
   bool flush = false;       // make earlier writes durable (no data, no pages)
@@ -45,18 +63,24 @@ struct DiskIoCall {
 
 // ATTEST: report_data (the tenant's nonce) -> a signed report in the response.
 struct AttestCall {
-  std::array<std::uint8_t, 64> report_data{};
+  static constexpr SecureCallId kId = SecureCallId::attest;
+  static constexpr std::string_view kName = "ATTEST";
+  std::array<std::uint8_t, CVM_REPORT_DATA_SIZE> report_data{};
   bool operator==(const AttestCall&) const = default;
 };
 
 struct SecureCallRequest {
   std::uint64_t sequence = 0;
   std::variant<ImageCertCall, DiskIoCall, AttestCall> call;
+  [[nodiscard]] SecureCallId id() const {
+    return std::visit([](const auto& c) { return c.kId; }, call);
+  }
   bool operator==(const SecureCallRequest&) const = default;
 };
 
 // Parses a request page. On failure returns the status the PSP writes back
-// (invalid_command, invalid_parameter) with the offset of the offending field as detail.
+// (invalid_command, invalid_parameter, invalid_address) with the page offset of the
+// offending field as detail.
 struct ParsedSecureCall {
   Result result;
   SecureCallRequest request;

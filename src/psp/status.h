@@ -6,34 +6,57 @@
 #include <cstdint>
 #include <string_view>
 
+#include "abi/cvm_abi.h"
+
 namespace cvmsim::psp {
 
+// The values are the ABI's (src/abi/cvm_abi.h), which guests compare against.
 enum class Status : std::uint32_t {
-  success = 0,
-  invalid_command = 1,        // no such command id
-  invalid_vm = 2,             // no VM with this handle
-  invalid_state = 3,          // the VM's state does not allow this command
-  invalid_parameter = 4,      // a field is out of range or inconsistent
-  invalid_address = 5,        // misaligned, outside the address space, or arithmetic overflow
-  resource_exhausted = 6,     // no free ASID, or the private-memory budget is spent
-  frame_not_available = 7,    // frame owned by another VM, the PSP or an NPT (detail: HPA page)
-  already_mapped = 8,         // the GPA is mapped already
-  not_mapped = 9,             // the GPA is not mapped
-  measurement_mismatch = 10,  // the launch digest differs from the signed reference
-  bad_signature = 11,         // a signature (reference, certificate) does not verify
-  policy_violation = 12,      // the request contradicts the VM's policy
-  npt_tampered = 13,          // the NPT's digest differs from the PSP's record
-  vm_stopped = 14,            // the PSP stopped the VM (detail: stop reason)
-  bad_certificate = 15,       // an image certificate is malformed, for another chip, or untrusted
-  replayed_request = 16,      // a secure call's sequence number is not the expected one
-  io_error = 17,              // the backing store failed
-  internal_error = 18,        // a handler failed on input it did not foresee (detail: which
-                              // command); answered at the dispatch boundary, never thrown
-  write_protected = 19,       // a write to a disk the host attached read-only
-  tlb_not_tracked = 20,       // a frame NPT_UNMAP took awaits its VM's TLB flush (detail: HPA)
+  success = CVM_OK,
+  // No such command id.
+  invalid_command = CVM_INVALID_COMMAND,
+  // No VM with this handle.
+  invalid_vm = CVM_INVALID_VM,
+  // The VM's state does not allow this command.
+  invalid_state = CVM_INVALID_STATE,
+  // A field is out of range or inconsistent.
+  invalid_parameter = CVM_INVALID_PARAMETER,
+  // Misaligned, outside the address space, or arithmetic overflow.
+  invalid_address = CVM_INVALID_ADDRESS,
+  // No free ASID, or the private-memory budget is spent.
+  resource_exhausted = CVM_RESOURCE_EXHAUSTED,
+  // Frame owned by another VM, the PSP or an NPT (detail: HPA page).
+  frame_not_available = CVM_FRAME_NOT_AVAILABLE,
+  // The GPA is mapped already.
+  already_mapped = CVM_ALREADY_MAPPED,
+  // The GPA is not mapped.
+  not_mapped = CVM_NOT_MAPPED,
+  // The launch digest differs from the signed reference.
+  measurement_mismatch = CVM_MEASUREMENT_MISMATCH,
+  // A signature (reference, certificate) does not verify.
+  bad_signature = CVM_BAD_SIGNATURE,
+  // The request contradicts the VM's policy.
+  policy_violation = CVM_POLICY_VIOLATION,
+  // The NPT's digest differs from the PSP's record.
+  npt_tampered = CVM_NPT_TAMPERED,
+  // The PSP stopped the VM (detail: stop reason).
+  vm_stopped = CVM_VM_STOPPED,
+  // An image certificate is malformed, for another chip, or untrusted.
+  bad_certificate = CVM_BAD_CERTIFICATE,
+  // A secure call's sequence number is not the expected one.
+  replayed_request = CVM_REPLAYED_REQUEST,
+  // The backing store failed.
+  io_error = CVM_IO_ERROR,
+  // A handler failed on input it did not foresee (detail: which command); answered at the
+  // dispatch boundary, never thrown.
+  internal_error = CVM_INTERNAL_ERROR,
+  // A write to a disk the host attached read-only.
+  write_protected = CVM_WRITE_PROTECTED,
+  // A frame NPT_UNMAP took awaits its VM's TLB flush (detail: HPA).
+  tlb_not_tracked = CVM_TLB_NOT_TRACKED,
 };
 
-inline constexpr std::uint32_t kStatusCount = 21;
+inline constexpr std::uint32_t kStatusCount = CVM_STATUS_COUNT;
 
 std::string_view to_string(Status status);
 

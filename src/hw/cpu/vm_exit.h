@@ -7,22 +7,23 @@
 #include <string_view>
 #include <utility>
 
+#include "abi/cvm_abi.h"
 #include "hw/npt/walker.h"
 
 namespace cvmsim::hw {
 
-// The guest ABI's I/O ports.
-inline constexpr std::uint16_t kConsolePort = 0x3f8;     // OUT al: one console byte
-inline constexpr std::uint16_t kSecureCallPort = 0xca0;  // OUT eax: GPA of a request page
-inline constexpr std::uint16_t kExitPort = 0x501;        // OUT eax: exit status, then HLT
+// The guest ABI's I/O ports (src/abi/cvm_abi.h, shared with the guest SDK).
+inline constexpr std::uint16_t kConsolePort = CVM_CONSOLE_PORT;
+inline constexpr std::uint16_t kSecureCallPort = CVM_SECURE_CALL_PORT;
+inline constexpr std::uint16_t kExitPort = CVM_EXIT_PORT;
 // IN: the vector of the oldest pending interrupt, which it acknowledges (0: none). The
 // guest waits for an interrupt with HLT; the VMM resumes a halted vCPU that has one.
-inline constexpr std::uint16_t kInterruptPort = 0xcb0;
+inline constexpr std::uint16_t kInterruptPort = CVM_INTERRUPT_PORT;
 // The untrusted host channel: IN al reads the next byte the host offers (the tenant's
 // nonce, for example; all ones when there is none), OUT al appends a byte for the host
 // (a signed report, for example).
-inline constexpr std::uint16_t kHostDataPort = 0xcc0;
-inline constexpr std::uint8_t kDiskInterruptVector = 0x40;  // disk DMA completion
+inline constexpr std::uint16_t kHostDataPort = CVM_HOST_DATA_PORT;
+inline constexpr std::uint8_t kDiskInterruptVector = CVM_DISK_VECTOR;
 
 struct VmExit {
   enum class Kind : std::uint8_t {
