@@ -177,8 +177,10 @@ class Psp {
   // The checks NPT_MAP and NPT_UNMAP share: the VM exists, may map, and is guarded.
   [[nodiscard]] Result check_guarded_mapping(const Vm* vm, VmHandle handle) const;
   std::uint64_t missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages);
-  // Checks the walk's chunks, then writes the entry (LAUNCH_UPDATE).
-  Result install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags);
+  // What mapping one page at `gpa` needs, checked before anything changes: the walk's
+  // chunks match the stored value (guarded modes) and the table pool holds every missing
+  // table (LAUNCH_UPDATE).
+  [[nodiscard]] Result check_install(Vm& vm, std::uint64_t gpa);
   // Writes the entry, creating tables; the caller checked the walk.
   void write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry);
   void stop(Vm& vm, StopReason reason);

@@ -98,17 +98,17 @@ Response Psp::handle(const LaunchUpdate& c) {
   if (hw::npt::walk(mc_, vm->npt_root, c.gpa, hw::npt::Access::read).ok()) {
     return fail(Status::already_mapped, c.gpa);
   }
-  if (missing_tables(*vm, c.gpa, 1) > vm->table_pool.size()) {
-    return fail(Status::resource_exhausted, missing_tables(*vm, c.gpa, 1));
-  }
+  // Every check comes before the frame is claimed, tagged or written: a failed
+  // LAUNCH_UPDATE leaves the donated frame as the host gave it.
+  if (const Result r = check_install(*vm, c.gpa); !r.ok()) return {r, {}};
   claim_frame(c.hpa);
   mc_.set_tag(hw::PspPasskey{}, c.hpa,
               {vm->key_asid(), vm->handle, hw::FrameUse::guest, hw::FrameGuard::none});
   const hw::Requester as_vm = as_psp(vm->key_asid());
   mc_.write(c.hpa, zero ? Bytes(hw::kFrameSize, 0) : c.contents, as_vm);
-  const Result installed =
-      install(*vm, c.gpa, c.hpa, hw::npt::kPresent | hw::npt::kWritable | hw::npt::kExecutable);
-  if (!installed.ok()) return {installed, {}};
+  write_mapping(
+      *vm, c.gpa,
+      hw::npt::make_entry(c.hpa, hw::npt::kPresent | hw::npt::kWritable | hw::npt::kExecutable));
   if (vm->guard) vm->guard->update_pages(mc_, path_tables(*vm, c.gpa));
   vm->digest.extend(c.gpa, c.type, c.contents);
   return {Result::success(), {}};

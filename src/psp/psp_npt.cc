@@ -152,13 +152,12 @@ void Psp::write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry) {
   if (vm.guard) vm.guard->note_write(entry_hpa);
 }
 
-Result Psp::install(Vm& vm, std::uint64_t gpa, std::uint64_t hpa, std::uint64_t flags) {
+Result Psp::check_install(Vm& vm, std::uint64_t gpa) {
   wire_guard(vm);
   if (!guard_check(vm, gpa, 1)) return Result::failure(Status::npt_tampered, 1);
   if (missing_tables(vm, gpa, 1) > vm.table_pool.size()) {
     return Result::failure(Status::resource_exhausted, missing_tables(vm, gpa, 1));
   }
-  write_mapping(vm, gpa, npt::make_entry(hpa, flags));
   return Result::success();
 }
 

@@ -304,5 +304,33 @@ TEST(OffModeAttacks, ForgedInteriorTableRedirectsTheGuestsCode) {
   EXPECT_NE(r.console, kHello);
 }
 
+// LAUNCH_UPDATE validates before it acts: a walk through tampered tables refuses the page
+// and leaves the frame the host donated for it as it was (untagged, the host's bytes).
+TEST(LaunchUpdate, ATamperedWalkLeavesTheDonatedFrameUntouched) {
+  GuardWorld w;
+  const measure::Policy policy = guard_policy(GuardMode::detect, NptIntegrity::merkle);
+  const psp::Response start =
+      w.psp().execute(psp::LaunchStart{policy.encode(), w.platform->frames().allocate(1)->hpa});
+  ASSERT_TRUE(start.ok());
+  const psp::VmHandle vm = std::get<psp::LaunchStartInfo>(start.payload).vm;
+  w.donate(vm, 8);
+  const auto add_zero_page = [&](std::uint64_t gpa, std::uint64_t hpa) {
+    return w.psp().execute(psp::LaunchUpdate{vm, gpa, measure::PageType::zero, hpa, {}});
+  };
+  ASSERT_TRUE(add_zero_page(0x100000, w.platform->frames().allocate(1)->hpa).ok());
+  // The host edits the leaf entry of the page just added; the next page shares its table.
+  const std::uint64_t entry = w.entry_at(vm, 0x100000);
+  w.write_u64(entry, w.read_u64(entry) ^ (1ULL << 12));
+  const std::uint64_t frame = w.platform->frames().allocate(1)->hpa;
+  const Bytes host_bytes(hw::kFrameSize, 0x5a);
+  w.mc().write(frame, host_bytes, hw::kHostAccess);
+
+  EXPECT_EQ(add_zero_page(0x101000, frame).result.status, psp::Status::npt_tampered);
+  EXPECT_EQ(w.mc().tag(frame), hw::FrameTag{});
+  Bytes now(hw::kFrameSize);
+  w.mc().read(frame, now, hw::kHostAccess);
+  EXPECT_EQ(now, host_bytes);
+}
+
 }  // namespace
 }  // namespace cvmsim::vmm
