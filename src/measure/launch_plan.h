@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "abi/cvm_abi.h"
 #include "common/bytes.h"
 #include "crypto/suite_id.h"
 #include "measure/launch_digest.h"
@@ -15,9 +16,10 @@ namespace cvmsim::measure {
 // Where the firmware goes in guest-physical memory and how the boot vCPU starts (the guest
 // ABI in docs/formats.md). The firmware is loaded at `load_gpa` and entered at its first
 // byte in 64-bit mode with the stack pointer at `stack_top`.
+// The defaults are the ABI's (src/abi/cvm_abi.h), which the guest's linker script follows.
 struct GuestLayout {
-  std::uint64_t load_gpa = 0x100000;   // 1 MiB
-  std::uint64_t stack_top = 0x100000;  // the stack grows down below the firmware
+  std::uint64_t load_gpa = CVM_FIRMWARE_GPA;   // 1 MiB
+  std::uint64_t stack_top = CVM_FIRMWARE_GPA;  // the stack grows down below the firmware
   std::uint64_t max_firmware_size = 16ull << 20;
 };
 
