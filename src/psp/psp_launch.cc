@@ -7,6 +7,7 @@
 #include "hw/npt.h"
 #include "measure/reference.h"
 #include "psp/psp.h"
+#include "psp/status_detail.h"
 #include "psp/vm_context.h"
 
 namespace cvmsim::psp {
@@ -73,11 +74,13 @@ Response Psp::handle(const LaunchUpdate& c) {
     return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   }
   if (c.type == measure::PageType::vcpu_state) {
-    if (c.contents.size() != measure::kPageSize) return fail(Status::invalid_parameter, 0);
+    if (c.contents.size() != measure::kPageSize) {
+      return fail(Status::invalid_parameter, detail(LaunchParameterDetail::vcpu_page_size));
+    }
     ByteReader r(c.contents, "vcpu state page");
     const ByteView magic = r.bytes("magic", 8);
     if (!equal_constant_time(magic, as_bytes("CVMSVCPU")) || r.u32("version") != 1) {
-      return fail(Status::invalid_parameter, 1);
+      return fail(Status::invalid_parameter, detail(LaunchParameterDetail::vcpu_page_magic));
     }
     (void)r.u32("reserved");
     vm->vcpu.rip = r.u64("rip");
@@ -87,7 +90,9 @@ Response Psp::handle(const LaunchUpdate& c) {
     return {Result::success(), {}};
   }
   const bool zero = c.type == measure::PageType::zero;
-  if (c.type != measure::PageType::firmware && !zero) return fail(Status::invalid_parameter, 2);
+  if (c.type != measure::PageType::firmware && !zero) {
+    return fail(Status::invalid_parameter, detail(LaunchParameterDetail::page_type));
+  }
   if (c.contents.size() != (zero ? 0 : measure::kPageSize)) {
     return fail(Status::invalid_parameter, c.contents.size());
   }
@@ -124,7 +129,9 @@ Response Psp::handle(const LaunchVerify& c) {
     const measure::Reference ref = measure::Reference::decode(c.reference, "reference");
     const crypto::Key provider = crypto::Key::parse(c.provider_key, "provider key");
     ref.verify(provider);
-    if (ref.suite != suite_) return fail(Status::invalid_parameter, 3);
+    if (ref.suite != suite_) {
+      return fail(Status::invalid_parameter, detail(LaunchParameterDetail::reference_suite));
+    }
     if (!equal_constant_time(ref.launch_digest, vm->digest.value())) {
       vm->firmware_check = attest::FirmwareCheck::mismatch;
       vm->state = VmState::refused;

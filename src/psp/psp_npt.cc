@@ -10,6 +10,7 @@
 #include "hw/hw_error.h"
 #include "hw/npt.h"
 #include "psp/psp.h"
+#include "psp/status_detail.h"
 #include "psp/vm_context.h"
 
 namespace cvmsim::psp {
@@ -154,7 +155,9 @@ void Psp::write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry) {
 
 Result Psp::check_install(Vm& vm, std::uint64_t gpa) {
   wire_guard(vm);
-  if (!guard_check(vm, gpa, 1)) return Result::failure(Status::npt_tampered, 1);
+  if (!guard_check(vm, gpa, 1)) {
+    return Result::failure(Status::npt_tampered, detail(TamperDetail::before_change));
+  }
   if (missing_tables(vm, gpa, 1) > vm.table_pool.size()) {
     return Result::failure(Status::resource_exhausted, missing_tables(vm, gpa, 1));
   }
@@ -213,7 +216,9 @@ Response Psp::handle(const NptMap& c) {
     if (const Result r = frame_available(c.hpa + i * hw::kFrameSize); !r.ok()) return {r, {}};
   }
   // Integrity: what this update's walks read must still be what the PSP wrote.
-  if (!guard_check(*vm, c.gpa, c.pages)) return fail(Status::npt_tampered, 1);
+  if (!guard_check(*vm, c.gpa, c.pages)) {
+    return fail(Status::npt_tampered, detail(TamperDetail::before_change));
+  }
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t gpa = c.gpa + i * hw::kFrameSize;
     if (npt::walk(mc_, vm->npt_root, gpa, npt::Access::read).ok()) {
@@ -242,7 +247,7 @@ Response Psp::handle(const NptMap& c) {
   // One update of the stored value for the whole range.
   if (!vm->guard->commit(mc_)) {
     vm->tampered = true;
-    return fail(Status::npt_tampered, 2);
+    return fail(Status::npt_tampered, detail(TamperDetail::new_table_not_clean));
   }
   return {Result::success(), {}};
 }
@@ -255,7 +260,9 @@ Response Psp::handle(const NptUnmap& c) {
   }
   const auto end = add_checked(c.gpa, c.pages * hw::kFrameSize);
   if (!end || *end > npt::kGpaLimit) return fail(Status::invalid_address, c.gpa);
-  if (!guard_check(*vm, c.gpa, c.pages)) return fail(Status::npt_tampered, 1);
+  if (!guard_check(*vm, c.gpa, c.pages)) {
+    return fail(Status::npt_tampered, detail(TamperDetail::before_change));
+  }
   std::vector<std::uint64_t> entries;
   npt::Editor editor(mc_, as_psp());
   for (std::uint64_t i = 0; i < c.pages; ++i) {
@@ -285,7 +292,7 @@ Response Psp::handle(const NptUnmap& c) {
   }
   if (!vm->guard->commit(mc_)) {
     vm->tampered = true;
-    return fail(Status::npt_tampered, 2);
+    return fail(Status::npt_tampered, detail(TamperDetail::new_table_not_clean));
   }
   return {Result::success(), {}};
 }

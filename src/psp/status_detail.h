@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "psp/status.h"
 
@@ -49,6 +50,13 @@ enum class LaunchParameterDetail : std::uint64_t {
   page_type = 2,        // a page type LAUNCH_UPDATE does not take
   reference_suite = 3,  // the reference is of the other suite
 };
+
+// A named detail as the detail word that goes into a Result.
+template <class Code>
+requires std::is_enum_v<Code>
+constexpr std::uint64_t detail(Code code) {
+  return static_cast<std::uint64_t>(code);
+}
 
 std::string_view to_string(CertRefusal refusal);
 std::string_view describe(CertRefusal refusal);  // the one-line meaning above
