@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "crypto/suite_id.h"
@@ -109,6 +110,51 @@ void BM_FaultRoundTrip(benchmark::State& state, measure::GuardMode guard, crypto
   state.counters["pages_per_fault"] =
       static_cast<double>(guard == measure::GuardMode::off ? 1 : fault_around);
 }
+
+// The memory protections' cost on the round trip (docs/benchmarks.md, "Memory
+// protections"): each iteration runs the loop without them, with memory-integrity, with
+// ciphertext-hiding and with both, interleaved so that machine noise touches all alike;
+// reported: each one's median and its ratio to the median without.
+void BM_FaultRoundTripProtections(benchmark::State& state) {
+  constexpr std::uint32_t kFaults = 3000;
+  const bench::FaultTimingWorld world("cvmsim-bench-fault", crypto::SuiteId::sm,
+                                      measure::GuardMode::detect, fault_loop(kFaults, kStride));
+  const std::pair<bool, bool> variants[] = {
+      {false, false}, {true, false}, {false, true}, {true, true}};
+  std::vector<double> us[std::size(variants)];
+  for (auto _ : state) {
+    for (std::size_t v = 0; v < std::size(variants); ++v) {
+      vmm::Platform platform(world.chip_dir());
+      vmm::Vmm vmm(platform);
+      auto clock = std::make_shared<FaultClock>();
+      const psp::VmHandle vm =
+          world.launch(vmm, 1ull << 30, 1, clock, variants[v].first, variants[v].second);
+      const vmm::RunResult r = vmm.run(vm);
+      if (r.exit_status != 0u || r.stats.nested_page_faults < kFaults) {
+        state.SkipWithError("the fault loop did not run to completion");
+        return;
+      }
+      for (std::size_t i = 8; i + 1 < clock->times.size(); ++i) {
+        us[v].push_back(
+            std::chrono::duration<double, std::micro>(clock->times[i + 1] - clock->times[i])
+                .count());
+      }
+    }
+  }
+  double medians[std::size(variants)];
+  for (std::size_t v = 0; v < std::size(variants); ++v) {
+    std::sort(us[v].begin(), us[v].end());
+    medians[v] = us[v][us[v].size() / 2];
+  }
+  state.counters["median_us"] = medians[0];
+  state.counters["integrity_median_us"] = medians[1];
+  state.counters["hiding_median_us"] = medians[2];
+  state.counters["both_median_us"] = medians[3];
+  state.counters["integrity_ratio"] = medians[1] / medians[0];
+  state.counters["hiding_ratio"] = medians[2] / medians[0];
+  state.counters["both_ratio"] = medians[3] / medians[0];
+}
+BENCHMARK(BM_FaultRoundTripProtections)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 // `off`: the VMM writes one NPT entry itself (no PSP). Guarded: one NPT_MAP per fault of
 // one page (the round trip as such) or of the VMM's default 16-page range. `new_block`:

@@ -34,14 +34,25 @@ FaultTimingWorld::FaultTimingWorld(std::string_view scratch_prefix, crypto::Suit
 psp::VmHandle FaultTimingWorld::launch(vmm::Vmm& vmm, std::uint64_t memory_size,
                                        std::uint64_t fault_around,
                                        std::shared_ptr<vmm::Misbehaviour> observer) const {
+  return launch(vmm, memory_size, fault_around, std::move(observer), policy_.memory_integrity,
+                policy_.ciphertext_hiding);
+}
+
+psp::VmHandle FaultTimingWorld::launch(vmm::Vmm& vmm, std::uint64_t memory_size,
+                                       std::uint64_t fault_around,
+                                       std::shared_ptr<vmm::Misbehaviour> observer,
+                                       bool memory_integrity, bool ciphertext_hiding) const {
+  measure::Policy policy = policy_;
+  policy.memory_integrity = memory_integrity;
+  policy.ciphertext_hiding = ciphertext_hiding;
   vmm.set_check_interval(0);
   vmm.set_fault_around(fault_around);
   vmm.set_misbehaviour(std::move(observer));
   vmm::LaunchRequest request;
   request.firmware = firmware_;
-  request.reference = measure::sign_reference(provider_, policy_, digest_).encode();
+  request.reference = measure::sign_reference(provider_, policy, digest_).encode();
   request.provider_key = provider_.public_der();
-  request.policy = policy_;
+  request.policy = policy;
   request.memory_size = memory_size;
   return vmm.launch(request);
 }

@@ -32,6 +32,11 @@ class FaultTimingWorld {
   // fault and installing `observer`, which sees every exit.
   psp::VmHandle launch(vmm::Vmm& vmm, std::uint64_t memory_size, std::uint64_t fault_around,
                        std::shared_ptr<vmm::Misbehaviour> observer) const;
+  // The same with the memory protections (policy bits memory-integrity and
+  // ciphertext-hiding) set as given: the reference is signed for that policy.
+  psp::VmHandle launch(vmm::Vmm& vmm, std::uint64_t memory_size, std::uint64_t fault_around,
+                       std::shared_ptr<vmm::Misbehaviour> observer, bool memory_integrity,
+                       bool ciphertext_hiding) const;
 
  private:
   ScratchDir dir_;

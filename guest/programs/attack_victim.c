@@ -10,6 +10,10 @@
  *   'x'  writes "X" into the echo buffer, then sends "X-OK"
  *   'a'  reads a 64-byte nonce, asks the PSP for an attestation report over it and sends
  *        the report (u32 length, then the bytes), or "A-ERR" and the PSP status
+ *   'z'  zeroes the 16-byte bit slot (a public value: the reference the attacker compares with)
+ *   'b'  stores the next bit of the secret's key (the characters after "k3y=") into the bit
+ *        slot as a 16-byte block holding 0 or 1: a secret-dependent value stored again and
+ *        again at one address, as a context switch saves registers (the CipherLeaks target)
  *   'n'  nothing: one more exit on the simulated clock
  * Exit status 0. */
 #include "cvm.h"
@@ -18,6 +22,8 @@
 #define ECHO_GPA 0x3000000UL     /* 48 MiB */
 #define RECORD_GPA 0x4000000UL   /* 64 MiB */
 #define READONLY_GPA 0x5000000UL /* 80 MiB: the host maps it read-only before the run */
+#define BIT_SLOT_GPA 0x6000000UL /* 96 MiB */
+#define KEY_OFFSET 18            /* kSecret[18..]: the key's characters */
 #define ECHO_BYTES 48
 #define REPORT_MAX 1024
 
@@ -48,7 +54,16 @@ static void attest(void) {
   cvm_host_write(report, length);
 }
 
+/* The bit goes in the slot's first 16-byte block, the rest of the block stays zero: equal
+ * bits give equal plaintext blocks at the same address. */
+static void store_bit(usize index) {
+  volatile u64* slot = (volatile u64*)BIT_SLOT_GPA;
+  slot[0] = ((u8)kSecret[KEY_OFFSET + index / 8] >> (index % 8)) & 1;
+  slot[1] = 0;
+}
+
 int main(void) {
+  usize next_bit = 0;
   put_text((volatile u8*)SECRET_GPA, kSecret, ECHO_BYTES);
   put_text((volatile u8*)ECHO_GPA, kPublic, ECHO_BYTES);
   for (;;) {
@@ -80,6 +95,13 @@ int main(void) {
         break;
       case 'a':
         attest();
+        break;
+      case 'z':
+        ((volatile u64*)BIT_SLOT_GPA)[0] = 0;
+        ((volatile u64*)BIT_SLOT_GPA)[1] = 0;
+        break;
+      case 'b':
+        if (next_bit < 8 * (ECHO_BYTES - KEY_OFFSET)) store_bit(next_bit++);
         break;
       default:
         break;

@@ -84,6 +84,19 @@ measure::GuardMode guard_mode(std::string_view source, const json& value) {
 
 std::uint64_t policy_bits(std::string_view source, const json& value) {
   if (value.is_number_unsigned()) return value.get<std::uint64_t>();
+  if (value.is_array()) {  // names of memory protections
+    std::uint64_t bits = 0;
+    for (const json& name : value) {
+      const auto bit =
+          name.is_string() ? measure::protection_bit(name.get<std::string>()) : std::nullopt;
+      if (!bit) {
+        refuse(source, "required_policy_bits",
+               fmt::format("a list names memory protections ({})", measure::kProtectionNames));
+      }
+      bits |= *bit;
+    }
+    return bits;
+  }
   if (value.is_string()) {
     const std::string text = value.get<std::string>();
     try {
@@ -95,7 +108,8 @@ std::uint64_t policy_bits(std::string_view source, const json& value) {
     }
   }
   refuse(source, "required_policy_bits",
-         "must be a non-negative number or a string like \"0x402\"");
+         "must be a non-negative number, a string like \"0x402\" or a list of memory "
+         "protections like [\"memory-integrity\"]");
 }
 
 }  // namespace

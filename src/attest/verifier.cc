@@ -269,8 +269,10 @@ CheckResult check_appraisal(const Report& r, const Expectations& e) {
                                      measure::to_string(*p.min_guard_mode)));
   }
   if ((r.policy & p.required_policy_bits) != p.required_policy_bits) {
-    violations.push_back(fmt::format("policy {:#x} lacks the required bits {:#x}", r.policy,
-                                     p.required_policy_bits & ~r.policy));
+    const std::uint64_t missing = p.required_policy_bits & ~r.policy;
+    const std::string names = measure::protection_names(missing);
+    violations.push_back(fmt::format("policy {:#x} lacks the required bits {:#x}{}", r.policy,
+                                     missing, names.empty() ? "" : " (" + names + ")"));
   }
   std::optional<measure::Policy> launched;
   try {

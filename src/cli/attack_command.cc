@@ -22,6 +22,7 @@ struct AttackOptions {
   std::string suite = "sm";
   std::string all_format = "table";
   std::string trace_out;  // the event trace (Chrome Trace Event JSON)
+  bool defence = false;   // the scenario's memory protection on (Scenario::defence)
   OutputFormat format = OutputFormat::text;
 };
 
@@ -46,18 +47,30 @@ void run_one(const AttackOptions& o) {
   const attacks::Scenario& s = attacks::find_scenario(o.name);
   const measure::GuardMode guard = parse_guard(o.guard);
   trace::Recorder recorder;
-  const attacks::Outcome outcome = attacks::run_scenario(
-      s, {guard, crypto::parse_suite(o.suite), {}, o.trace_out.empty() ? nullptr : &recorder});
+  attacks::RunOptions options{
+      guard, crypto::parse_suite(o.suite), {}, o.trace_out.empty() ? nullptr : &recorder};
+  if (o.defence) {
+    if (s.defence.empty()) {
+      throw CLI::ValidationError("--defence",
+                                 fmt::format("scenario '{}' has no memory protection to switch "
+                                             "on (docs/attacks.md lists those that have)",
+                                             s.name));
+    }
+    options = attacks::with_defence(options, s.defence);
+  }
+  const attacks::Outcome outcome = attacks::run_scenario(s, options);
   if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());
   if (o.format == OutputFormat::json) {
     nlohmann::json j = attacks::to_json(s);
     j["guard"] = std::string(measure::to_string(guard));
     j["suite"] = o.suite;
+    if (o.defence) j["with_defence"] = true;
     j["result"] = attacks::to_json(outcome);
     print_json(j);
     return;
   }
-  fmt::print("{} (guard {}): {}\n", s.name, measure::to_string(guard), attacks::summarize(outcome));
+  fmt::print("{} (guard {}{}): {}\n", s.name, measure::to_string(guard),
+             o.defence ? fmt::format(", {}=on", s.defence) : "", attacks::summarize(outcome));
 }
 
 void run_all(const AttackOptions& o) {
@@ -97,6 +110,9 @@ void register_attack_commands(CLI::App& app) {
   run->add_option("--suite", o->suite, "Crypto suite")->check(CLI::IsMember({"sm", "nist"}));
   run->add_option("--trace", o->trace_out,
                   "Write the scenario's event trace here (Chrome Trace Event JSON)");
+  run->add_flag("--defence", o->defence,
+                "Launch the victims with the scenario's memory protection on (its policy bit: "
+                "memory-integrity or ciphertext-hiding)");
   add_output_option(*run, o->format);
   run->callback([o] { run_one(*o); });
 

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "attest/appraisal_policy.h"
 #include "attest/ear.h"
@@ -15,6 +17,7 @@
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/suite.h"
+#include "measure/policy.h"
 #include "pki/certificate.h"
 
 namespace cvmsim::cli {
@@ -34,6 +37,7 @@ struct VerifyOptions {
   std::string measurement;
   std::string provider;
   std::string policy;
+  std::vector<std::string> require;  // memory protections the report's policy must have
   std::string ear_out;
   bool allow_unchecked = false;
   OutputFormat format = OutputFormat::text;
@@ -85,6 +89,17 @@ attest::Expectations expectations_from(const VerifyOptions& o) {
   }
   if (!o.provider.empty()) e.provider = load_provider_public_key(o.provider);
   if (!o.policy.empty()) e.policy = attest::load_appraisal_policy(o.policy);
+  for (const std::string& name : o.require) {
+    const auto bit = measure::protection_bit(name);
+    if (!bit) {
+      throw CLI::ValidationError("--require",
+                                 fmt::format("'{}' is not a memory protection (known: {})", name,
+                                             measure::kProtectionNames));
+    }
+    // The appraisal check reports a missing bit by name, with the policy file's rules.
+    if (!e.policy) e.policy.emplace();
+    e.policy->required_policy_bits |= *bit;
+  }
   e.allow_unchecked = o.allow_unchecked;
   return e;
 }
@@ -269,6 +284,10 @@ void register_verify_command(CLI::App& app) {
                   "Appraisal policy (JSON): accepted launch digests, providers, chips, minimum "
                   "guard mode, NPT integrity, required policy bits (docs/formats.md)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--require", o->require,
+                  "Policy bits the report must show, comma separated: memory-integrity, "
+                  "ciphertext-hiding (the appraisal check FAILs naming each missing one)")
+      ->delimiter(',');
   cmd->add_flag("--allow-unchecked", o->allow_unchecked,
                 "Accept a report without a nonce, expected measurement or expected provider "
                 "(those checks SKIP instead of FAIL; a replayed report would pass)");

@@ -88,17 +88,46 @@ const crypto::XtsCipher& MemoryController::key(std::uint32_t asid) const {
   return *it->second;
 }
 
+SlotProtection MemoryController::protection(std::uint32_t asid) const {
+  const auto it = protections_.find(asid);
+  return it == protections_.end() ? SlotProtection{} : it->second;
+}
+
+SlotProtection MemoryController::foreign_protection(const FrameTag& t, Requester who) const {
+  // The slot's own requesters and the PSP are never refused; most accesses end here.
+  if (t.asid == who.key_asid() || who.who() == Initiator::psp || protections_.empty()) return {};
+  return protection(t.asid);
+}
+
 void MemoryController::check_guard(const FrameTag& t, Requester who, bool write,
                                    std::uint64_t hpa) const {
   if (who.who() == Initiator::psp) return;  // guards restrict everyone but the PSP
+  const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
   const bool denied =
       t.guard == FrameGuard::no_access || (write && t.guard == FrameGuard::write_blocked);
   if (denied) {
     throw HwError(HwErrc::access_denied,
                   fmt::format("memory controller blocked a {} {} of frame {:#x} (guarded {})",
-                              initiator_name(who.who()), write ? "write" : "read",
-                              hpa / kFrameSize * kFrameSize,
+                              initiator_name(who.who()), write ? "write" : "read", frame_hpa,
                               t.guard == FrameGuard::no_access ? "PSP-private" : "write-blocked"));
+  }
+  if (write && foreign_protection(t, who).refuse_foreign_writes) {
+    if (trace_ != nullptr) {
+      trace_->record({.actor = trace::Actor::memory_controller,
+                      .target = std::nullopt,
+                      .name = "write_blocked",
+                      .category = trace::category::vm,
+                      .vm = t.owner,
+                      .asid = t.asid,
+                      .args = {{"hpa", frame_hpa},
+                               {"initiator", std::string(initiator_name(who.who()))},
+                               {"reason", "memory-integrity"}}});
+    }
+    throw HwError(HwErrc::access_denied,
+                  fmt::format("memory controller blocked a {} write of frame {:#x}: it belongs "
+                              "to ASID {}, whose policy has memory-integrity (only its own key "
+                              "and the PSP write it)",
+                              initiator_name(who.who()), frame_hpa, t.asid));
   }
 }
 
@@ -126,6 +155,12 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
   const FrameTag t = tag(frame_hpa);
   check_guard(t, who, write, frame_hpa);
   const std::size_t length = write ? in.size() : out.size();
+  if (!write && foreign_protection(t, who).hide_ciphertext) {
+    // Decided by the tag and the slot alone, before any representation is consulted: the
+    // fast and strict models answer alike.
+    std::fill_n(out.data(), length, kHiddenCiphertextByte);
+    return;
+  }
   if (stored_as_seen_by(t, who)) {
     std::uint8_t* bytes = memory_.frame(frame_hpa) + offset;
     if (write) {
@@ -201,8 +236,11 @@ void MemoryController::device_wrote(std::uint64_t hpa, std::uint64_t length) {
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
   if (strict_) return nullptr;
   FrameTag t = tag(hpa);
+  // A frame under a protected slot keeps its slot: re-keying it for a foreign vCPU would
+  // strip the protections its VM asked for.
   if (t.asid != who.key_asid() && t.use == FrameUse::host && t.guard == FrameGuard::none &&
-      (who.key_asid() == 0 || has_key(who.key_asid()))) {
+      (who.key_asid() == 0 || has_key(who.key_asid())) &&
+      foreign_protection(t, who) == SlotProtection{}) {
     // Plain host memory used through another key slot (e.g. by a guest in `off` mode,
     // where no PSP assigns frames): keep it in that slot's representation from now on.
     // The DRAM content does not change, so this is invisible to every observer.
@@ -220,10 +258,12 @@ std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, b
   return memory_.frame(hpa);
 }
 
-void MemoryController::load_key(PspPasskey passkey, std::uint32_t asid, ByteView new_key) {
+void MemoryController::load_key(PspPasskey passkey, std::uint32_t asid, ByteView new_key,
+                                SlotProtection slot_protection) {
   if (asid == 0) throw HwError(HwErrc::bad_address, "key slot 0 means unencrypted");
   if (keys_.contains(asid)) clear_key(passkey, asid);
   keys_[asid] = crypto::suite(suite_).new_xts(new_key);
+  if (!(slot_protection == SlotProtection{})) protections_[asid] = slot_protection;
   trace_key("load_vek", asid);
 }
 
@@ -256,6 +296,7 @@ void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
     }
   });
   keys_.erase(asid);
+  protections_.erase(asid);  // its frames are the host's raw ciphertext now
 }
 
 void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) {

@@ -12,6 +12,11 @@
 // integrity, as on SEV. `strict` mode stores the DRAM bytes literally; a differential test
 // proves both give identical observations.
 //
+// A key slot may carry protections beyond encryption, set by the PSP from the VM's policy
+// when it loads the slot's key (SlotProtection): SEV-SNP's RMP write check and ciphertext
+// hiding. They apply to every frame whose tag names the slot, so they begin and end with
+// the VM's ownership of the frame.
+//
 // Privileged operations (keys, tags) take a PspPasskey, which only the PSP can construct.
 #pragma once
 
@@ -91,6 +96,23 @@ enum class FrameGuard : std::uint8_t {
   no_access = 2,      // only the PSP may read or write (PSP-private frames)
 };
 
+// What the memory controller enforces for the frames kept under one VM's key slot, beyond
+// encryption. "Foreign" requesters are all but the PSP and those using that key slot (the
+// VM's vCPUs, DMA the PSP programmed for the VM): the host CPU, unkeyed DMA, a vCPU
+// through a shared entry, another VM's vCPU.
+struct SlotProtection {
+  // Policy memory-integrity: foreign writes are refused (HwError{access_denied}, traced as
+  // `write_blocked`), as SEV-SNP's RMP refuses the hypervisor's writes to assigned pages.
+  bool refuse_foreign_writes = false;
+  // Policy ciphertext-hiding: foreign reads return kHiddenCiphertextByte in every byte
+  // instead of the DRAM content, so equal plaintexts no longer show as equal ciphertext.
+  bool hide_ciphertext = false;
+  bool operator==(const SlotProtection&) const = default;
+};
+
+// What a foreign read of a frame under ciphertext hiding returns, in every byte.
+inline constexpr std::uint8_t kHiddenCiphertextByte = 0xff;
+
 struct FrameTag {
   std::uint32_t asid = 0;   // key slot the plaintext is kept under (0: unencrypted)
   std::uint32_t owner = 0;  // VM handle for guest/npt frames (0: none)
@@ -114,6 +136,8 @@ class MemoryController {
   // hardware state, like SNP's RMP, so reading it is not privileged).
   [[nodiscard]] std::vector<std::uint64_t> frames_of(std::uint32_t owner) const;
   [[nodiscard]] bool has_key(std::uint32_t asid) const { return keys_.contains(asid); }
+  // The protections of a key slot (none for slot 0 or an empty slot).
+  [[nodiscard]] SlotProtection protection(std::uint32_t asid) const;
   [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
   [[nodiscard]] bool strict() const noexcept { return strict_; }
   // Plaintext pointer to a frame for an access that needs no conversion (its key slot is
@@ -150,8 +174,9 @@ class MemoryController {
 
   // --- privileged port ----------------------------------------------------------------
   // Loading a key into a slot that still tags frames first turns those frames into raw
-  // ciphertext under the old key (their DRAM content does not change).
-  void load_key(PspPasskey, std::uint32_t asid, ByteView key);
+  // ciphertext under the old key (their DRAM content does not change). The slot's
+  // protections hold until the key is cleared or replaced.
+  void load_key(PspPasskey, std::uint32_t asid, ByteView key, SlotProtection protection = {});
   void clear_key(PspPasskey, std::uint32_t asid);
   // Re-tags a frame without changing its DRAM content as seen through its new key slot's
   // eyes: the PSP uses it on frames it has just written or scrubbed.
@@ -167,6 +192,9 @@ class MemoryController {
   void notify_write(std::uint64_t hpa, std::uint64_t length);
   void notify_retag(std::uint64_t hpa, std::uint64_t length);
   void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
+  // The protections that apply to `who`'s access of a frame tagged `tag`: its slot's, when
+  // `who` is foreign to the slot (above), else none.
+  [[nodiscard]] SlotProtection foreign_protection(const FrameTag& tag, Requester who) const;
   // Whether a frame's stored bytes are exactly what `who` reads and writes (the fast path:
   // no conversion through the DRAM image).
   [[nodiscard]] bool stored_as_seen_by(const FrameTag& tag, Requester who) const noexcept {
@@ -186,6 +214,7 @@ class MemoryController {
   void store_tag(std::uint64_t frame_hpa, const FrameTag& tag);
   SparseTable<std::unique_ptr<ChunkTags>> tags_;  // by chunk number
   std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
+  std::unordered_map<std::uint32_t, SlotProtection> protections_;  // slots with any
   std::map<std::uint64_t, WriteObserver> observers_;
   std::map<std::uint64_t, TagObserver> tag_observers_;
   std::uint64_t next_observer_ = 1;

@@ -11,10 +11,22 @@ namespace {
 
 constexpr std::uint64_t kDebugBit = 1ull << 0;
 constexpr std::uint64_t kMemoryEncryptionBit = 1ull << 1;
+constexpr std::uint64_t kMemoryIntegrityBit = 1ull << 2;
+constexpr std::uint64_t kCiphertextHidingBit = 1ull << 3;
 constexpr unsigned kGuardShift = 8;
 constexpr std::uint64_t kGuardMask = 3ull << kGuardShift;
 constexpr std::uint64_t kIntegrityBit = 1ull << 10;
-constexpr std::uint64_t kKnownBits = kDebugBit | kMemoryEncryptionBit | kGuardMask | kIntegrityBit;
+constexpr std::uint64_t kKnownBits = kDebugBit | kMemoryEncryptionBit | kMemoryIntegrityBit |
+                                     kCiphertextHidingBit | kGuardMask | kIntegrityBit;
+
+void check_protections_need_encryption(const Policy& p, std::string_view where) {
+  if ((p.memory_integrity || p.ciphertext_hiding) && !p.memory_encryption) {
+    throw MeasureError(MeasureErrc::bad_policy,
+                       fmt::format("{}: memory-integrity and ciphertext-hiding need "
+                                   "memory-encryption=on (they protect the VM's key slot)",
+                                   where));
+  }
+}
 
 bool parse_switch(std::string_view key, std::string_view value) {
   if (value == "on" || value == "yes" || value == "true") return true;
@@ -51,6 +63,8 @@ std::uint64_t Policy::encode() const {
   std::uint64_t bits = 0;
   if (debug) bits |= kDebugBit;
   if (memory_encryption) bits |= kMemoryEncryptionBit;
+  if (memory_integrity) bits |= kMemoryIntegrityBit;
+  if (ciphertext_hiding) bits |= kCiphertextHidingBit;
   bits |= std::uint64_t{static_cast<std::uint8_t>(guard)} << kGuardShift;
   if (npt_integrity == NptIntegrity::merkle) bits |= kIntegrityBit;
   return bits;
@@ -70,8 +84,11 @@ Policy Policy::decode(std::uint64_t bits, std::string_view where) {
   Policy p;
   p.debug = (bits & kDebugBit) != 0;
   p.memory_encryption = (bits & kMemoryEncryptionBit) != 0;
+  p.memory_integrity = (bits & kMemoryIntegrityBit) != 0;
+  p.ciphertext_hiding = (bits & kCiphertextHidingBit) != 0;
   p.guard = static_cast<GuardMode>(guard);
   p.npt_integrity = (bits & kIntegrityBit) != 0 ? NptIntegrity::merkle : NptIntegrity::full;
+  check_protections_need_encryption(p, where);
   return p;
 }
 
@@ -93,6 +110,10 @@ Policy Policy::parse(std::string_view text) {
       p.debug = parse_switch(key, value);
     } else if (key == "memory-encryption") {
       p.memory_encryption = parse_switch(key, value);
+    } else if (key == "memory-integrity") {
+      p.memory_integrity = parse_switch(key, value);
+    } else if (key == "ciphertext-hiding") {
+      p.ciphertext_hiding = parse_switch(key, value);
     } else if (key == "guard") {
       if (value == "off")
         p.guard = GuardMode::off;
@@ -114,17 +135,37 @@ Policy Policy::parse(std::string_view text) {
     } else {
       throw MeasureError(MeasureErrc::bad_policy,
                          fmt::format("policy: unknown key '{}' (known: guard, integrity, "
-                                     "memory-encryption, debug)",
+                                     "memory-encryption, debug, memory-integrity, "
+                                     "ciphertext-hiding)",
                                      key));
     }
   }
+  check_protections_need_encryption(p, "policy");
   return p;
 }
 
 std::string Policy::to_string() const {
-  return fmt::format("guard={},integrity={},memory-encryption={},debug={}",
-                     measure::to_string(guard), measure::to_string(npt_integrity),
-                     memory_encryption ? "on" : "off", debug ? "on" : "off");
+  std::string text = fmt::format("guard={},integrity={},memory-encryption={},debug={}",
+                                 measure::to_string(guard), measure::to_string(npt_integrity),
+                                 memory_encryption ? "on" : "off", debug ? "on" : "off");
+  if (memory_integrity) text += ",memory-integrity=on";
+  if (ciphertext_hiding) text += ",ciphertext-hiding=on";
+  return text;
+}
+
+std::optional<std::uint64_t> protection_bit(std::string_view name) {
+  if (name == "memory-integrity") return kMemoryIntegrityBit;
+  if (name == "ciphertext-hiding") return kCiphertextHidingBit;
+  return std::nullopt;
+}
+
+std::string protection_names(std::uint64_t bits) {
+  std::string text;
+  if ((bits & kMemoryIntegrityBit) != 0) text = "memory-integrity";
+  if ((bits & kCiphertextHidingBit) != 0) {
+    text += fmt::format("{}ciphertext-hiding", text.empty() ? "" : ", ");
+  }
+  return text;
 }
 
 }  // namespace cvmsim::measure

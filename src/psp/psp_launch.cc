@@ -53,7 +53,13 @@ Response Psp::handle(const LaunchStart& c) {
     vek = crypto::random_bytes(s.xts_key_size());
   } while (equal_constant_time(ByteView(vek).first(vek.size() / 2),
                                ByteView(vek).subspan(vek.size() / 2)));
-  if (policy.memory_encryption) mc_.load_key(hw::PspPasskey{}, asid, vek);
+  // The policy's memory protections go with the key slot: every frame tagged with it, from
+  // LAUNCH_UPDATE to DECOMMISSION (or the hand-over of a frame NPT_UNMAP took), has them.
+  if (policy.memory_encryption) {
+    mc_.load_key(hw::PspPasskey{}, asid, vek,
+                 {.refuse_foreign_writes = policy.memory_integrity,
+                  .hide_ciphertext = policy.ciphertext_hiding});
+  }
   secure_wipe(vek);
   vm->npt_root = c.npt_root_hpa;
   mc_.set_tag(hw::PspPasskey{}, c.npt_root_hpa,

@@ -211,6 +211,14 @@ TEST_P(Verifier, AppraisalPolicyPlatformRules) {
   fails_with(appraise(R"({"min_guard_mode": "isolate"})"), "below the policy's min_guard_mode");
   fails_with(appraise(R"({"npt_integrity": ["full"]})"), "NPT integrity merkle");
   fails_with(appraise(R"({"required_policy_bits": 1})"), "lacks the required bits 0x1");
+  // The memory protections by name, and a missing one is named.
+  fails_with(
+      appraise(R"({"required_policy_bits": ["memory-integrity", "ciphertext-hiding"]})", 0x506),
+      "lacks the required bits 0x8 (ciphertext-hiding)");
+  EXPECT_EQ(appraise(R"({"required_policy_bits": ["memory-integrity"]})", 0x506)
+                .check(CheckId::appraisal)
+                .status,
+            CheckStatus::pass);
   fails_with(appraise(R"({"memory_encryption_required": true})", 0x500),
              "memory encryption is off");
   // Several violations are all named.
@@ -241,6 +249,7 @@ TEST(AppraisalPolicyFile, MalformedPoliciesNameTheKey) {
   refused(R"({"min_guard_mode": "strong"})", "\"min_guard_mode\"");
   refused(R"({"npt_integrity": ["sha1"]})", "\"sha1\" is not");
   refused(R"({"required_policy_bits": -1})", "\"required_policy_bits\"");
+  refused(R"({"required_policy_bits": ["debug"]})", "memory-integrity, ciphertext-hiding");
   refused(R"({"memory_encryption_required": "yes"})", "true or false");
   refused(R"({"providers": ["no-such.pem"]})", "\"providers\": no-such.pem");
   EXPECT_EQ(policy_from("{}").required_policy_bits, 0u);

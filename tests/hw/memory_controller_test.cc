@@ -162,6 +162,83 @@ TEST_P(EngineForSuite, GuardsBlockEveryoneButThePsp) {
   EXPECT_NE(mc.direct_frame(0x51000, kHostAccess, false), nullptr);
 }
 
+// SEV-SNP's RMP write check: the slot's own key and the PSP write, nobody else does, and
+// the replay that ReplayingOldCiphertextRestoresOldPlaintext performs is refused.
+TEST_P(EngineForSuite, MemoryIntegrityRefusesForeignWritesAndTheReplay) {
+  mc.load_key(psp(), 1, vek1, {.refuse_foreign_writes = true});
+  mc.load_key(psp(), 2, vek2);
+  own(0x30000, 1);
+  mc.write(0x30000, Bytes(kFrameSize, 1), guest(1));
+  Bytes snapshot(kFrameSize);
+  mc.read(0x30000, snapshot, kHostAccess);  // reads still show ciphertext
+  EXPECT_NE(snapshot, Bytes(kFrameSize, 1));
+  mc.write(0x30000, Bytes(kFrameSize, 2), guest(1));
+  for (const Requester who :
+       {kHostAccess, Requester::dma(), keyed(0), keyed(2), keyed(2, Initiator::dma)}) {
+    try {
+      mc.write(0x30000, snapshot, who);
+      ADD_FAILURE() << "a foreign write went through";
+    } catch (const HwError& e) {
+      EXPECT_EQ(e.code(), HwErrc::access_denied);
+      EXPECT_NE(std::string(e.what()).find("memory-integrity"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW((void)mc.device_frame(0x30000, who), HwError);
+  }
+  Bytes now(kFrameSize);
+  mc.read(0x30000, now, guest(1));
+  EXPECT_EQ(now, Bytes(kFrameSize, 2));  // the replay did not land
+  EXPECT_NO_THROW(mc.write(0x30000, Bytes(8, 3), keyed(1, Initiator::dma)));
+  EXPECT_NO_THROW(mc.write(0x30000, Bytes(8, 4), psp_access()));
+  EXPECT_NE(mc.device_frame(0x30000, keyed(1, Initiator::dma)), nullptr);
+  // A foreign vCPU cannot take the frame into its own slot either (the conversion of
+  // frames a guard-off VM first touches).
+  EXPECT_EQ(mc.direct_frame(0x30000, keyed(2), true), nullptr);
+  EXPECT_EQ(mc.tag(0x30000).asid, 1u);
+}
+
+TEST_P(EngineForSuite, MemoryIntegrityEndsWithTheFramesOwnership) {
+  mc.load_key(psp(), 1, vek1, {.refuse_foreign_writes = true});
+  own(0x30000, 1);
+  own(0x31000, 1);
+  EXPECT_THROW(mc.write(0x30000, Bytes(8, 1), kHostAccess), HwError);
+  mc.set_tag_zeroed(psp(), 0x30000, FrameTag{});  // handed back to the host
+  EXPECT_NO_THROW(mc.write(0x30000, Bytes(8, 1), kHostAccess));
+  mc.clear_key(psp(), 1);  // DECOMMISSION: the slot's frames are raw ciphertext now
+  EXPECT_NO_THROW(mc.write(0x31000, Bytes(8, 1), kHostAccess));
+  mc.load_key(psp(), 1, vek2);  // a reused slot without the policy
+  own(0x31000, 1);
+  EXPECT_NO_THROW(mc.write(0x31000, Bytes(8, 1), kHostAccess));
+  EXPECT_EQ(mc.protection(1), SlotProtection{});
+}
+
+// Ciphertext hiding: foreign reads see the fixed pattern, so the equality of two
+// ciphertexts (CipherLeaks) says nothing; the owner and keyed DMA read as before.
+TEST_P(EngineForSuite, CiphertextHidingShowsForeignReadersAFixedPattern) {
+  mc.load_key(psp(), 1, vek1, {.hide_ciphertext = true});
+  mc.load_key(psp(), 2, vek2);
+  own(0x30000, 1);
+  mc.write(0x30000, Bytes(kFrameSize, 7), guest(1));
+  const Bytes hidden(100, kHiddenCiphertextByte);
+  for (const Requester who : {kHostAccess, Requester::dma(), keyed(0), keyed(2)}) {
+    Bytes seen(100);
+    mc.read(0x30010, seen, who);
+    EXPECT_EQ(seen, hidden);
+  }
+  Bytes mine(kFrameSize);
+  mc.read(0x30000, mine, keyed(1, Initiator::dma));
+  EXPECT_EQ(mine, Bytes(kFrameSize, 7));
+  mc.read(0x30000, mine, psp_access(1));
+  EXPECT_EQ(mine, Bytes(kFrameSize, 7));
+  // Without integrity the host may still write (and garble) the frame.
+  EXPECT_NO_THROW(mc.write(0x30000, Bytes(16, 0), kHostAccess));
+  mc.read(0x30000, mine, guest(1));
+  EXPECT_NE(Bytes(mine.begin(), mine.begin() + 16), Bytes(16, 7));
+  mc.clear_key(psp(), 1);
+  Bytes raw(16);
+  mc.read(0x30000, raw, kHostAccess);  // the frame is the host's: its bytes show again
+  EXPECT_NE(raw, Bytes(16, kHiddenCiphertextByte));
+}
+
 INSTANTIATE_TEST_SUITE_P(Suites, EngineForSuite, ::testing::Values(SuiteId::sm, SuiteId::nist),
                          [](const auto& param_info) {
                            return std::string(crypto::to_string(param_info.param));
@@ -169,7 +246,8 @@ INSTANTIATE_TEST_SUITE_P(Suites, EngineForSuite, ::testing::Values(SuiteId::sm, 
 
 // Random operation sequences against both representations: every observation (reads by
 // every kind of requester, refusals and their codes, the final DRAM) must be identical.
-// Accesses may span two frames; tags carry random guards; keys are loaded and cleared.
+// Accesses may span two frames; tags carry random guards; keys are loaded and cleared, with
+// random slot protections (memory integrity, ciphertext hiding).
 TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
   for (SuiteId suite : {SuiteId::sm, SuiteId::nist}) {
     HostMemory fast_memory(4 * kChunkSize);
@@ -197,6 +275,8 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
       ASSERT_EQ(fast_error, strict_error) << "step " << step;
     };
     std::size_t refusals = 0;
+    std::size_t integrity_refusals = 0;
+    std::size_t hidden_reads = 0;
     for (int step = 0; step < 4000; ++step) {
       const std::uint64_t frame = (rng() % kFrames) * kFrameSize + 0x100000;
       const auto asid = static_cast<std::uint32_t>(rng() % kAsids);
@@ -220,8 +300,10 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
         case 0: {  // (re)load a key
           if (asid == 0) break;
           const Bytes key = crypto::random_bytes(key_size);
-          fast.load_key(psp(), asid, key);
-          strict.load_key(psp(), asid, key);
+          const SlotProtection protection{.refuse_foreign_writes = rng() % 2 == 0,
+                                          .hide_ciphertext = rng() % 2 == 0};
+          fast.load_key(psp(), asid, key, protection);
+          strict.load_key(psp(), asid, key, protection);
           break;
         }
         case 1: {  // clear a key (the frames it kept become raw ciphertext)
@@ -246,6 +328,11 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
         case 4:
         case 5: {  // write, possibly into the next frame
           const Bytes data = crypto::random_bytes(1 + rng() % 300);
+          const FrameTag t = fast.tag(frame);
+          if (fast.protection(t.asid).refuse_foreign_writes && who.key_asid() != t.asid &&
+              who.who() != Initiator::psp) {
+            ++integrity_refusals;
+          }
           both(step, [&](MemoryController& mc) { mc.write(frame + offset, data, who); });
           break;
         }
@@ -258,6 +345,7 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
           });
           if (HasFatalFailure()) return;
           ASSERT_EQ(a, b) << "step " << step;
+          if (a.size() > 1 && a == Bytes(a.size(), kHiddenCiphertextByte)) ++hidden_reads;
         }
       }
       if (HasFatalFailure()) return;
@@ -268,7 +356,9 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
         ++refusals;
       }
     }
-    EXPECT_GT(refusals, 0u);  // the guards were exercised
+    EXPECT_GT(refusals, 0u);            // the guards were exercised
+    EXPECT_GT(integrity_refusals, 0u);  // and the slot protections
+    EXPECT_GT(hidden_reads, 0u);
     for (std::uint64_t f = 0; f <= kFrames; ++f) {
       Bytes a(kFrameSize);
       Bytes b(kFrameSize);

@@ -1,5 +1,6 @@
-// The attack lab: every scenario runs in every guard mode and must end with its
-// expected outcome; docs/attacks.md must equal a fresh `cvmsim attack all -o markdown`.
+// The attack lab: every scenario runs in every guard mode and must end with its expected
+// outcome, and a scenario with a defence (a memory-protection policy bit) ends as expected
+// with the bit on too; docs/attacks.md must equal a fresh `cvmsim attack all -o markdown`.
 // The catalogue runs once per test binary (cached) so that both checks share its results.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -20,22 +21,27 @@ using K = OutcomeKind;
 
 // ctest runs each test in its own process: a scenario runs (in all modes) only when a test
 // of that process asks for it, and at most once.
-const std::vector<std::pair<GuardMode, Outcome>>& outcomes_of(std::string_view name) {
-  static std::map<std::string_view, std::vector<std::pair<GuardMode, Outcome>>> cache;
+// `defended`: with the scenario's defence (Scenario::defence) on.
+const std::vector<std::pair<GuardMode, Outcome>>& outcomes_of(std::string_view name,
+                                                              bool defended = false) {
+  static std::map<std::pair<std::string_view, bool>, std::vector<std::pair<GuardMode, Outcome>>>
+      cache;
   const Scenario& s = find_scenario(name);
-  auto it = cache.find(s.name);
+  auto it = cache.find({s.name, defended});
   if (it == cache.end()) {
     std::vector<std::pair<GuardMode, Outcome>> runs;
     for (const GuardMode mode : kAllModes) {
-      runs.emplace_back(mode, run_scenario(s, {mode, crypto::SuiteId::sm, {}}));
+      const RunOptions options{mode, crypto::SuiteId::sm, {}};
+      runs.emplace_back(mode,
+                        run_scenario(s, defended ? with_defence(options, s.defence) : options));
     }
-    it = cache.emplace(s.name, std::move(runs)).first;
+    it = cache.emplace(std::pair{s.name, defended}, std::move(runs)).first;
   }
   return it->second;
 }
 
-const Outcome& outcome(std::string_view name, GuardMode mode) {
-  for (const auto& [m, o] : outcomes_of(name)) {
+const Outcome& outcome(std::string_view name, GuardMode mode, bool defended = false) {
+  for (const auto& [m, o] : outcomes_of(name, defended)) {
     if (m == mode) return o;
   }
   throw std::runtime_error(fmt::format("no result for {}", name));
@@ -54,6 +60,7 @@ const std::map<std::string_view, Expected> kExpected = {
     {"map-psp-frame", {K::prevented, K::prevented, K::prevented}},
     {"map-npt-frame", {K::succeeded, K::prevented, K::prevented}},
     {"memory-replay", {K::succeeded, K::succeeded, K::succeeded}},
+    {"ciphertext-side-channel", {K::succeeded, K::succeeded, K::succeeded}},
     {"asid-reuse", {K::prevented, K::prevented, K::prevented}},
     {"vmm-reads", {K::prevented, K::prevented, K::prevented}},
     {"secure-call-replay", {K::prevented, K::prevented, K::prevented}},
@@ -73,6 +80,12 @@ const std::map<std::string_view, Expected> kExpected = {
     {"dma-misdirection", {K::succeeded, K::detected, K::prevented}},
 };
 
+// With the scenario's defence on (the victims' policy has the bit).
+const std::map<std::string_view, Expected> kExpectedWithDefence = {
+    {"memory-replay", {K::prevented, K::prevented, K::prevented}},
+    {"ciphertext-side-channel", {K::prevented, K::prevented, K::prevented}},
+};
+
 TEST(AttackCatalogue, EveryScenarioHasAnExpectationAndAUniqueName) {
   std::set<std::string_view> names;
   for (const Scenario& s : catalogue()) {
@@ -80,6 +93,7 @@ TEST(AttackCatalogue, EveryScenarioHasAnExpectationAndAUniqueName) {
     EXPECT_TRUE(kExpected.contains(s.name)) << s.name << " has no expected outcome";
     EXPECT_FALSE(s.description.empty()) << s.name;
     ASSERT_NE(s.run, nullptr) << s.name;
+    EXPECT_EQ(kExpectedWithDefence.contains(s.name), !s.defence.empty()) << s.name;
   }
   EXPECT_EQ(names.size(), kExpected.size());
   EXPECT_THROW((void)find_scenario("no-such-attack"), AttackError);
@@ -110,6 +124,50 @@ TEST_P(EveryScenario, EndsAsExpectedInEveryMode) {
       EXPECT_FALSE(o.note.empty());
     }
   }
+}
+
+class EveryDefence : public ::testing::TestWithParam<std::string_view> {};
+
+// The defence is the memory controller's, and the same attack performed against it fails
+// in every guard mode.
+TEST_P(EveryDefence, PreventsItsAttackInEveryMode) {
+  const std::string_view name = GetParam();
+  const Expected e = kExpectedWithDefence.at(name);
+  const std::pair<GuardMode, K> expected[] = {
+      {GuardMode::off, e.off}, {GuardMode::detect, e.detect}, {GuardMode::isolate, e.isolate}};
+  for (const auto& [mode, kind] : expected) {
+    const Outcome& o = outcome(name, mode, true);
+    SCOPED_TRACE(fmt::format("{} / {} with {}: {}", name, measure::to_string(mode),
+                             find_scenario(name).defence, summarize(o)));
+    EXPECT_EQ(o.kind, kind);
+    EXPECT_NE(o.by.find("memory controller"), std::string::npos);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Catalogue, EveryDefence,
+                         ::testing::Values("memory-replay", "ciphertext-side-channel"),
+                         [](const auto& param_info) {
+                           std::string n(param_info.param);
+                           for (char& c : n) {
+                             if (c == '-') c = '_';
+                           }
+                           return n;
+                         });
+
+TEST(AttackEffects, CiphertextEqualityAloneRecoversTheKeyBits) {
+  const Outcome& o = outcome("ciphertext-side-channel", GuardMode::isolate);
+  ASSERT_EQ(o.kind, K::succeeded) << summarize(o);
+  EXPECT_NE(o.effect.find(fmt::format("\"{}\"", kSecret.substr(kKeyOffset, 4))), std::string::npos)
+      << o.effect;
+  const Outcome& hidden = outcome("ciphertext-side-channel", GuardMode::isolate, true);
+  EXPECT_EQ(hidden.effect.find(std::string(kSecret.substr(kKeyOffset, 4))), std::string::npos)
+      << hidden.effect;
+}
+
+TEST(AttackEffects, MemoryIntegrityKeepsTheGuestsNewVersion) {
+  const Outcome& o = outcome("memory-replay", GuardMode::detect, true);
+  EXPECT_NE(o.effect.find("VERSION-2"), std::string::npos) << o.effect;
+  EXPECT_NE(o.by.find("memory-integrity"), std::string::npos) << o.by;
 }
 
 std::vector<std::string_view> scenario_names() {
@@ -175,7 +233,11 @@ TEST(AttackEffects, AStaleTranslationNeverReadsTheNextOwnersSecret) {
 TEST(AttackDocs, DocsAttacksMdMatchesAFreshRun) {
   const Bytes committed = read_file(std::string(CVMSIM_SOURCE_DIR) + "/docs/attacks.md");
   std::vector<ScenarioRun> runs;
-  for (const Scenario& s : catalogue()) runs.push_back({&s, outcomes_of(s.name)});
+  for (const Scenario& s : catalogue()) {
+    runs.push_back({&s, outcomes_of(s.name),
+                    s.defence.empty() ? std::vector<std::pair<GuardMode, Outcome>>{}
+                                      : outcomes_of(s.name, true)});
+  }
   const std::string fresh = render_markdown(runs, crypto::SuiteId::sm);
   EXPECT_EQ(std::string(committed.begin(), committed.end()), fresh)
       << "docs/attacks.md is stale: regenerate it with `cvmsim attack all -o markdown > "

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <stdexcept>
 #include <vector>
 
 #include "common/scratch_dir.h"
@@ -33,18 +34,33 @@ const Scenario& find_scenario(std::string_view name) {
                     fmt::format("no attack scenario named '{}' (known: {})", name, known));
 }
 
+RunOptions with_defence(RunOptions options, std::string_view defence) {
+  if (defence == "memory-integrity") {
+    options.memory_integrity = true;
+  } else if (defence == "ciphertext-hiding") {
+    options.ciphertext_hiding = true;
+  } else {
+    throw std::invalid_argument(fmt::format("no memory protection named '{}'", defence));
+  }
+  return options;
+}
+
 Outcome run_scenario(const Scenario& scenario, RunOptions options) {
   const ScratchDir dir("cvmsim-attack", options.workdir);  // removed whatever the outcome
   options.workdir = dir.path();
   if (options.trace != nullptr) {
     // Marks where each scenario's events begin (the VMM's lane: the attacker).
+    nlohmann::json args = {{"scenario", scenario.name},
+                           {"guard", measure::to_string(options.guard)},
+                           {"suite", crypto::to_string(options.suite)}};
+    // Only when on, so the traces of runs without them read as before.
+    if (options.memory_integrity) args["memory_integrity"] = true;
+    if (options.ciphertext_hiding) args["ciphertext_hiding"] = true;
     options.trace->record({.actor = trace::Actor::vmm,
                            .target = std::nullopt,
                            .name = "attack_scenario",
                            .category = trace::category::tool,
-                           .args = {{"scenario", scenario.name},
-                                    {"guard", measure::to_string(options.guard)},
-                                    {"suite", crypto::to_string(options.suite)}}});
+                           .args = std::move(args)});
   }
   return scenario.run(options);
 }

@@ -20,6 +20,9 @@ struct RunOptions {
   crypto::SuiteId suite = crypto::SuiteId::sm;
   std::filesystem::path workdir;     // an existing, empty directory the scenario may fill
   trace::Recorder* trace = nullptr;  // records the scenario's platform events (null: off)
+  // The victims' memory protections (policy bits 2 and 3): a scenario's `defence`.
+  bool memory_integrity = false;
+  bool ciphertext_hiding = false;
 };
 
 using RunFunction = Outcome (*)(const RunOptions&);
@@ -32,7 +35,14 @@ struct Scenario {
   // Why an outcome of `succeeded` in detect or isolate mode is honest (empty: it never is).
   std::string_view guarded_success_reason;
   RunFunction run = nullptr;
+  // The policy key of the memory protection that stops it ("memory-integrity",
+  // "ciphertext-hiding"; empty: none): the catalogue runs it with the bit off and on.
+  std::string_view defence = {};
 };
+
+// `options` with the memory protection named `defence` (a Scenario::defence) switched on;
+// any other name is a programming error (std::invalid_argument).
+RunOptions with_defence(RunOptions options, std::string_view defence);
 
 std::span<const Scenario> catalogue();
 // Throws AttackError{unknown_scenario} listing the known names.

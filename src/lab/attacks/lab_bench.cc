@@ -54,6 +54,13 @@ measure::Policy policy_for(measure::GuardMode guard, bool memory_encryption) {
   return p;
 }
 
+measure::Policy policy_for(const RunOptions& options, measure::GuardMode guard) {
+  measure::Policy p = policy_for(guard);
+  p.memory_integrity = options.memory_integrity;
+  p.ciphertext_hiding = options.ciphertext_hiding;
+  return p;
+}
+
 bool contains(ByteView haystack, std::string_view needle) {
   return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
          haystack.end();
@@ -69,7 +76,8 @@ std::string printable(ByteView bytes, std::size_t max) {
 }
 
 Bench::Bench(const RunOptions& options, std::size_t chips, std::size_t platform_chip)
-    : guard_(options.guard),
+    : options_(options),
+      guard_(options.guard),
       world_(options.workdir, options.suite, chips),
       platform_(std::make_unique<vmm::Platform>(world_.chip_dir(platform_chip),
                                                 vmm::PlatformOptions{.trace = options.trace})),
@@ -77,8 +85,8 @@ Bench::Bench(const RunOptions& options, std::size_t chips, std::size_t platform_
 
 vmm::LaunchRequest Bench::victim_request(std::string_view commands,
                                          std::optional<measure::GuardMode> guard) const {
-  vmm::LaunchRequest r =
-      world_.launch_request(guest_program("attack_victim"), policy_for(guard.value_or(guard_)));
+  vmm::LaunchRequest r = world_.launch_request(guest_program("attack_victim"),
+                                               policy_for(options_, guard.value_or(guard_)));
   r.memory_size = kVictimMemory;
   r.host_input.assign(commands.begin(), commands.end());
   return r;

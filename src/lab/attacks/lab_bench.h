@@ -22,6 +22,8 @@ inline constexpr std::uint64_t kSecretGpa = 0x2000000;
 inline constexpr std::uint64_t kEchoGpa = 0x3000000;
 inline constexpr std::uint64_t kRecordGpa = 0x4000000;
 inline constexpr std::uint64_t kReadOnlyGpa = 0x5000000;
+inline constexpr std::uint64_t kBitSlotGpa = 0x6000000;  // 'z' / 'b': the secret's bits
+inline constexpr std::size_t kKeyOffset = 18;            // kSecret's key, after "k3y="
 inline constexpr std::string_view kSecret = "TENANT-SECRET:k3y=5f2b9c0d41e8a7763b1c";
 inline constexpr std::string_view kPublic = "public echo buffer: nothing to see here....";
 inline constexpr std::size_t kEchoBytes = 48;
@@ -30,6 +32,8 @@ inline constexpr std::uint64_t kVictimMemory = 128ull << 20;
 // An embedded guest program (guest/CMakeLists.txt, CVMSIM_EMBEDDED_GUESTS).
 Bytes guest_program(std::string_view name);
 measure::Policy policy_for(measure::GuardMode guard, bool memory_encryption = true);
+// The same with the run's memory protections (RunOptions::memory_integrity, ...).
+measure::Policy policy_for(const RunOptions& options, measure::GuardMode guard);
 bool contains(ByteView haystack, std::string_view needle);
 // Printable rendering of leaked bytes for a report ('.' for the rest).
 std::string printable(ByteView bytes, std::size_t max = 48);
@@ -42,8 +46,10 @@ class Bench {
   vmm::Platform& platform() { return *platform_; }
   vmm::Vmm& vmm() { return *vmm_; }
   measure::GuardMode guard() const { return guard_; }
+  const RunOptions& options() const { return options_; }
 
-  // The victim guest with `commands` on its host channel, in the bench's guard mode.
+  // The victim guest with `commands` on its host channel, in the bench's guard mode and
+  // with the run's memory protections.
   psp::VmHandle launch_victim(std::string_view commands,
                               std::optional<measure::GuardMode> guard = {});
   vmm::LaunchRequest victim_request(std::string_view commands,
@@ -66,6 +72,7 @@ class Bench {
   psp::Result psp_map(psp::VmHandle vm, std::uint64_t gpa, psp::MapPermissions perms);
 
  private:
+  RunOptions options_;
   measure::GuardMode guard_;
   World world_;
   std::unique_ptr<vmm::Platform> platform_;

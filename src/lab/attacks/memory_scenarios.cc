@@ -1,11 +1,13 @@
 // Scenarios against guest memory and the secure-call channel: ciphertext replay
-// (rollback), ASID reuse after decommission, the VMM reading memory and the image file,
-// and replayed or reordered secure calls.
+// (rollback), the ciphertext side channel, ASID reuse after decommission, the VMM reading
+// memory and the image file, and replayed or reordered secure calls.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "common/file_io.h"
+#include "hw/hw_error.h"
 #include "lab/attacks/lab_bench.h"
 #include "lab/attacks/scenarios.h"
 
@@ -24,12 +26,17 @@ Outcome memory_replay(const RunOptions& o) {
   auto attack = std::make_shared<AtCommand>();
   Bytes old_ciphertext(hw::kFrameSize);
   std::uint64_t frame = 0;
+  std::string refused;  // the memory controller's refusal of the rollback, if any
   attack->at(2, [&](vmm::Platform& p, vmm::Vmm&, psp::VmHandle) {
     frame = *bench.frame_of(vm, kRecordGpa);
     p.memory_controller().read(frame, old_ciphertext, hw::kHostAccess);  // VERSION-1
   });
   attack->at(3, [&](vmm::Platform& p, vmm::Vmm&, psp::VmHandle) {
-    p.memory_controller().write(frame, old_ciphertext, hw::kHostAccess);  // roll back
+    try {
+      p.memory_controller().write(frame, old_ciphertext, hw::kHostAccess);  // roll back
+    } catch (const hw::HwError& e) {
+      refused = e.what();
+    }
   });
   bench.vmm().set_misbehaviour(attack);
   const vmm::RunResult run = bench.vmm().run(vm);
@@ -45,9 +52,78 @@ Outcome memory_replay(const RunOptions& o) {
                    "no memory integrity (as SEV and SEV-ES): SEV-SNP's RMP or TDX's "
                    "integrity-protected memory would prevent it; ") +
                kGuardIndependent;
+    out.note += "; policy memory-integrity=on refuses the host's write (table below)";
   } else {
     out.kind = OutcomeKind::prevented;
+    if (!refused.empty()) {
+      out.by =
+          "memory controller: the host's write to the VM's frame was refused (policy "
+          "memory-integrity, as SEV-SNP's RMP)";
+    }
     out.effect = fmt::format("the guest read back \"{}\"", second);
+  }
+  return out;
+}
+
+constexpr std::size_t kLeakedKeyBits = 32;  // the key's first four characters
+
+// CipherLeaks (Li et al., USENIX Security 2021): XTS with the frame's address as tweak is
+// deterministic, so the same value stored at the same address gives the same ciphertext.
+// The victim stores a known zero, then each bit of its key in turn, in one 16-byte block;
+// the host reads the block's ciphertext after every store and calls a bit 1 exactly when
+// the ciphertext differs from the zero's. Equality is all it uses: no key, no plaintext.
+Outcome ciphertext_side_channel(const RunOptions& o) {
+  Bench bench(o);
+  const psp::VmHandle vm = bench.launch_victim("z" + std::string(kLeakedKeyBits, 'b') + "n");
+  auto attack = std::make_shared<AtCommand>();
+  Bytes reference;
+  std::vector<Bytes> observed;
+  const auto observe = [&bench, vm](vmm::Platform& p) {
+    Bytes block(16);
+    p.memory_controller().read(*bench.frame_of(vm, kBitSlotGpa), block, hw::kHostAccess);
+    return block;
+  };
+  // Command k is read once the guest has done commands 0..k-1: 'z' is command 0, the
+  // bit stores are commands 1..32.
+  attack->at(1, [&](vmm::Platform& p, vmm::Vmm&, psp::VmHandle) { reference = observe(p); });
+  for (std::size_t bit = 0; bit < kLeakedKeyBits; ++bit) {
+    attack->at(bit + 2,
+               [&](vmm::Platform& p, vmm::Vmm&, psp::VmHandle) { observed.push_back(observe(p)); });
+  }
+  bench.vmm().set_misbehaviour(attack);
+  (void)bench.vmm().run(vm);
+  if (reference.empty() || observed.size() != kLeakedKeyBits) {
+    throw AttackError(AttackErrc::inconclusive, fmt::format("the victim stored {} of {} bits",
+                                                            observed.size(), kLeakedKeyBits));
+  }
+  std::string recovered(kLeakedKeyBits / 8, '\0');
+  for (std::size_t bit = 0; bit < kLeakedKeyBits; ++bit) {
+    if (observed[bit] != reference) recovered[bit / 8] |= static_cast<char>(1 << (bit % 8));
+  }
+  const std::string_view key = kSecret.substr(kKeyOffset, kLeakedKeyBits / 8);
+  Outcome out;
+  if (recovered == key) {
+    out.kind = OutcomeKind::succeeded;
+    out.effect = fmt::format(
+        "the host recovered {} bits of the victim's key from ciphertext equality alone: "
+        "\"{}\"",
+        kLeakedKeyBits, printable(as_bytes(recovered)));
+    out.note =
+        "address-tweaked XTS is deterministic (the same value at the same address gives the "
+        "same ciphertext); policy ciphertext-hiding=on hides it (table below); "
+        "guard-independent";
+  } else {
+    out.kind = OutcomeKind::prevented;
+    const bool hidden = reference == Bytes(16, hw::kHiddenCiphertextByte);
+    out.by = hidden ? fmt::format(
+                          "memory controller: ciphertext hiding (policy "
+                          "ciphertext-hiding): host reads of the VM's frame return "
+                          "{:#04x} bytes",
+                          hw::kHiddenCiphertextByte)
+                    : "the ciphertext did not follow the plaintext";
+    out.effect = fmt::format(
+        "every observation of the slot {}; the host's guess of the key was \"{}\"",
+        hidden ? "read the same fixed pattern" : "differed", printable(as_bytes(recovered)));
   }
   return out;
 }
@@ -207,8 +283,18 @@ const Scenario kMemoryScenarios[] = {
      "updated the page (rollback)",
      "", false,
      "memory encryption without integrity cannot notice restored ciphertext; no "
-     "guard mode covers memory contents (SEV-SNP's RMP and TDX do)",
-     memory_replay},
+     "guard mode covers memory contents (SEV-SNP's RMP and TDX do; here policy "
+     "memory-integrity=on)",
+     memory_replay, "memory-integrity"},
+    {"ciphertext-side-channel",
+     "The guest stores each bit of its key at one address; the VMM compares each store's "
+     "ciphertext with that of a known zero",
+     "Li et al., CipherLeaks: Breaking Constant-time Cryptography on AMD SEV via the "
+     "Ciphertext Side Channel, USENIX Security 2021",
+     false,
+     "the memory encryption is deterministic per address, whatever protects the NPT; "
+     "policy ciphertext-hiding=on hides the ciphertext",
+     ciphertext_side_channel, "ciphertext-hiding"},
     {"asid-reuse",
      "After a VM is decommissioned the VMM starts a new VM on its ASID and backs a page "
      "with the old VM's secret frame",

@@ -14,17 +14,34 @@ std::string cell(std::string text) {
   return text;
 }
 
+// One Markdown cell per mode: the outcome in bold, then the rest of its summary.
+std::string outcome_cells(const std::vector<std::pair<measure::GuardMode, Outcome>>& outcomes) {
+  std::string cells;
+  for (const auto& [mode, outcome] : outcomes) {
+    std::string rest = summarize(outcome).substr(to_string(outcome.kind).size());
+    if (rest.starts_with(":")) rest.erase(0, 1);
+    if (rest.starts_with(" ")) rest.erase(0, 1);
+    cells += fmt::format(" **{}** {} |", to_string(outcome.kind), cell(rest));
+  }
+  return cells;
+}
+
 }  // namespace
 
 std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite, const std::filesystem::path& workdir,
                                        trace::Recorder* trace, const CatalogueProgress& progress) {
   std::vector<ScenarioRun> runs;
-  const std::size_t total = catalogue().size() * std::size(kAllModes);
+  std::size_t total = 0;
+  for (const Scenario& s : catalogue()) total += std::size(kAllModes) * (s.defence.empty() ? 1 : 2);
   std::size_t done = 0;
   for (const Scenario& s : catalogue()) {
-    ScenarioRun run{&s, {}};
+    ScenarioRun run{&s, {}, {}};
     for (const measure::GuardMode mode : kAllModes) {
-      run.outcomes.emplace_back(mode, run_scenario(s, {mode, suite, workdir, trace}));
+      const RunOptions options{mode, suite, workdir, trace};
+      run.outcomes.emplace_back(mode, run_scenario(s, options));
+      if (progress) progress(++done, total);
+      if (s.defence.empty()) continue;
+      run.defended.emplace_back(mode, run_scenario(s, with_defence(options, s.defence)));
       if (progress) progress(++done, total);
     }
     runs.push_back(std::move(run));
@@ -71,6 +88,7 @@ nlohmann::json to_json(const Scenario& s) {
   if (!s.guarded_success_reason.empty()) {
     j["guarded_success_reason"] = std::string(s.guarded_success_reason);
   }
+  if (!s.defence.empty()) j["defence"] = std::string(s.defence);
   return j;
 }
 
@@ -80,6 +98,9 @@ nlohmann::json to_json(const std::vector<ScenarioRun>& runs) {
     nlohmann::json j = to_json(*r.scenario);
     for (const auto& [mode, outcome] : r.outcomes) {
       j["modes"][std::string(measure::to_string(mode))] = to_json(outcome);
+    }
+    for (const auto& [mode, outcome] : r.defended) {
+      j["modes_with_defence"][std::string(measure::to_string(mode))] = to_json(outcome);
     }
     all.push_back(std::move(j));
   }
@@ -92,6 +113,12 @@ std::string render_table(const std::vector<ScenarioRun>& runs) {
   for (const ScenarioRun& r : runs) {
     out += fmt::format("{:<26}", r.scenario->name);
     for (const auto& [mode, outcome] : r.outcomes) {
+      out += fmt::format(" {:<10}", to_string(outcome.kind));
+    }
+    out += "\n";
+    if (r.defended.empty()) continue;
+    out += fmt::format("{:<26}", fmt::format("  {}=on", r.scenario->defence));
+    for (const auto& [mode, outcome] : r.defended) {
       out += fmt::format(" {:<10}", to_string(outcome.kind));
     }
     out += "\n";
@@ -120,13 +147,20 @@ std::string render_markdown(const std::vector<ScenarioRun>& runs, crypto::SuiteI
     if (!r.scenario->depends_on_guard) what += " *(guard-independent)*";
     if (!r.scenario->reference.empty()) what += fmt::format(". Ref: {}", r.scenario->reference);
     md += fmt::format("| `{}` | {} |", r.scenario->name, cell(what));
-    for (const auto& [mode, outcome] : r.outcomes) {
-      std::string rest = summarize(outcome).substr(to_string(outcome.kind).size());
-      if (rest.starts_with(":")) rest.erase(0, 1);
-      if (rest.starts_with(" ")) rest.erase(0, 1);
-      md += fmt::format(" **{}** {} |", to_string(outcome.kind), cell(rest));
-    }
-    md += "\n";
+    md += outcome_cells(r.outcomes) + "\n";
+  }
+  md +=
+      "\n## With the VM's memory protections on\n\n"
+      "Policy bits that the memory controller enforces for a VM's frames (docs/formats.md, "
+      "\"Policy\"; docs/architecture.md, \"Memory protections\"). Each scenario below "
+      "runs again with its victims launched with the bit on (`cvmsim attack run NAME "
+      "--guard MODE --defence`); the table above is the same run with the bit off.\n\n"
+      "| scenario | policy | off | detect | isolate |\n"
+      "|---|---|---|---|---|\n";
+  for (const ScenarioRun& r : runs) {
+    if (r.defended.empty()) continue;
+    md += fmt::format("| `{}` | `{}=on` |", r.scenario->name, r.scenario->defence);
+    md += outcome_cells(r.defended) + "\n";
   }
   md += "\n## Why some attacks succeed in a guarded mode\n\n";
   for (const ScenarioRun& r : runs) {

@@ -15,12 +15,14 @@ namespace cvmsim::lab::attacks {
 struct ScenarioRun {
   const Scenario* scenario = nullptr;
   std::vector<std::pair<measure::GuardMode, Outcome>> outcomes;  // in kAllModes order
+  // With the scenario's defence (Scenario::defence) on; empty when it has none.
+  std::vector<std::pair<measure::GuardMode, Outcome>> defended;
 };
 
 // Called after each run with (runs done, runs in all).
 using CatalogueProgress = std::function<void(std::size_t, std::size_t)>;
 
-// Runs every scenario in every mode.
+// Runs every scenario in every mode, and those with a defence once more with it on.
 std::vector<ScenarioRun> run_catalogue(crypto::SuiteId suite,
                                        const std::filesystem::path& workdir = {},
                                        trace::Recorder* trace = nullptr,
