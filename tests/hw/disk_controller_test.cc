@@ -22,30 +22,26 @@ using crypto::SuiteId;
 // code cannot construct (so `{}` does not convert), and there is no overload without one.
 // Checked as this file compiles: adding a way in without the passkey breaks the build.
 template <class Controller>
-concept ProgrammableWith = requires(Controller& c, PspPasskey key, const DiskKeyslot& k) {
+concept UsableByThePsp = requires(Controller& c, PspPasskey key, const DiskKeyslot& k,
+                                  const DmaDescriptor& d) {
   c.program_keyslot(key, 0U, k);
+  c.run_dma(key, 0U, d);
 };
 template <class Controller>
-concept ProgrammableWithoutPsp = requires(Controller& c, const DiskKeyslot& k) {
+concept UsableWithoutThePsp = requires(Controller& c, const DiskKeyslot& k) {
   c.program_keyslot({}, 0U, k);
 }
 || requires(Controller& c, const DiskKeyslot& k) {
   c.program_keyslot(0U, k);
-};
-template <class Controller>
-concept TransfersWith = requires(Controller& c, PspPasskey key, const DmaDescriptor& d) {
-  c.run_dma(key, 0U, d);
-};
-template <class Controller>
-concept TransfersWithoutPsp = requires(Controller& c, const DmaDescriptor& d) {
+}
+|| requires(Controller& c, const DmaDescriptor& d) {
   c.run_dma({}, 0U, d);
 }
 || requires(Controller& c, const DmaDescriptor& d) {
   c.run_dma(0U, d);
 };
 static_assert(!std::is_default_constructible_v<PspPasskey>);
-static_assert(ProgrammableWith<DiskController> && !ProgrammableWithoutPsp<DiskController>);
-static_assert(TransfersWith<DiskController> && !TransfersWithoutPsp<DiskController>);
+static_assert(UsableByThePsp<DiskController> && !UsableWithoutThePsp<DiskController>);
 
 constexpr std::uint64_t kSegment = 64 * 1024;  // data segment offset in the file
 constexpr std::uint64_t kSectors = 64;
