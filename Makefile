@@ -49,11 +49,8 @@ bench: build
 format:
 	git ls-files '*.cc' '*.h' '*.c' | xargs clang-format-14 -i
 
-# clang-tidy reads compile_commands.json but not GCC's precompiled headers: its own
-# configuration without them (nothing needs building).
-tidy: deps
-	cmake --preset release -B build-tidy -DCVMSIM_PCH=OFF >/dev/null
-	git ls-files 'src/*.cc' | xargs clang-tidy -p build-tidy --quiet
+tidy: build
+	git ls-files 'src/*.cc' | xargs clang-tidy -p build --quiet
 
 clean:
-	rm -rf build build-asan build-fuzz build-tidy
+	rm -rf build build-asan build-fuzz
