@@ -12,6 +12,12 @@
 // integrity, as on SEV. `strict` mode stores the DRAM bytes literally; a differential test
 // proves both give identical observations.
 //
+// DRAM aliases (hw/dram_alias.h, BadRAM): an alias address reaches another frame's cells.
+// The controller sees it as an address of its own (its own tag, guard and tweak), while
+// the cells keep the representation their own frame's tag defines; so the host reads
+// and writes the very ciphertext the victim's frame holds. A platform without aliases
+// pays one flag test per frame accessed.
+//
 // Privileged operations (keys, tags) take a PspPasskey, which only the PSP can construct.
 #pragma once
 
@@ -167,6 +173,8 @@ class MemoryController {
   void notify_write(std::uint64_t hpa, std::uint64_t length);
   void notify_retag(std::uint64_t hpa, std::uint64_t length);
   void check_guard(const FrameTag& tag, Requester who, bool write, std::uint64_t hpa) const;
+  // Whether `hpa` is the alias address of another frame's cells (hw/dram_alias.h).
+  [[nodiscard]] bool is_alias(std::uint64_t hpa) const noexcept;
   // Whether a frame's stored bytes are exactly what `who` reads and writes (the fast path:
   // no conversion through the DRAM image).
   [[nodiscard]] bool stored_as_seen_by(const FrameTag& tag, Requester who) const noexcept {
@@ -181,6 +189,7 @@ class MemoryController {
   HostMemory& memory_;
   crypto::SuiteId suite_;
   bool strict_;
+  bool aliased_;  // the platform has DRAM aliases: only then does any access look them up
   // The tags of one 2 MiB chunk's frames; chunks never re-tagged have none (all host).
   using ChunkTags = std::array<FrameTag, kChunkSize / kFrameSize>;
   void store_tag(std::uint64_t frame_hpa, const FrameTag& tag);
