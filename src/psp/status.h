@@ -31,9 +31,11 @@ enum class Status : std::uint32_t {
                               // command); answered at the dispatch boundary, never thrown
   write_protected = 19,       // a write to a disk the host attached read-only
   tlb_not_tracked = 20,       // a frame NPT_UNMAP took awaits its VM's TLB flush (detail: HPA)
+  dram_aliased = 21,          // the boot-time probe found two addresses on the same DRAM cells
+                              // (BadRAM): the PSP refuses every command (detail: the alias HPA)
 };
 
-inline constexpr std::uint32_t kStatusCount = 21;
+inline constexpr std::uint32_t kStatusCount = 22;
 
 std::string_view to_string(Status status);
 
