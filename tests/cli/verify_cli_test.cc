@@ -73,6 +73,7 @@ class VerifyCli : public ::testing::TestWithParam<std::string> {
     r.certificate_check = attest::CertificateCheck::none;
     r.guard_mode = 1;
     r.npt_integrity = attest::NptIntegrityState::intact;
+    r.dram_alias_check = attest::DramAliasCheck::passed;
     r.asid = 1;
     r.provider_key_id = measure::provider_key_id(
         pki::Certificate::parse(read_file(dir / provider / "provider.pem"), provider).public_key());
