@@ -62,7 +62,8 @@ CVM_ABI_ASSERT(sizeof(struct cvm_payload_header) == 16, "payload header: 16 byte
 #define CVM_INTERNAL_ERROR 18
 #define CVM_WRITE_PROTECTED 19
 #define CVM_TLB_NOT_TRACKED 20
-#define CVM_STATUS_COUNT 21
+#define CVM_DRAM_ALIASED 21
+#define CVM_STATUS_COUNT 22
 
 /* ---- Secure calls (docs/formats.md, "Secure calls") ------------------------------------- *
  * One 4 KiB page of the guest's private memory holds a request; the PSP writes the status,

@@ -70,6 +70,16 @@ std::string_view to_string(NptIntegrityState v) {
   return "unknown";
 }
 
+std::string_view to_string(DramAliasCheck v) {
+  switch (v) {
+    case DramAliasCheck::not_run:
+      return "not_run";
+    case DramAliasCheck::passed:
+      return "passed";
+  }
+  return "unknown";
+}
+
 Bytes Report::signed_body() const {
   ByteWriter w;
   w.bytes(as_bytes(kMagic));
@@ -89,7 +99,8 @@ Bytes Report::signed_body() const {
   w.fixed(certificate_digest, kDigestField);
   w.fixed(provider_key_id, kDigestField);
   w.bytes(report_data);
-  w.zeros(16);
+  w.u8(static_cast<std::uint8_t>(dram_alias_check));
+  w.zeros(15);
   return w.take();
 }
 
@@ -149,7 +160,8 @@ Report Report::decode(ByteView data, std::string_view source) {
   rep.provider_key_id = to_bytes(r.fixed("provider_key_id", kDigestField, d));
   const ByteView data_field = r.bytes("report_data", kReportDataSize);
   std::copy(data_field.begin(), data_field.end(), rep.report_data.begin());
-  r.expect_zero("reserved", 16);
+  rep.dram_alias_check = checked_enum<DramAliasCheck>(r, "dram_alias_check", 1);
+  r.expect_zero("reserved", 15);
   const std::size_t length_at = r.offset();
   const std::uint16_t length = r.u16("signature_length");
   if (length == 0 || length > kSignatureArea) {

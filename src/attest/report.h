@@ -19,7 +19,8 @@
 //   144  48    image certificate digest H(certificate bytes), zero when none
 //   192  48    provider key id (from the verified reference), zero when none
 //   240  64    report data (the tenant's nonce)
-//   304  16    zero
+//   304  1     DRAM alias check at PSP boot: 0 not run, 1 passed (was zero before)
+//   305  15    zero
 //   320  2     signature length L (1..104)
 //   322  104   signature over bytes [0, 320) with the chip's attestation key (DER, L
 //              bytes), then zeros
@@ -50,6 +51,9 @@ inline constexpr std::size_t kReportDataSize = 64;
 enum class FirmwareCheck : std::uint8_t { not_checked = 0, matched = 1, mismatch = 2 };
 enum class CertificateCheck : std::uint8_t { none = 0, valid = 1, refused = 2 };
 enum class NptIntegrityState : std::uint8_t { intact = 0, tampered = 1, not_guarded = 2 };
+// The PSP's boot-time DRAM alias probe (BadRAM). A platform where it found an alias never
+// starts, so no report says "failed".
+enum class DramAliasCheck : std::uint8_t { not_run = 0, passed = 1 };
 
 struct Report {
   crypto::SuiteId suite = crypto::SuiteId::sm;
@@ -66,6 +70,7 @@ struct Report {
   Bytes certificate_digest;  // empty or digest_size bytes
   Bytes provider_key_id;     // empty or digest_size bytes
   std::array<std::uint8_t, kReportDataSize> report_data{};
+  DramAliasCheck dram_alias_check = DramAliasCheck::not_run;
   Bytes signature;
 
   [[nodiscard]] Bytes signed_body() const;
@@ -82,5 +87,6 @@ void sign_report(Report& report, const crypto::Key& attestation_key);
 std::string_view to_string(FirmwareCheck v);
 std::string_view to_string(CertificateCheck v);
 std::string_view to_string(NptIntegrityState v);
+std::string_view to_string(DramAliasCheck v);
 
 }  // namespace cvmsim::attest

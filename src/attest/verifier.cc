@@ -510,6 +510,7 @@ nlohmann::ordered_json report_json(const Report& r) {
       {"certificate_digest", to_hex(r.certificate_digest)},
       {"provider_key_id", to_hex(r.provider_key_id)},
       {"report_data", to_hex(r.report_data)},
+      {"dram_alias_check", to_string(r.dram_alias_check)},
       {"signature_length", r.signature.size()},
       {"signature", to_hex(r.signature)},
   };

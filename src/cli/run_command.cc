@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <vector>
 
 #include "attest/report.h"
 #include "cli/cli_error.h"
@@ -14,6 +15,8 @@
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/suite.h"
+#include "hw/dram_alias.h"
+#include "hw/hw_error.h"
 #include "measure/reference.h"
 #include "pki/identity.h"
 #include "trace/trace.h"
@@ -43,9 +46,24 @@ struct RunOptions {
   std::uint64_t check_pages = 0;       // table pages per check tick (0: the whole table)
   std::uint64_t fault_around = vmm::kDefaultFaultAround;  // pages per nested page fault
   bool count_instructions = false;
-  bool image_read_only = false;  // shared lock, guest writes refused (write_protected)
+  std::vector<std::string> dram_aliases;  // ALIAS:TARGET:LENGTH, a tampered SPD (BadRAM)
+  bool skip_dram_alias_check = false;     // firmware without the BadRAM countermeasure
+  bool image_read_only = false;           // shared lock, guest writes refused (write_protected)
   OutputFormat format = OutputFormat::text;
 };
+
+// --dram-alias values, checked against the platform's host memory: a usage error (2)
+// naming the option, like any other bad value.
+std::vector<hw::DramAlias> parse_dram_aliases(const std::vector<std::string>& texts) {
+  std::vector<hw::DramAlias> aliases;
+  try {
+    for (const std::string& text : texts) aliases.push_back(hw::parse_dram_alias(text));
+    hw::check_dram_aliases(aliases, hw::kDefaultHostMemory);
+  } catch (const hw::HwError& e) {
+    throw CLI::ValidationError("--dram-alias", e.what());
+  }
+  return aliases;
+}
 
 std::uint64_t parse_size(const std::string& text) {
   std::size_t used = 0;
@@ -144,7 +162,10 @@ void run_vms(const RunOptions& o) {
     throw CLI::ValidationError("--max-sim-time", "must be more than 0");
   }
   trace::Recorder recorder;
-  vmm::Platform platform(o.chip_dir, {.trace = o.trace_out.empty() ? nullptr : &recorder});
+  vmm::PlatformOptions platform_options{.trace = o.trace_out.empty() ? nullptr : &recorder};
+  platform_options.dram_aliases = parse_dram_aliases(o.dram_aliases);
+  platform_options.psp.dram_alias_check = !o.skip_dram_alias_check;
+  vmm::Platform platform(o.chip_dir, platform_options);
   vmm::Vmm vmm(platform);
   vmm.set_check_interval(parse_sim_time(o.check_interval, "--check-interval"), o.check_pages);
   vmm.set_fault_around(o.fault_around);
@@ -332,6 +353,13 @@ void register_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--count-instructions", o->count_instructions,
                 "Count guest instructions for the summary (guest code runs about 17x slower)");
+  cmd->add_option("--dram-alias", o->dram_aliases,
+                  "Give the platform a DRAM alias, as a tampered SPD does (BadRAM): host-physical "
+                  "ALIAS:TARGET:LENGTH (bytes, 4 KiB multiples; 0x hex or decimal); repeatable")
+      ->type_name("ALIAS:TARGET:LENGTH");
+  cmd->add_flag("--skip-dram-alias-check", o->skip_dram_alias_check,
+                "Start the PSP without its boot-time DRAM alias check (firmware without the "
+                "BadRAM fix; the report then says not_run)");
   cmd->add_option("--timeout", o->timeout_seconds,
                   "Wall-clock limit of the whole run, seconds (the host's safety net; a run it "
                   "cuts short fails with 'host timeout')")

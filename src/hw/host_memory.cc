@@ -37,11 +37,13 @@ std::string_view error_code_name(HwErrc code) {
 // Frames are shared file pages: the first touch of one, read or write, allocates it
 // zero-filled in one kernel fault (an anonymous private mapping took two for a page read
 // before it was written: the zero page, then copy on write).
-HostMemory::HostMemory(std::uint64_t size) : size_(size) {
+HostMemory::HostMemory(std::uint64_t size, std::vector<DramAlias> aliases)
+    : size_(size), aliases_(std::move(aliases)) {
   if (size == 0 || size % kChunkSize != 0) {
     throw HwError(HwErrc::bad_address,
                   fmt::format("host memory size {:#x} is not a positive multiple of 2 MiB", size));
   }
+  check_dram_aliases(aliases_, size);
   fd_ = ::memfd_create("cvmsim-dram", MFD_CLOEXEC);
   if (fd_ < 0 || ::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     const int err = errno;
@@ -57,6 +59,25 @@ HostMemory::HostMemory(std::uint64_t size) : size_(size) {
                                           std::strerror(err)));
   }
   base_ = static_cast<std::uint8_t*>(p);
+  // An alias range of the mapping shows its target's pages of the file: the same cells.
+  for (const DramAlias& a : aliases_) {
+    void* q = ::mmap(base_ + a.alias, a.length, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd_, static_cast<off_t>(a.target));
+    if (q == MAP_FAILED) {
+      const int err = errno;
+      ::munmap(base_, size_);
+      ::close(fd_);
+      throw HwError(HwErrc::io, fmt::format("cannot map the DRAM alias {:#x} -> {:#x}: {}", a.alias,
+                                            a.target, std::strerror(err)));
+    }
+  }
+}
+
+std::optional<std::uint64_t> HostMemory::alias_target(std::uint64_t hpa) const noexcept {
+  for (const DramAlias& a : aliases_) {
+    if (hpa >= a.alias && hpa - a.alias < a.length) return a.target + (hpa - a.alias);
+  }
+  return std::nullopt;
 }
 
 HostMemory::~HostMemory() {
@@ -91,6 +112,17 @@ void HostMemory::populate(std::uint64_t hpa, std::uint64_t length) {
 void HostMemory::zero(std::uint64_t hpa, std::uint64_t length) {
   check_range(hpa, length);
   if (length == 0) return;
+  if (!aliases_.empty()) {
+    // The file offset of an alias frame is its target's: punch frame by frame.
+    for (std::uint64_t f = hpa; f < hpa + length; f += kFrameSize) {
+      zero_cells(alias_target(f).value_or(f), kFrameSize);
+    }
+    return;
+  }
+  zero_cells(hpa, length);
+}
+
+void HostMemory::zero_cells(std::uint64_t hpa, std::uint64_t length) {
   // A hole costs one system call for the run and no page fault here; the frame's first
   // use then allocates a zeroed page in the one fault it would cost anyway (a store through
   // the guest CPU's window, which populating here would not have spared).

@@ -35,7 +35,15 @@ std::string_view initiator_name(Initiator who) {
 }  // namespace
 
 MemoryController::MemoryController(HostMemory& memory, crypto::SuiteId suite, bool strict)
-    : memory_(memory), suite_(suite), strict_(strict), tags_(memory.size() / kChunkSize) {}
+    : memory_(memory),
+      suite_(suite),
+      strict_(strict),
+      aliased_(!memory.aliases().empty()),
+      tags_(memory.size() / kChunkSize) {}
+
+bool MemoryController::is_alias(std::uint64_t hpa) const noexcept {
+  return aliased_ && memory_.alias_target(hpa).has_value();
+}
 
 FrameTag MemoryController::tag(std::uint64_t hpa) const {
   if (hpa >= memory_.size()) return FrameTag{};
@@ -161,7 +169,18 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
     std::fill_n(out.data(), length, kHiddenCiphertextByte);
     return;
   }
-  if (stored_as_seen_by(t, who)) {
+  // An alias address (hw/dram_alias.h) reaches another frame's cells: the controller
+  // guards and tweaks by the address it sees, but the cells hold what their own frame's
+  // tag defines (in the fast representation, plaintext under that frame's key slot).
+  std::uint64_t cells = frame_hpa;
+  FrameTag cells_tag = t;
+  if (aliased_) {
+    if (const auto target = memory_.alias_target(frame_hpa)) {
+      cells = *target;
+      cells_tag = tag(cells);
+    }
+  }
+  if (cells == frame_hpa && stored_as_seen_by(t, who)) {
     std::uint8_t* bytes = memory_.frame(frame_hpa) + offset;
     if (write) {
       std::memcpy(bytes, in.data(), length);
@@ -171,7 +190,7 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
     return;
   }
   // Slow path: go through the DRAM image, as the hardware would.
-  Bytes view = dram_of(frame_hpa, t);
+  Bytes view = dram_of(cells, cells_tag);
   const auto tweak = crypto::plain64_tweak(frame_number(frame_hpa));
   if (who.key_asid() != 0) key(who.key_asid()).decrypt_unit(tweak, view, view);
   if (!write) {
@@ -180,7 +199,7 @@ void MemoryController::access_frame(std::uint64_t frame_hpa, std::size_t offset,
   }
   std::memcpy(view.data() + offset, in.data(), length);
   if (who.key_asid() != 0) key(who.key_asid()).encrypt_unit(tweak, view, view);
-  store_dram(frame_hpa, t, view);
+  store_dram(cells, cells_tag, view);
 }
 
 void MemoryController::read(std::uint64_t hpa, MutableByteView out, Requester who) {
@@ -210,6 +229,18 @@ void MemoryController::write(std::uint64_t hpa, ByteView data, Requester who) {
 
 void MemoryController::notify_write(std::uint64_t hpa, std::uint64_t length) {
   for (const auto& [id, observer] : observers_) observer(hpa, length);
+  if (!aliased_) return;
+  // The same cells under their other address: a copy of what that address shows is stale.
+  const auto mirror = [&](std::uint64_t from, std::uint64_t to, std::uint64_t n) {
+    const std::uint64_t first = std::max(hpa, from);
+    const std::uint64_t end = std::min(hpa + length, from + n);
+    if (first >= end) return;
+    for (const auto& [id, observer] : observers_) observer(to + (first - from), end - first);
+  };
+  for (const DramAlias& a : memory_.aliases()) {
+    mirror(a.alias, a.target, a.length);
+    mirror(a.target, a.alias, a.length);
+  }
 }
 
 std::uint64_t MemoryController::add_write_observer(WriteObserver observer) {
@@ -226,7 +257,7 @@ std::uint8_t* MemoryController::device_frame(std::uint64_t hpa, Requester who) {
   memory_.check_range(hpa, kFrameSize);
   const FrameTag t = tag(hpa);
   check_guard(t, who, true, hpa);
-  return stored_as_seen_by(t, who) ? memory_.frame(hpa) : nullptr;
+  return stored_as_seen_by(t, who) && !is_alias(hpa) ? memory_.frame(hpa) : nullptr;
 }
 
 void MemoryController::device_wrote(std::uint64_t hpa, std::uint64_t length) {
@@ -234,7 +265,8 @@ void MemoryController::device_wrote(std::uint64_t hpa, std::uint64_t length) {
 }
 
 std::uint8_t* MemoryController::direct_frame(std::uint64_t hpa, Requester who, bool for_write) {
-  if (strict_) return nullptr;
+  // An alias frame's cells are stored as their own frame's tag says, never as this one's.
+  if (strict_ || is_alias(hpa)) return nullptr;
   FrameTag t = tag(hpa);
   // A frame under a protected slot keeps its slot: re-keying it for a foreign vCPU would
   // strip the protections its VM asked for.
@@ -286,6 +318,11 @@ void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
       FrameTag& t = (*chunk)[i];
       if (t.asid != asid) continue;
       const std::uint64_t hpa = chunk_number * kChunkSize + i * kFrameSize;
+      if (is_alias(hpa)) {  // its tag never defined how its cells are stored
+        t.asid = 0;
+        notify_retag(hpa, kFrameSize);
+        continue;
+      }
       const Bytes dram = dram_of(hpa, t);
       FrameTag raw = t;
       raw.asid = 0;
@@ -303,7 +340,7 @@ void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) 
   memory_.check_range(hpa, kFrameSize);
   const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
   const FrameTag old = tag(frame_hpa);
-  if (old.asid != new_tag.asid) {
+  if (old.asid != new_tag.asid && !is_alias(frame_hpa)) {
     const Bytes dram = dram_of(frame_hpa, old);
     store_dram(frame_hpa, new_tag, dram);
     notify_write(frame_hpa, kFrameSize);  // the stored representation changed
@@ -317,7 +354,14 @@ void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, Fra
   const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
   const std::uint64_t length = mul_or_throw(frames, kFrameSize, "frames to scrub");
   memory_.check_range(frame_hpa, length);
-  if (strict_) {  // strict DRAM holds ciphertext: zeros under the new key are encrypted
+  // Strict DRAM holds ciphertext: zeros under the new key are encrypted. An alias frame's
+  // cells are kept as their own frame's tag says: zeros through the alias are written so.
+  const bool any_alias =
+      aliased_ &&
+      std::any_of(memory_.aliases().begin(), memory_.aliases().end(), [&](const DramAlias& a) {
+        return frame_hpa < a.alias + a.length && a.alias < frame_hpa + length;
+      });
+  if (strict_ || any_alias) {
     const Bytes zeros(kFrameSize, 0);
     for (std::uint64_t f = frame_hpa; f < frame_hpa + length; f += kFrameSize) {
       set_tag(passkey, f, new_tag);

@@ -17,6 +17,12 @@
 // hiding. They apply to every frame whose tag names the slot, so they begin and end with
 // the VM's ownership of the frame.
 //
+// DRAM aliases (hw/dram_alias.h, BadRAM): an alias address reaches another frame's cells.
+// The controller sees it as an address of its own (its own tag, guard and tweak), while
+// the cells keep the representation their own frame's tag defines; so the host reads
+// and writes the very ciphertext the victim's frame holds. A platform without aliases
+// pays one flag test per frame accessed.
+//
 // Privileged operations (keys, tags) take a PspPasskey, which only the PSP can construct.
 #pragma once
 
@@ -195,6 +201,8 @@ class MemoryController {
   // The protections that apply to `who`'s access of a frame tagged `tag`: its slot's, when
   // `who` is foreign to the slot (above), else none.
   [[nodiscard]] SlotProtection foreign_protection(const FrameTag& tag, Requester who) const;
+  // Whether `hpa` is the alias address of another frame's cells (hw/dram_alias.h).
+  [[nodiscard]] bool is_alias(std::uint64_t hpa) const noexcept;
   // Whether a frame's stored bytes are exactly what `who` reads and writes (the fast path:
   // no conversion through the DRAM image).
   [[nodiscard]] bool stored_as_seen_by(const FrameTag& tag, Requester who) const noexcept {
@@ -209,6 +217,7 @@ class MemoryController {
   HostMemory& memory_;
   crypto::SuiteId suite_;
   bool strict_;
+  bool aliased_;  // the platform has DRAM aliases: only then does any access look them up
   // The tags of one 2 MiB chunk's frames; chunks never re-tagged have none (all host).
   using ChunkTags = std::array<FrameTag, kChunkSize / kFrameSize>;
   void store_tag(std::uint64_t frame_hpa, const FrameTag& tag);

@@ -17,6 +17,10 @@ Psp::Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses, P
       memory_(config.private_memory_budget),
       asid_in_use_(config.max_asids + 1, false) {
   asid_in_use_[0] = true;  // slot 0 means "no key"
+  if (config_.dram_alias_check) {
+    boot_result_ = probe_dram_aliases();
+    if (boot_result_.ok()) dram_alias_check_ = attest::DramAliasCheck::passed;
+  }
 }
 
 Psp::~Psp() = default;
@@ -29,6 +33,11 @@ Response Psp::execute(const Command& command) {
   // exception here means a check is missing; it becomes internal_error (detail: the
   // command's index) for the VMM instead of ending the platform.
   Response response;
+  if (!boot_result_.ok()) {  // a platform that failed its boot checks never starts
+    response = {boot_result_, {}};
+    trace_status(traced, response);
+    return response;
+  }
   try {
     response = std::visit([this](const auto& c) { return handle(c); }, command);
   } catch (const std::exception&) {

@@ -35,6 +35,9 @@ inline constexpr std::uint64_t kMaxPagesPerMap = 1ull << 18;  // 1 GiB per NPT_M
 struct PspConfig {
   std::size_t private_memory_budget = kDefaultPrivateMemoryBudget;
   std::uint32_t max_asids = kDefaultMaxAsids;
+  // The boot-time DRAM alias probe (psp_dram_alias_check.cc). Off only to show what a
+  // platform without the check lets a host do (the dram-alias attack scenario).
+  bool dram_alias_check = true;
 };
 
 // The PSP timer's periodic NPT check (docs/architecture.md, "Guarded NPT"). Every
@@ -122,6 +125,12 @@ class Psp {
   [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
   [[nodiscard]] const PrivateMemory& private_memory() const noexcept { return memory_; }
   [[nodiscard]] std::uint64_t commands_executed() const noexcept { return commands_; }
+  // What the boot-time checks found: success, or the refusal every command now gets
+  // (dram_aliased). Set once, in the constructor.
+  [[nodiscard]] const Result& boot_result() const noexcept { return boot_result_; }
+  [[nodiscard]] attest::DramAliasCheck dram_alias_check() const noexcept {
+    return dram_alias_check_;
+  }
   // Records commands, secure calls, stops and checks in the event trace (null: off).
   void set_trace(trace::Recorder* recorder) { trace_ = recorder; }
 
@@ -184,6 +193,9 @@ class Psp {
   // Writes the entry, creating tables; the caller checked the walk.
   void write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry);
   void stop(Vm& vm, StopReason reason);
+  // The boot-time DRAM alias probe (psp_dram_alias_check.cc): success, or dram_aliased
+  // with the alias address as detail.
+  [[nodiscard]] Result probe_dram_aliases();
 
   // The event trace (psp_trace.cc); each does nothing while tracing is off.
   // A command is recorded as it arrives (what it causes follows it) and gets its status
@@ -244,6 +256,8 @@ class Psp {
   CheckTimer timer_;
   std::uint64_t check_pages_per_tick_ = 0;
   trace::Recorder* trace_ = nullptr;
+  Result boot_result_;
+  attest::DramAliasCheck dram_alias_check_ = attest::DramAliasCheck::not_run;
 };
 
 }  // namespace cvmsim::psp

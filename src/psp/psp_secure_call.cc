@@ -227,6 +227,7 @@ Result Psp::attest(Vm& vm, const AttestCall& call, SecureCallResponse& out) {
   report.certificate_digest = vm.image.certificate_digest;
   report.provider_key_id = vm.provider_key_id;
   report.report_data = call.report_data;
+  report.dram_alias_check = dram_alias_check_;
   attest::sign_report(report, fuses_.attestation_key);
   out.report = report.encode();
   return Result::success();

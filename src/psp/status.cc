@@ -46,6 +46,8 @@ std::string_view to_string(Status status) {
       return "write_protected";
     case Status::tlb_not_tracked:
       return "tlb_not_tracked";
+    case Status::dram_aliased:
+      return "dram_aliased";
   }
   return "unknown";
 }

@@ -54,6 +54,9 @@ enum class Status : std::uint32_t {
   write_protected = CVM_WRITE_PROTECTED,
   // A frame NPT_UNMAP took awaits its VM's TLB flush (detail: HPA).
   tlb_not_tracked = CVM_TLB_NOT_TRACKED,
+  // The boot-time probe found two addresses on the same DRAM cells (BadRAM): the PSP
+  // refuses every command (detail: the alias HPA).
+  dram_aliased = CVM_DRAM_ALIASED,
 };
 
 inline constexpr std::uint32_t kStatusCount = CVM_STATUS_COUNT;

@@ -154,6 +154,12 @@ std::string detail_text(std::string_view command, Status status, std::uint64_t d
           "detail {:#x}: the HPA of a frame NPT_UNMAP took, which changes hands only after "
           "TLB_TRACK and a flush of every vCPU of its VM",
           detail);
+    case Status::dram_aliased:
+      return fmt::format(
+          "detail {:#x}: the HPA where the PSP's boot-time probe found the pattern it wrote "
+          "elsewhere (two addresses reach the same DRAM cells, as a tampered SPD makes them): "
+          "the platform refuses to start",
+          detail);
   }
   return fmt::format("detail {}", detail);
 }

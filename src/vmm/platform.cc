@@ -15,7 +15,7 @@ Platform::Platform(const std::filesystem::path& chip_dir, const PlatformOptions&
 
 Platform::Platform(psp::ChipFuses fuses, const PlatformOptions& options)
     : trace_(options.trace),
-      memory_(options.host_memory),
+      memory_(options.host_memory, options.dram_aliases),
       mc_(memory_, fuses.identity.suite),
       disks_(mc_),
       psp_(std::make_unique<psp::Psp>(mc_, disks_, std::move(fuses), options.psp)),

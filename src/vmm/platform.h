@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "common/sim_clock.h"
 #include "hw/disk/disk_controller.h"
@@ -18,6 +19,9 @@ namespace cvmsim::vmm {
 struct PlatformOptions {
   std::uint64_t host_memory = hw::kDefaultHostMemory;  // sparse: only touched frames cost
   psp::PspConfig psp{};
+  // DRAM aliases of the platform's hardware (a tampered SPD, BadRAM; hw/dram_alias.h):
+  // empty on a sound platform. The PSP's boot-time check refuses to start on one.
+  std::vector<hw::DramAlias> dram_aliases{};
   // Records the platform's events while it exists (not owned; null: tracing off).
   trace::Recorder* trace = nullptr;
 };

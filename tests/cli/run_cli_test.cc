@@ -122,5 +122,35 @@ TEST(RunCli, WrongFirmwareIsRefusedWithTheVmExitCode) {
             2);
 }
 
+TEST(RunCli, AnAliasedPlatformRefusesToStartUnlessTheCheckIsSkipped) {
+  test::TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(make_identities(dir, "hello"));
+  const auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"run",
+                                  "--chip",
+                                  (dir / "chip").string(),
+                                  "--firmware",
+                                  guest("hello"),
+                                  "--reference",
+                                  (dir / "ref").string(),
+                                  "--provider",
+                                  (dir / "p").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  const std::string upper_half = "0x8000000000:0:0x8000000000";  // 1 TiB host memory
+  const auto refused = run({"--dram-alias", upper_half});
+  EXPECT_EQ(refused.exit_code, 6) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("dram_aliased (status 21), detail 0x8000000000"), std::string::npos)
+      << refused.err;
+  const auto unchecked = run({"--dram-alias", upper_half, "--skip-dram-alias-check"});
+  EXPECT_EQ(unchecked.exit_code, 0) << unchecked.out << unchecked.err;
+  for (const char* bad : {"1:2", "0x1000:0:0x1001", "0x1000:0:0x2000", "0x20000000000:0:0x1000"}) {
+    const auto r = run({"--dram-alias", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << r.err;
+    EXPECT_NE(r.err.find("--dram-alias"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace cvmsim

@@ -73,6 +73,7 @@ class VerifyCli : public ::testing::TestWithParam<std::string> {
     r.certificate_check = attest::CertificateCheck::none;
     r.guard_mode = 1;
     r.npt_integrity = attest::NptIntegrityState::intact;
+    r.dram_alias_check = attest::DramAliasCheck::passed;
     r.asid = 1;
     r.provider_key_id = measure::provider_key_id(
         pki::Certificate::parse(read_file(dir / provider / "provider.pem"), provider).public_key());
@@ -368,6 +369,7 @@ TEST_P(VerifyCli, InspectRecognisesReports) {
   EXPECT_EQ(doc["artifact"], "attestation report");
   EXPECT_EQ(doc["launch_digest"], measurement);
   EXPECT_EQ(doc["asid"], 1);
+  EXPECT_EQ(doc["dram_alias_check"], "passed");  // the PSP probed for DRAM aliases at boot
   // The fields in the format's order (docs/formats.md, "Attestation report").
   std::vector<std::string> keys;
   for (const auto& [key, value] : doc.items()) keys.push_back(key);
@@ -388,6 +390,7 @@ TEST_P(VerifyCli, InspectRecognisesReports) {
                                               "certificate_digest",
                                               "provider_key_id",
                                               "report_data",
+                                              "dram_alias_check",
                                               "signature_length",
                                               "signature"};
   std::vector<std::string> report_keys;

@@ -8,8 +8,11 @@
 #include <map>
 #include <set>
 
+#include "attest/report.h"
 #include "common/file_io.h"
+#include "common/scratch_dir.h"
 #include "hw/memory_controller.h"
+#include "lab/attacks/dram_alias.h"
 #include "lab/attacks/lab_bench.h"
 #include "lab/attacks/render.h"
 
@@ -61,6 +64,7 @@ const std::map<std::string_view, Expected> kExpected = {
     {"map-npt-frame", {K::succeeded, K::prevented, K::prevented}},
     {"memory-replay", {K::succeeded, K::succeeded, K::succeeded}},
     {"ciphertext-side-channel", {K::succeeded, K::succeeded, K::succeeded}},
+    {"dram-alias", {K::prevented, K::prevented, K::prevented}},
     {"asid-reuse", {K::prevented, K::prevented, K::prevented}},
     {"vmm-reads", {K::prevented, K::prevented, K::prevented}},
     {"secure-call-replay", {K::prevented, K::prevented, K::prevented}},
@@ -227,6 +231,45 @@ TEST(AttackEffects, AStaleTranslationNeverReadsTheNextOwnersSecret) {
       EXPECT_NE(o.effect.find("TLB_TRACK success without a flush"), std::string::npos);
       EXPECT_NE(o.effect.find("PSP refused NPT_MAP"), std::string::npos);
     }
+  }
+}
+
+// BadRAM: on an aliased platform the replay through the alias works in every guard mode
+// (no guard covers memory contents, and the alias's own frame tag is free host memory);
+// the PSP's boot-time alias check stops the platform before any VM runs.
+TEST(AttackEffects, DramAliasReplaySucceedsWithoutTheBootCheckAndIsPreventedWithIt) {
+  for (const GuardMode mode : kAllModes) {
+    const ScratchDir dir("cvmsim-dram-alias-test");
+    const Outcome without = dram_alias_replay({mode, crypto::SuiteId::sm, dir.path()}, false);
+    SCOPED_TRACE(summarize(without));
+    EXPECT_EQ(without.kind, K::succeeded);
+    EXPECT_NE(without.effect.find("the guest read back VERSION-1"), std::string::npos);
+    const Outcome& with = outcome("dram-alias", mode);
+    SCOPED_TRACE(summarize(with));
+    EXPECT_EQ(with.kind, K::prevented);
+    EXPECT_NE(with.by.find("dram_aliased"), std::string::npos);
+    EXPECT_NE(with.effect.find("dram_aliased (status 21)"), std::string::npos);
+    EXPECT_NE(with.note.find("without the check (firmware before the fix) the attack succeeded"),
+              std::string::npos);
+  }
+}
+
+// The report a guest gets says whether its platform's PSP ran the alias check.
+TEST(AttackEffects, ReportsSayWhetherThePspRanTheDramAliasCheck) {
+  for (const bool check : {true, false}) {
+    const ScratchDir dir("cvmsim-dram-alias-report");
+    vmm::PlatformOptions platform;
+    platform.psp.dram_alias_check = check;
+    Bench bench({GuardMode::detect, crypto::SuiteId::sm, dir.path()}, 1, 0, platform);
+    const psp::VmHandle vm = bench.launch_victim("a" + std::string(64, 'N'));
+    const vmm::RunResult run = bench.vmm().run(vm);
+    ASSERT_GE(run.host_output.size(), 4u) << run.detail;
+    const ByteView out(run.host_output);
+    const std::size_t length = out[0] | out[1] << 8 | out[2] << 16 | std::size_t{out[3]} << 24;
+    ASSERT_GE(out.size(), 4 + length);
+    const attest::Report report = attest::Report::decode(out.subspan(4, length), "guest report");
+    EXPECT_EQ(report.dram_alias_check,
+              check ? attest::DramAliasCheck::passed : attest::DramAliasCheck::not_run);
   }
 }
 

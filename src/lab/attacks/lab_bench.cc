@@ -75,13 +75,13 @@ std::string printable(ByteView bytes, std::size_t max) {
   return out;
 }
 
-Bench::Bench(const RunOptions& options, std::size_t chips, std::size_t platform_chip)
-    : options_(options),
-      guard_(options.guard),
-      world_(options.workdir, options.suite, chips),
-      platform_(std::make_unique<vmm::Platform>(world_.chip_dir(platform_chip),
-                                                vmm::PlatformOptions{.trace = options.trace})),
-      vmm_(std::make_unique<vmm::Vmm>(*platform_)) {}
+Bench::Bench(const RunOptions& options, std::size_t chips, std::size_t platform_chip,
+             vmm::PlatformOptions platform)
+    : options_(options), guard_(options.guard), world_(options.workdir, options.suite, chips) {
+  platform.trace = options.trace;
+  platform_ = std::make_unique<vmm::Platform>(world_.chip_dir(platform_chip), platform);
+  vmm_ = std::make_unique<vmm::Vmm>(*platform_);
+}
 
 vmm::LaunchRequest Bench::victim_request(std::string_view commands,
                                          std::optional<measure::GuardMode> guard) const {

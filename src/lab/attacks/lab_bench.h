@@ -40,7 +40,9 @@ std::string printable(ByteView bytes, std::size_t max = 48);
 
 class Bench {
  public:
-  Bench(const RunOptions& options, std::size_t chips = 1, std::size_t platform_chip = 0);
+  // `platform` configures the platform's hardware and PSP (its trace is options.trace).
+  Bench(const RunOptions& options, std::size_t chips = 1, std::size_t platform_chip = 0,
+        vmm::PlatformOptions platform = {});
 
   World& world() { return world_; }
   vmm::Platform& platform() { return *platform_; }

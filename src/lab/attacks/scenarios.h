@@ -17,5 +17,7 @@ extern const Scenario kLaunchScenarios[];
 extern const std::size_t kLaunchScenarioCount;
 extern const Scenario kImageScenarios[];
 extern const std::size_t kImageScenarioCount;
+extern const Scenario kPlatformScenarios[];
+extern const std::size_t kPlatformScenarioCount;
 
 }  // namespace cvmsim::lab::attacks
