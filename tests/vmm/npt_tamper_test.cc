@@ -313,9 +313,14 @@ TEST(LaunchUpdate, ATamperedWalkLeavesTheDonatedFrameUntouched) {
       w.psp().execute(psp::LaunchStart{policy.encode(), w.platform->frames().allocate(1)->hpa});
   ASSERT_TRUE(start.ok());
   const psp::VmHandle vm = std::get<psp::LaunchStartInfo>(start.payload).vm;
-  w.donate(vm, 8);
+  // Donates table frames as often as the PSP asks for them, as the VMM does.
   const auto add_zero_page = [&](std::uint64_t gpa, std::uint64_t hpa) {
-    return w.psp().execute(psp::LaunchUpdate{vm, gpa, measure::PageType::zero, hpa, {}});
+    for (;;) {
+      const psp::Response r =
+          w.psp().execute(psp::LaunchUpdate{vm, gpa, measure::PageType::zero, hpa, {}});
+      if (r.result.status != psp::Status::resource_exhausted) return r;
+      w.donate(vm, static_cast<std::size_t>(r.result.detail));
+    }
   };
   ASSERT_TRUE(add_zero_page(0x100000, w.platform->frames().allocate(1)->hpa).ok());
   // The host edits the leaf entry of the page just added; the next page shares its table.
