@@ -265,7 +265,8 @@ TEST(AttackEffects, ReportsSayWhetherThePspRanTheDramAliasCheck) {
     const vmm::RunResult run = bench.vmm().run(vm);
     ASSERT_GE(run.host_output.size(), 4u) << run.detail;
     const ByteView out(run.host_output);
-    const std::size_t length = out[0] | out[1] << 8 | out[2] << 16 | std::size_t{out[3]} << 24;
+    const std::size_t length = std::size_t{out[0]} | std::size_t{out[1]} << 8 |
+                               std::size_t{out[2]} << 16 | std::size_t{out[3]} << 24;
     ASSERT_GE(out.size(), 4 + length);
     const attest::Report report = attest::Report::decode(out.subspan(4, length), "guest report");
     EXPECT_EQ(report.dram_alias_check,
