@@ -62,12 +62,12 @@ class VerifyCli : public ::testing::TestWithParam<std::string> {
 
   // The report the PSP of `chip` signs for a VM launched from the measured firmware.
   Bytes make_report(const std::string& chip, ByteView report_data,
-                    const std::string& provider = "provider") const {
+                    const std::string& provider = "provider", std::uint64_t policy = 0x502) const {
     const psp::ChipFuses fuses = psp::load_chip_fuses(dir / chip);
     attest::Report r;
     r.psp_version = 0x010000;
     r.chip_id = fuses.identity.chip_id;
-    r.policy = 0x502;
+    r.policy = policy;
     r.launch_digest = from_hex(measurement);
     r.firmware_check = attest::FirmwareCheck::matched;
     r.certificate_check = attest::CertificateCheck::none;
@@ -337,6 +337,40 @@ TEST_P(VerifyCli, AppraisalPolicyFile) {
                        ": \"min_guard\": unknown key"),
             std::string::npos)
       << r.err;
+}
+
+// verify --require: the memory protections a tenant demands must be in the signed policy.
+TEST_P(VerifyCli, RequiredProtectionsFailAReportWithoutThem) {
+  const std::map<std::string, std::string> both{
+      {"--require", "memory-integrity,ciphertext-hiding"}};
+  auto r = verify("report.bin", both);  // policy 0x502: neither bit
+  expect_failed(r, kExpectation, "appraisal");
+  EXPECT_NE(r.out.find("memory-integrity"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ciphertext-hiding"), std::string::npos) << r.out;
+
+  constexpr std::uint64_t kIntegrity = 0x4, kHiding = 0x8;
+  write_file_atomic(dir / "integrity.bin",
+                    make_report("chipA", from_hex(nonce), "provider", 0x502 | kIntegrity));
+  r = verify("integrity.bin", both);
+  expect_failed(r, kExpectation, "appraisal");
+  EXPECT_NE(r.out.find("ciphertext-hiding"), std::string::npos) << r.out;
+  r = verify("integrity.bin", {{"--require", "memory-integrity"}});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  appraisal"), std::string::npos) << r.out;
+
+  write_file_atomic(dir / "both.bin", make_report("chipA", from_hex(nonce), "provider",
+                                                  0x502 | kIntegrity | kHiding));
+  r = verify("both.bin", {{"--require", "memory-integrity,ciphertext-hiding"}, {"-o", "json"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["result"], "PASS");
+  const std::string decoded = doc["report"]["policy_decoded"];
+  EXPECT_NE(decoded.find("memory-integrity=on"), std::string::npos) << decoded;
+  EXPECT_NE(decoded.find("ciphertext-hiding=on"), std::string::npos) << decoded;
+
+  r = verify("both.bin", {{"--require", "memory-integrity,rollback-proof"}});
+  EXPECT_EQ(r.exit_code, kUsage) << r.out << r.err;
+  EXPECT_NE(r.err.find("rollback-proof"), std::string::npos) << r.err;
 }
 
 TEST_P(VerifyCli, EarClaimsSetBesideTheNativeOutput) {
