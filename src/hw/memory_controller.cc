@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "common/checked.h"
 #include "crypto/suite.h"
@@ -30,6 +31,13 @@ std::string_view initiator_name(Initiator who) {
       return "page walker";
   }
   return "?";
+}
+
+// The part of [hpa, hpa + length) inside [from, from + n), as {first, end}; empty when
+// first >= end. One place for the range arithmetic of alias ranges.
+std::pair<std::uint64_t, std::uint64_t> intersection(std::uint64_t hpa, std::uint64_t length,
+                                                     std::uint64_t from, std::uint64_t n) {
+  return {std::max(hpa, from), std::min(hpa + length, from + n)};
 }
 
 }  // namespace
@@ -232,8 +240,7 @@ void MemoryController::notify_write(std::uint64_t hpa, std::uint64_t length) {
   if (!aliased_) return;
   // The same cells under their other address: a copy of what that address shows is stale.
   const auto mirror = [&](std::uint64_t from, std::uint64_t to, std::uint64_t n) {
-    const std::uint64_t first = std::max(hpa, from);
-    const std::uint64_t end = std::min(hpa + length, from + n);
+    const auto [first, end] = intersection(hpa, length, from, n);
     if (first >= end) return;
     for (const auto& [id, observer] : observers_) observer(to + (first - from), end - first);
   };
@@ -359,7 +366,8 @@ void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, Fra
   const bool any_alias =
       aliased_ &&
       std::any_of(memory_.aliases().begin(), memory_.aliases().end(), [&](const DramAlias& a) {
-        return frame_hpa < a.alias + a.length && a.alias < frame_hpa + length;
+        const auto [first, end] = intersection(frame_hpa, length, a.alias, a.length);
+        return first < end;
       });
   if (strict_ || any_alias) {
     const Bytes zeros(kFrameSize, 0);
