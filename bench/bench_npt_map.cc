@@ -7,7 +7,8 @@
 // memory costs only its tables, not 64 GiB of RAM); the sparse case maps 16 pages at the
 // start of every GiB of a 1 TiB guest-physical range. Then it times single 4 KiB private
 // NPT_MAPs into one leaf table that already exists (the common case: 511 of 512 faults
-// find their leaf table) and reports the median and 90th percentile; NptMap16 does the
+// find their leaf table) and reports the median, 90th and 99th percentiles, and the
+// amortised cost per page with the deferred Merkle work included; NptMap16 does the
 // same with the VMM's 16-page fault-around ranges and reports per 4 KiB page.
 // Run: build/bin/cvmsim-bench --benchmark_filter='NptMap|NptCheck'
 #include <benchmark/benchmark.h>
@@ -138,6 +139,15 @@ void BM_NptMap(benchmark::State& state, measure::NptIntegrity integrity, crypto:
     m.probe_gpa += pages * 4096;
   }
   if (!us.empty()) {
+    // The Merkle interior a mapping leaves for later (TableGuard::settle) is work it
+    // caused: the amortised figure charges the final settle to the timed mappings.
+    const auto settle_start = Clock::now();
+    (void)m.platform->psp().npt_digest(m.vm);
+    const double settle_us =
+        std::chrono::duration<double, std::micro>(Clock::now() - settle_start).count();
+    double total_us = settle_us;
+    for (double u : us) total_us += u * static_cast<double>(pages);
+    state.counters["amortised_us"] = total_us / static_cast<double>(us.size() * pages);
     std::sort(us.begin(), us.end());
     state.counters["median_us"] = us[us.size() / 2];
     state.counters["p90_us"] = us[us.size() * 9 / 10];

@@ -67,7 +67,7 @@ std::optional<VmInfo> Psp::vm_info(VmHandle handle) const {
   info.table_pages = vm.guard ? vm.guard->table_pages() : 0;
   info.guard_frames = vm.guard ? vm.guard->frames() : 0;
   info.guard_directory_bytes = vm.guard ? vm.guard->directory_bytes() : 0;
-  if (vm.guard) info.npt_digest = vm.guard->value();
+  info.guard_unsettled_leaves = vm.guard ? vm.guard->unsettled_leaves() : 0;
   info.table_pool = vm.table_pool.size();
   info.tlb_epoch = vm.tlb->epoch();
   info.tlb_oldest_flush = vm.tlb->oldest_flush();

@@ -74,13 +74,13 @@ struct VmInfo {
   measure::VcpuState vcpu;
   std::size_t private_memory = 0;  // bytes of PSP-private memory this VM uses
   std::size_t table_pages = 0;
-  std::size_t table_pool = 0;             // donated table frames not yet used
-  std::size_t guard_frames = 0;           // donated frames holding the Merkle tree
-  std::size_t guard_directory_bytes = 0;  // the guard's frame/table lists (see TableGuard)
-  Bytes npt_digest;                       // the stored characteristic value
-  std::uint64_t tlb_epoch = 0;            // advanced by TLB_TRACK
-  std::uint64_t tlb_oldest_flush = 0;     // the epoch of the least recent vCPU flush
-  std::size_t frames_awaiting_flush = 0;  // unmapped frames not yet free to change hands
+  std::size_t table_pool = 0;              // donated table frames not yet used
+  std::size_t guard_frames = 0;            // donated frames holding the Merkle tree
+  std::size_t guard_directory_bytes = 0;   // the guard's frame/table lists (see TableGuard)
+  std::size_t guard_unsettled_leaves = 0;  // Merkle leaves not yet under the root
+  std::uint64_t tlb_epoch = 0;             // advanced by TLB_TRACK
+  std::uint64_t tlb_oldest_flush = 0;      // the epoch of the least recent vCPU flush
+  std::size_t frames_awaiting_flush = 0;   // unmapped frames not yet free to change hands
 };
 
 // What the VMM learns of a secure call it forwarded: which call it was (the port write
@@ -117,6 +117,9 @@ class Psp {
   // The stored NPT digest and one recomputed from the table pages alone (for tests and
   // diagnostics: they differ exactly when the tables changed behind the PSP's back).
   [[nodiscard]] std::optional<std::pair<Bytes, Bytes>> npt_digest_check(VmHandle vm);
+  // The stored NPT digest alone, brought up to date over every leaf written (the work a
+  // guarded VM's NPT_MAPs left for later; see TableGuard::settle).
+  [[nodiscard]] std::optional<Bytes> npt_digest(VmHandle vm);
 
   [[nodiscard]] std::optional<VmInfo> vm_info(VmHandle vm) const;
   // The binding a vCPU of `vm` runs with (its key slot and NPT root), issued only for a

@@ -37,8 +37,7 @@ Response Psp::handle(const LaunchStart& c) {
   const auto asid = static_cast<std::uint32_t>(free_asid - asid_in_use_.begin());
   const VmHandle handle = next_handle_;
   auto vm = std::make_unique<Vm>(handle, asid, policy, suite_);
-  const std::size_t guard_bytes = 48 + sizeof(std::uint64_t);
-  if (!memory_.try_allocate(handle, kVmContextBytes + guard_bytes, vm->footprint)) {
+  if (!memory_.try_allocate(handle, kVmContextBytes + kGuardPrivateBytes, vm->footprint)) {
     return fail(Status::resource_exhausted, memory_.budget() - memory_.used());
   }
   // Nothing can fail from here on.

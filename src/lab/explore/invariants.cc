@@ -165,12 +165,11 @@ std::string SmallWorld::digest() {
       state += "gone;";
       continue;
     }
-    state += fmt::format("vm state {} stop {} tables {} pool {} awaiting {} digest {};",
+    state += fmt::format("vm state {} stop {} tables {} pool {} awaiting {};",
                          static_cast<int>(info->state), static_cast<int>(info->stop_reason),
-                         info->table_pages, info->table_pool, info->frames_awaiting_flush,
-                         to_hex(info->npt_digest));
+                         info->table_pages, info->table_pool, info->frames_awaiting_flush);
     if (const auto digests = psp.npt_digest_check(slot.handle)) {
-      state += "now " + to_hex(digests->second) + ";";
+      state += "digest " + to_hex(digests->first) + " now " + to_hex(digests->second) + ";";
     }
     Bytes root(hw::kFrameSize);
     mc.read(slot.root, root, hw::Requester::host());

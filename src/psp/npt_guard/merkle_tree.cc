@@ -31,7 +31,7 @@ bool MerkleTree::grow(std::uint64_t leaves) {
 
 void MerkleTree::set_leaf(std::uint64_t index, ByteView digest) {
   store_.write(0, index, digest);
-  dirty_.push_back(index);
+  if (dirty_.empty() || dirty_.back() != index) dirty_.push_back(index);
 }
 
 void MerkleTree::hash_children(std::size_t level, std::uint64_t parent, MutableByteView out) {

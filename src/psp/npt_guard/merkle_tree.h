@@ -10,7 +10,8 @@
 // bits of leaf index; binary costs 0.41 us per bit, 4-ary 0.35 (measured, 2-core Zen 5).
 //
 // Updates are batched: set_leaf() marks leaves, commit() rehashes each dirty ancestor
-// once, level by level. One leaf costs one hash per level (log3 n).
+// once, level by level. One leaf costs one hash per level (log3 n); leaves set close
+// together share their ancestors, so a batch of them costs far less per leaf.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +39,9 @@ class MerkleTree {
   void set_leaf(std::uint64_t index, ByteView digest);
   // Rehashes the ancestors of every leaf set since the last commit; updates root().
   void commit();
+  // Leaves set since the last commit (a leaf set twice in a row counts once): until the
+  // next commit, root() does not cover them.
+  [[nodiscard]] std::size_t pending_leaves() const noexcept { return dirty_.size(); }
 
   [[nodiscard]] ByteView leaf(std::uint64_t index) const { return store_.node(0, index); }
   [[nodiscard]] const Bytes& root() const noexcept { return root_; }

@@ -50,4 +50,10 @@ std::optional<std::pair<Bytes, Bytes>> Psp::npt_digest_check(VmHandle handle) {
   return std::pair{vm->guard->value(), vm->guard->recompute(mc_)};
 }
 
+std::optional<Bytes> Psp::npt_digest(VmHandle handle) {
+  Vm* vm = find(handle);
+  if (vm == nullptr || !vm->guard) return std::nullopt;
+  return vm->guard->value();
+}
+
 }  // namespace cvmsim::psp

@@ -150,8 +150,12 @@ bool TableGuard::commit(hw::MemoryController& mc) {
     tree_.set_leaf(index * kGuardChunksPerPage + (chunk % hw::kFrameSize) / kGuardChunkSize, out);
   }
   committed_ = tables_.size();
-  tree_.commit();
+  if (tree_.pending_leaves() >= kDeferredLeaves) settle();
   return true;
+}
+
+void TableGuard::settle() {
+  tree_.commit();
 }
 
 void TableGuard::update_pages(hw::MemoryController& mc, std::span<const std::uint64_t>) {
@@ -229,10 +233,6 @@ bool TableGuard::sweep(hw::MemoryController& mc, std::uint64_t pages) {
   return true;
 }
 
-std::size_t TableGuard::private_bytes() const noexcept {
-  return hasher_.digest_size() + sizeof(sweep_position_);
-}
-
 std::size_t TableGuard::frame_bytes() const noexcept {
   return store_.bytes();
 }
@@ -246,8 +246,10 @@ std::size_t TableGuard::directory_bytes() const noexcept {
          store_.frame_count() * 2 * sizeof(std::uint64_t);
 }
 
-const Bytes& TableGuard::value() const {
-  return algorithm_ == measure::NptIntegrity::merkle ? tree_.root() : full_value_;
+const Bytes& TableGuard::value() {
+  if (algorithm_ != measure::NptIntegrity::merkle) return full_value_;
+  settle();
+  return tree_.root();
 }
 
 }  // namespace cvmsim::psp

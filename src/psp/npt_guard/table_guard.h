@@ -5,11 +5,22 @@
 //           update (the literal algorithm: cost grows with the table).
 //   merkle: a ternary Merkle tree whose leaves are H(0x00 || chunk_hpa || chunk) over the
 //           32-byte chunks (4 entries) of every table page, 128 leaves per page in install
-//           order. Only the root and a sweep position live in PSP-private memory; every
+//           order. Only the root, a sweep position and the indices of leaves not yet
+//           under the root live in PSP-private memory; every
 //           tree level lives in PSP-owned frames (FrameUse::merkle, write-blocked) taken
 //           from the VM's donated table pool. A check before an update rehashes only the
 //           chunks the update's walks read or write and compares them with their stored
-//           leaves; writing one entry rehashes one chunk and its log3(n) ancestors.
+//           leaves; writing one entry rehashes one chunk at once. Its log3(n) ancestors
+//           and the root are brought up to date in batches (settle()): when
+//           kDeferredLeaves leaves are waiting, and before anyone reads the root.
+//
+// Why the batching is sound: every check before an update, and the amortised sweep,
+// compares chunks with their stored *leaves*, which are always current; the root is read
+// only by the whole-table check (which settles first, then compares it with a
+// recomputation from the table pages alone). Deferring the interior changes when the
+// hashes are computed, not what any check sees. Sequential mappings share most
+// ancestors, so a batch costs a fraction of hashing each path on its own: the 14 node
+// hashes a one-page NPT_MAP at 64 GiB used to pay were two thirds of its latency.
 //
 // Binding each chunk's (page's) host address into its digest makes moving a table page
 // (pointing an entry at a copy elsewhere) as visible as changing its bytes. Tables added
@@ -37,6 +48,12 @@ namespace cvmsim::psp {
 
 inline constexpr std::uint64_t kGuardChunkSize = 32;  // table bytes per Merkle leaf
 inline constexpr std::uint64_t kGuardChunksPerPage = hw::kFrameSize / kGuardChunkSize;
+// Leaves whose ancestors may wait for the next settle(): one table page's worth. Their
+// indices are PSP-private state (a lost one would leave the root stale), so they are
+// charged to the VM's PSP-private memory with the root and the sweep position.
+inline constexpr std::size_t kDeferredLeaves = kGuardChunksPerPage;
+inline constexpr std::size_t kGuardPrivateBytes =
+    kMaxDigestSize + sizeof(std::uint64_t) + kDeferredLeaves * sizeof(std::uint64_t);
 
 class TableGuard {
  public:
@@ -64,9 +81,12 @@ class TableGuard {
   [[nodiscard]] bool check_chunks(hw::MemoryController& mc, std::span<const std::uint64_t> chunks);
   // The same for whole table pages (every chunk of each listed page; full: the table).
   [[nodiscard]] bool check_pages(hw::MemoryController& mc, std::span<const std::uint64_t> pages);
-  // Stores the new value after an update (noted writes, pending tables). False, and
-  // latched, when a pending table holds bytes the PSP did not write.
+  // Stores the new leaves after an update (noted writes, pending tables) and settles the
+  // tree once kDeferredLeaves leaves wait. False, and latched, when a pending table holds
+  // bytes the PSP did not write.
   [[nodiscard]] bool commit(hw::MemoryController& mc);
+  // Brings the tree's interior and root up to date with every stored leaf.
+  void settle();
   // Kept for LAUNCH_UPDATE: commit; a failure is latched and fails every later check.
   void update_pages(hw::MemoryController& mc, std::span<const std::uint64_t> pages);
 
@@ -82,15 +102,16 @@ class TableGuard {
   [[nodiscard]] measure::NptIntegrity algorithm() const noexcept { return algorithm_; }
   [[nodiscard]] std::size_t table_pages() const noexcept { return tables_.size(); }
   [[nodiscard]] bool tampered() const noexcept { return tampered_; }
-  // PSP-private bytes: the stored value and the sweep position.
-  [[nodiscard]] std::size_t private_bytes() const noexcept;
+  // Leaves stored but not yet under the root (below kDeferredLeaves between commands).
+  [[nodiscard]] std::size_t unsettled_leaves() const noexcept { return tree_.pending_leaves(); }
   // Bytes of PSP-owned frames holding the tree, and how many frames.
   [[nodiscard]] std::size_t frame_bytes() const noexcept;
   [[nodiscard]] std::size_t frames() const noexcept;
   // Bookkeeping the model keeps in the PSP object (table list, page index, frame list);
   // firmware would keep it in the same PSP-owned frames. Reported, not hidden.
   [[nodiscard]] std::size_t directory_bytes() const noexcept;
-  [[nodiscard]] const Bytes& value() const;
+  // The stored value (settles the tree first).
+  [[nodiscard]] const Bytes& value();
 
  private:
   [[nodiscard]] bool pending_are_clean(hw::MemoryController& mc, std::vector<std::uint64_t>& noted);
