@@ -31,10 +31,6 @@ CheckResult unchecked(const Expectations& e, CheckId id, const std::string& what
   return fail(id, what + "; give it, or accept an unchecked report with --allow-unchecked");
 }
 
-bool all_zero(ByteView v) {
-  return std::all_of(v.begin(), v.end(), [](std::uint8_t b) { return b == 0; });
-}
-
 FailureClass class_of(CheckId id) {
   switch (id) {
     case CheckId::format:

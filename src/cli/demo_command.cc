@@ -65,14 +65,9 @@ void alone(std::string_view who, std::string_view command) {
   throw std::runtime_error("demo step failed: " + what);
 }
 
-Bytes builtin(std::string_view name) {
+Bytes builtin_guest(std::string_view name) {
   const ByteView b = guest_images::all().at(name);
   return {b.begin(), b.end()};
-}
-
-bool contains(ByteView haystack, std::string_view needle) {
-  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
-         haystack.end();
 }
 
 double ms_since(Clock::time_point start) {
@@ -103,7 +98,7 @@ Boot boot(const lab::World& world, const fs::path& image, const Bytes& nonce,
   const auto start = Clock::now();
   vmm::Platform platform(world.chip_dir(), {.trace = recorder});
   vmm::Vmm hypervisor(platform);
-  vmm::LaunchRequest request = world.launch_request(builtin("image_boot"));
+  vmm::LaunchRequest request = world.launch_request(builtin_guest("image_boot"));
   request.disk = image;
   request.host_input = nonce;
   const psp::VmHandle vm = hypervisor.launch(request);
@@ -142,10 +137,10 @@ void play_suite(crypto::SuiteId suite, const fs::path& root, trace::Recorder* re
         "cvmsim vendor init vendor; cvmsim chip new --vendor vendor chip; cvmsim provider init "
         "provider");
 
-  const Bytes firmware = builtin("image_boot");
+  const Bytes firmware = builtin_guest("image_boot");
   const Bytes digest = world.measure(firmware);
   lab::ImageSpec spec;
-  spec.volume.kernel = builtin("disk_demo");
+  spec.volume.kernel = builtin_guest("disk_demo");
   spec.volume.files.push_back({"motd", Bytes(kMotd.begin(), kMotd.end())});
   spec.allowed_measurements = {digest};
   const fs::path image = dir / "disk.img";

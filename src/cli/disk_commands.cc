@@ -25,7 +25,7 @@ struct MkdiskOptions {
   OutputFormat format = OutputFormat::text;
 };
 
-ByteView builtin(const std::string& name, const std::string& option) {
+ByteView named_builtin_guest(const std::string& name, const std::string& option) {
   const auto& images = guest_images::all();
   const auto it = images.find(name);
   if (it == images.end()) {
@@ -59,7 +59,7 @@ void mkdisk(const MkdiskOptions& o) {
   if (!o.kernel.empty()) {
     spec.kernel = read_file(o.kernel, image::kMaxKernelSize + 1);
   } else {
-    const ByteView k = builtin(o.builtin_kernel, "--builtin-kernel");
+    const ByteView k = named_builtin_guest(o.builtin_kernel, "--builtin-kernel");
     spec.kernel.assign(k.begin(), k.end());
   }
   for (const std::string& entry : o.files) {
@@ -137,7 +137,7 @@ void register_disk_commands(CLI::App& app) {
   exp->add_option("name", *name, "Program name (see `cvmsim guest list`)")->required();
   exp->add_option("--out", *out, "Output file")->required();
   exp->callback([name, out] {
-    const ByteView bytes = builtin(*name, "name");
+    const ByteView bytes = named_builtin_guest(*name, "name");
     write_file_atomic(*out, bytes);
   });
 }

@@ -28,12 +28,6 @@ bool starts_with(ByteView data, std::string_view prefix) {
                     [](char c, std::uint8_t b) { return static_cast<std::uint8_t>(c) == b; });
 }
 
-bool contains(ByteView data, std::string_view needle) {
-  const std::string_view text(reinterpret_cast<const char*>(data.data()),  // NOLINT
-                              data.size());
-  return text.find(needle) != std::string_view::npos;
-}
-
 nlohmann::ordered_json describe_reference(ByteView data, const std::string& source) {
   const measure::Reference ref = measure::Reference::decode(data, source);
   return {{"artifact", "reference measurement"},

@@ -139,7 +139,7 @@ void write_evidence(const fs::path& dir, ByteView report, const fs::path& chip_d
 }
 
 void run_vms(const RunOptions& o) {
-  using Clock = std::chrono::steady_clock;
+  using HostClock = std::chrono::steady_clock;  // the host safety net and wall-time report
   refuse_output_over_inputs("--report-out", o.report_out,
                             {{"--image", o.image},
                              {"--firmware", o.firmware},
@@ -155,7 +155,7 @@ void run_vms(const RunOptions& o) {
                              {"--report-out", o.report_out}});
   refuse_evidence_dir(o);
   // One wall-clock bound for the whole run, whatever the guests do (the host's safety net).
-  const auto host_deadline = Clock::now() + std::chrono::seconds(o.timeout_seconds);
+  const auto host_deadline = HostClock::now() + std::chrono::seconds(o.timeout_seconds);
   vmm::RunLimits limits{.max_sim_ns = parse_sim_time(o.max_sim_time, "--max-sim-time") * 1000,
                         .host_deadline = host_deadline};
   if (limits.max_sim_ns == 0) {
@@ -218,9 +218,9 @@ void run_vms(const RunOptions& o) {
                      .args = {{"nonce", to_hex(request.host_input)}}});
   }
   for (psp::VmHandle handle : handles) {
-    const auto start = Clock::now();
+    const auto start = HostClock::now();
     const vmm::RunResult r = vmm.run(handle, limits);
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    const double ms = std::chrono::duration<double, std::milli>(HostClock::now() - start).count();
     const auto info = platform.psp().vm_info(handle);
     const bool ok = r.fate == vmm::VmFate::exited && r.exit_status == 0u;
     all_ok = all_ok && ok;

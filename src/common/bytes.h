@@ -29,6 +29,12 @@ inline void append(Bytes& out, ByteView more) {
 // Constant-time comparison for secrets and MACs.
 bool equal_constant_time(ByteView a, ByteView b);
 
+// Whether `needle` occurs in `haystack` (text looked for in a binary file or guest output).
+bool contains(ByteView haystack, std::string_view needle);
+
+// Whether every byte is zero (not constant-time: for public data such as table pages).
+bool all_zero(ByteView bytes);
+
 // Overwrites a buffer holding key material in a way the optimiser may not drop.
 void secure_wipe(MutableByteView bytes);
 

@@ -12,6 +12,7 @@
 #include "crypto/crypto_error.h"
 #include "crypto/openssl_ptr.h"
 #include "crypto/openssl_xts.h"
+#include "crypto/xts_tweak.h"
 
 namespace cvmsim::crypto {
 namespace {
@@ -19,14 +20,6 @@ namespace {
 using detail::check;
 using detail::EvpCipherCtxPtr;
 using Block = std::array<std::uint8_t, 16>;
-
-void multiply_by_alpha(Block& t) {
-  const std::uint8_t carry = t[15] >> 7;
-  for (std::size_t i = 15; i > 0; --i) {
-    t[i] = static_cast<std::uint8_t>((t[i] << 1) | (t[i - 1] >> 7));
-  }
-  t[0] = static_cast<std::uint8_t>((t[0] << 1) ^ (carry != 0 ? 0x87 : 0));
-}
 
 void xor_block(std::uint8_t* dst, const std::uint8_t* a, const Block& b) {
   for (std::size_t i = 0; i < 16; ++i) dst[i] = a[i] ^ b[i];

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "common/bytes.h"
 
@@ -18,6 +19,11 @@ using Tweak = std::array<std::uint8_t, 16>;
 
 // The plain64 tweak of data unit `unit_number`.
 Tweak plain64_tweak(std::uint64_t unit_number);
+
+// Refuses (CryptoError{bad_length}, naming `cipher`) input and output that are not the
+// same whole number of data units of `unit_size` >= 16 bytes.
+void check_xts_units(std::string_view cipher, std::size_t unit_size, ByteView in,
+                     MutableByteView out);
 
 class XtsCipher {
  public:

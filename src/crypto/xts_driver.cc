@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 
+#include "crypto/xts_tweak.h"
+
 namespace cvmsim::crypto {
 namespace {
 
@@ -18,14 +20,6 @@ using Block = std::array<std::uint8_t, 16>;
 constexpr std::size_t kBatchBlocks = 1024;
 // Units whose tweak inputs are encrypted together.
 constexpr std::size_t kMaxBatchUnits = 64;
-
-void multiply_by_alpha(Block& t) {
-  const std::uint8_t carry = t[15] >> 7;
-  for (std::size_t i = 15; i > 0; --i) {
-    t[i] = static_cast<std::uint8_t>((t[i] << 1) | (t[i - 1] >> 7));
-  }
-  t[0] = static_cast<std::uint8_t>((t[0] << 1) ^ (carry != 0 ? 0x87 : 0));
-}
 
 void crypt_one(const XtsBlockOps& ops, bool encrypting, const Block& tweak, Block& block) {
   ops.crypt_blocks(encrypting, tweak.data(), block.data(), block.data(), 1);

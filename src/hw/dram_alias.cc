@@ -16,7 +16,7 @@ bool meets(std::uint64_t x, std::uint64_t xl, std::uint64_t y, std::uint64_t yl)
   return x < y + yl && y < x + xl;
 }
 
-[[noreturn]] void refuse(const std::string& what) {
+[[noreturn]] void refuse_alias(const std::string& what) {
   throw HwError(HwErrc::bad_address, what);
 }
 
@@ -30,7 +30,8 @@ std::uint64_t parse_number(std::string_view text, std::string_view field,
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
-    refuse(fmt::format("DRAM alias '{}': {} is not a number (decimal or 0x hex)", whole, field));
+    refuse_alias(
+        fmt::format("DRAM alias '{}': {} is not a number (decimal or 0x hex)", whole, field));
   }
   return value;
 }
@@ -44,22 +45,23 @@ void check_dram_aliases(std::span<const DramAlias> aliases, std::uint64_t memory
         fmt::format("DRAM alias {:#x}:{:#x}:{:#x}", a.alias, a.target, a.length);
     if (a.length == 0 || a.alias % kFrameSize != 0 || a.target % kFrameSize != 0 ||
         a.length % kFrameSize != 0) {
-      refuse(name + ": addresses and length must be non-zero multiples of 4 KiB (frames)");
+      refuse_alias(name + ": addresses and length must be non-zero multiples of 4 KiB (frames)");
     }
     const auto alias_end = add_checked(a.alias, a.length);
     const auto target_end = add_checked(a.target, a.length);
     if (!alias_end || !target_end || *alias_end > memory_size || *target_end > memory_size) {
-      refuse(fmt::format("{}: outside the {:#x}-byte host memory", name, memory_size));
+      refuse_alias(fmt::format("{}: outside the {:#x}-byte host memory", name, memory_size));
     }
     if (meets(a.alias, a.length, a.target, a.length)) {
-      refuse(name + ": the alias overlaps its target");
+      refuse_alias(name + ": the alias overlaps its target");
     }
     for (std::size_t j = 0; j < i; ++j) {
       const DramAlias& b = aliases[j];
       if (meets(a.alias, a.length, b.alias, b.length) ||
           meets(a.alias, a.length, b.target, b.length) ||
           meets(a.target, a.length, b.alias, b.length)) {
-        refuse(name + ": overlaps another alias (an address reaches at most one other's cells)");
+        refuse_alias(name +
+                     ": overlaps another alias (an address reaches at most one other's cells)");
       }
     }
   }
@@ -69,7 +71,7 @@ DramAlias parse_dram_alias(const std::string& text) {
   const auto first = text.find(':');
   const auto second = first == std::string::npos ? first : text.find(':', first + 1);
   if (second == std::string::npos || text.find(':', second + 1) != std::string::npos) {
-    refuse(fmt::format("DRAM alias '{}': expected ALIAS:TARGET:LENGTH", text));
+    refuse_alias(fmt::format("DRAM alias '{}': expected ALIAS:TARGET:LENGTH", text));
   }
   const std::string_view all(text);
   return {parse_number(all.substr(0, first), "ALIAS", text),

@@ -93,6 +93,10 @@ struct Response {
   Result result;
   std::variant<std::monostate, PlatformStatusInfo, LaunchStartInfo, SecureCallInfo> payload;
   [[nodiscard]] bool ok() const { return result.ok(); }
+  // A refusal without payload: the handlers' common answer.
+  static Response refused(Status s, std::uint64_t detail = 0) {
+    return {Result::failure(s, detail), {}};
+  }
 };
 
 class Psp {

@@ -33,10 +33,6 @@ Bytes probe_pattern(std::uint64_t candidate) {
   return pattern;
 }
 
-bool all_zero(ByteView bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
-}
-
 }  // namespace
 
 Result Psp::probe_dram_aliases() {

@@ -13,10 +13,6 @@
 namespace cvmsim::psp {
 namespace {
 
-Response fail(Status s, std::uint64_t detail = 0) {
-  return {Result::failure(s, detail), {}};
-}
-
 hw::FrameGuard table_guard_for(const measure::Policy& policy) {
   return policy.guard == measure::GuardMode::isolate ? hw::FrameGuard::write_blocked
                                                      : hw::FrameGuard::none;
@@ -29,16 +25,16 @@ Response Psp::handle(const LaunchStart& c) {
   try {
     policy = measure::Policy::decode(c.policy, "LAUNCH_START policy");
   } catch (const Error&) {
-    return fail(Status::invalid_parameter, c.policy);
+    return Response::refused(Status::invalid_parameter, c.policy);
   }
   if (const Result r = frame_available(c.npt_root_hpa); !r.ok()) return {r, {}};
   const auto free_asid = std::find(asid_in_use_.begin() + 1, asid_in_use_.end(), false);
-  if (free_asid == asid_in_use_.end()) return fail(Status::resource_exhausted, 0);
+  if (free_asid == asid_in_use_.end()) return Response::refused(Status::resource_exhausted, 0);
   const auto asid = static_cast<std::uint32_t>(free_asid - asid_in_use_.begin());
   const VmHandle handle = next_handle_;
   auto vm = std::make_unique<Vm>(handle, asid, policy, suite_);
   if (!memory_.try_allocate(handle, kVmContextBytes + kGuardPrivateBytes, vm->footprint)) {
-    return fail(Status::resource_exhausted, memory_.budget() - memory_.used());
+    return Response::refused(Status::resource_exhausted, memory_.budget() - memory_.used());
   }
   // Nothing can fail from here on.
   ++next_handle_;
@@ -74,18 +70,20 @@ Response Psp::handle(const LaunchStart& c) {
 
 Response Psp::handle(const LaunchUpdate& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
   if (!allowed(vm->state, CommandClass::launch_update)) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   }
   if (c.type == measure::PageType::vcpu_state) {
     if (c.contents.size() != measure::kPageSize) {
-      return fail(Status::invalid_parameter, detail(LaunchParameterDetail::vcpu_page_size));
+      return Response::refused(Status::invalid_parameter,
+                               detail(LaunchParameterDetail::vcpu_page_size));
     }
     ByteReader r(c.contents, "vcpu state page");
     const ByteView magic = r.bytes("magic", 8);
     if (!equal_constant_time(magic, as_bytes("CVMSVCPU")) || r.u32("version") != 1) {
-      return fail(Status::invalid_parameter, detail(LaunchParameterDetail::vcpu_page_magic));
+      return Response::refused(Status::invalid_parameter,
+                               detail(LaunchParameterDetail::vcpu_page_magic));
     }
     (void)r.u32("reserved");
     vm->vcpu.rip = r.u64("rip");
@@ -96,17 +94,17 @@ Response Psp::handle(const LaunchUpdate& c) {
   }
   const bool zero = c.type == measure::PageType::zero;
   if (c.type != measure::PageType::firmware && !zero) {
-    return fail(Status::invalid_parameter, detail(LaunchParameterDetail::page_type));
+    return Response::refused(Status::invalid_parameter, detail(LaunchParameterDetail::page_type));
   }
   if (c.contents.size() != (zero ? 0 : measure::kPageSize)) {
-    return fail(Status::invalid_parameter, c.contents.size());
+    return Response::refused(Status::invalid_parameter, c.contents.size());
   }
   if (c.gpa % hw::kFrameSize != 0 || c.gpa >= hw::npt::kGpaLimit) {
-    return fail(Status::invalid_address, c.gpa);
+    return Response::refused(Status::invalid_address, c.gpa);
   }
   if (const Result r = frame_available(c.hpa); !r.ok()) return {r, {}};
   if (hw::npt::walk(mc_, vm->npt_root, c.gpa, hw::npt::Access::read).ok()) {
-    return fail(Status::already_mapped, c.gpa);
+    return Response::refused(Status::already_mapped, c.gpa);
   }
   // Every check comes before the frame is claimed, tagged or written: a failed
   // LAUNCH_UPDATE leaves the donated frame as the host gave it.
@@ -126,31 +124,32 @@ Response Psp::handle(const LaunchUpdate& c) {
 
 Response Psp::handle(const LaunchVerify& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
   if (!allowed(vm->state, CommandClass::launch_update)) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   }
   try {
     const measure::Reference ref = measure::Reference::decode(c.reference, "reference");
     const crypto::Key provider = crypto::Key::parse(c.provider_key, "provider key");
     ref.verify(provider);
     if (ref.suite != suite_) {
-      return fail(Status::invalid_parameter, detail(LaunchParameterDetail::reference_suite));
+      return Response::refused(Status::invalid_parameter,
+                               detail(LaunchParameterDetail::reference_suite));
     }
     if (!equal_constant_time(ref.launch_digest, vm->digest.value())) {
       vm->firmware_check = attest::FirmwareCheck::mismatch;
       vm->state = VmState::refused;
-      return fail(Status::measurement_mismatch, vm->digest.pages());
+      return Response::refused(Status::measurement_mismatch, vm->digest.pages());
     }
     if (ref.policy != vm->policy) {
       vm->state = VmState::refused;
-      return fail(Status::policy_violation, ref.policy.encode());
+      return Response::refused(Status::policy_violation, ref.policy.encode());
     }
     vm->firmware_check = attest::FirmwareCheck::matched;
     vm->provider_key_id = ref.provider_key_id;
   } catch (const Error&) {
     vm->state = VmState::refused;
-    return fail(Status::bad_signature, 0);
+    return Response::refused(Status::bad_signature, 0);
   }
   vm->state = VmState::verified;
   return {Result::success(), {}};
@@ -158,9 +157,9 @@ Response Psp::handle(const LaunchVerify& c) {
 
 Response Psp::handle(const LaunchFinish& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
   if (!allowed(vm->state, CommandClass::launch_finish)) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   }
   vm->state = VmState::running;
   return {Result::success(), {}};

@@ -18,10 +18,6 @@ namespace {
 
 namespace npt = hw::npt;
 
-Response fail(Status s, std::uint64_t detail = 0) {
-  return {Result::failure(s, detail), {}};
-}
-
 const Bytes& zero_page() {
   static const Bytes zeros(hw::kFrameSize, 0);
   return zeros;
@@ -178,14 +174,15 @@ Result Psp::check_guarded_mapping(const Vm* vm, VmHandle handle) const {
 
 Response Psp::handle(const NptDonate& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
   if (vm->state == VmState::stopped || vm->state == VmState::refused) {
-    return fail(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
+    return Response::refused(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
   }
   std::set<std::uint64_t> distinct;
   for (std::uint64_t frame : c.frames) {
     if (const Result r = frame_available(frame); !r.ok()) return {r, {}};
-    if (!distinct.insert(frame).second) return fail(Status::frame_not_available, frame);
+    if (!distinct.insert(frame).second)
+      return Response::refused(Status::frame_not_available, frame);
   }
   const hw::FrameGuard guard = vm->policy.guard == measure::GuardMode::isolate
                                    ? hw::FrameGuard::write_blocked
@@ -202,14 +199,16 @@ Response Psp::handle(const NptDonate& c) {
 Response Psp::handle(const NptMap& c) {
   Vm* vm = find(c.vm);
   if (const Result r = check_guarded_mapping(vm, c.vm); !r.ok()) return {r, {}};
-  if (c.pages == 0 || c.pages > kMaxPagesPerMap) return fail(Status::invalid_parameter, c.pages);
+  if (c.pages == 0 || c.pages > kMaxPagesPerMap)
+    return Response::refused(Status::invalid_parameter, c.pages);
   const auto bytes = mul_checked<std::uint64_t>(c.pages, hw::kFrameSize);
   const auto gpa_end = bytes ? add_checked(c.gpa, *bytes) : std::nullopt;
   const auto hpa_end = bytes ? add_checked(c.hpa, *bytes) : std::nullopt;
   if (c.gpa % hw::kFrameSize != 0 || !gpa_end || *gpa_end > npt::kGpaLimit) {
-    return fail(Status::invalid_address, c.gpa);
+    return Response::refused(Status::invalid_address, c.gpa);
   }
-  if (c.hpa % hw::kFrameSize != 0 || !hpa_end) return fail(Status::invalid_address, c.hpa);
+  if (c.hpa % hw::kFrameSize != 0 || !hpa_end)
+    return Response::refused(Status::invalid_address, c.hpa);
   // Ownership: every frame must be free host memory (shared pages stay host memory, so
   // only they may be mapped twice), or unmapped earlier and flushed by every vCPU since.
   for (std::uint64_t i = 0; i < c.pages; ++i) {
@@ -217,16 +216,16 @@ Response Psp::handle(const NptMap& c) {
   }
   // Integrity: what this update's walks read must still be what the PSP wrote.
   if (!guard_check(*vm, c.gpa, c.pages)) {
-    return fail(Status::npt_tampered, detail(TamperDetail::before_change));
+    return Response::refused(Status::npt_tampered, detail(TamperDetail::before_change));
   }
   for (std::uint64_t i = 0; i < c.pages; ++i) {
     const std::uint64_t gpa = c.gpa + i * hw::kFrameSize;
     if (npt::walk(mc_, vm->npt_root, gpa, npt::Access::read).ok()) {
-      return fail(Status::already_mapped, gpa);
+      return Response::refused(Status::already_mapped, gpa);
     }
   }
   const std::uint64_t needed = missing_tables(*vm, c.gpa, c.pages);
-  if (needed > vm->table_pool.size()) return fail(Status::resource_exhausted, needed);
+  if (needed > vm->table_pool.size()) return Response::refused(Status::resource_exhausted, needed);
 
   std::uint64_t flags = npt::kPresent;
   if (c.permissions.writable) flags |= npt::kWritable;
@@ -247,7 +246,7 @@ Response Psp::handle(const NptMap& c) {
   // One update of the stored value for the whole range.
   if (!vm->guard->commit(mc_)) {
     vm->tampered = true;
-    return fail(Status::npt_tampered, detail(TamperDetail::new_table_not_clean));
+    return Response::refused(Status::npt_tampered, detail(TamperDetail::new_table_not_clean));
   }
   return {Result::success(), {}};
 }
@@ -256,12 +255,12 @@ Response Psp::handle(const NptUnmap& c) {
   Vm* vm = find(c.vm);
   if (const Result r = check_guarded_mapping(vm, c.vm); !r.ok()) return {r, {}};
   if (c.pages == 0 || c.pages > kMaxPagesPerMap || c.gpa % hw::kFrameSize != 0) {
-    return fail(Status::invalid_parameter, c.pages);
+    return Response::refused(Status::invalid_parameter, c.pages);
   }
   const auto end = add_checked(c.gpa, c.pages * hw::kFrameSize);
-  if (!end || *end > npt::kGpaLimit) return fail(Status::invalid_address, c.gpa);
+  if (!end || *end > npt::kGpaLimit) return Response::refused(Status::invalid_address, c.gpa);
   if (!guard_check(*vm, c.gpa, c.pages)) {
-    return fail(Status::npt_tampered, detail(TamperDetail::before_change));
+    return Response::refused(Status::npt_tampered, detail(TamperDetail::before_change));
   }
   std::vector<std::uint64_t> entries;
   npt::Editor editor(mc_, as_psp());
@@ -269,7 +268,7 @@ Response Psp::handle(const NptUnmap& c) {
     const std::uint64_t gpa = c.gpa + i * hw::kFrameSize;
     const auto entry_hpa = editor.leaf_entry_address(vm->npt_root, gpa, nullptr);
     if (!entry_hpa || (editor.read_entry(*entry_hpa) & npt::kPresent) == 0) {
-      return fail(Status::not_mapped, gpa);
+      return Response::refused(Status::not_mapped, gpa);
     }
     entries.push_back(*entry_hpa);
   }
@@ -280,7 +279,7 @@ Response Psp::handle(const NptUnmap& c) {
   for (std::uint64_t entry_hpa : entries) {
     if (!awaits_flush(*vm, editor.read_entry(entry_hpa))) continue;
     if (!charge_awaiting_flush(*vm, charges.emplace_back())) {
-      return fail(Status::resource_exhausted, memory_.budget() - memory_.used());
+      return Response::refused(Status::resource_exhausted, memory_.budget() - memory_.used());
     }
   }
   auto charge = charges.begin();
@@ -292,7 +291,7 @@ Response Psp::handle(const NptUnmap& c) {
   }
   if (!vm->guard->commit(mc_)) {
     vm->tampered = true;
-    return fail(Status::npt_tampered, detail(TamperDetail::new_table_not_clean));
+    return Response::refused(Status::npt_tampered, detail(TamperDetail::new_table_not_clean));
   }
   return {Result::success(), {}};
 }

@@ -23,10 +23,6 @@ namespace {
 
 namespace npt = hw::npt;
 
-Response fail(Status s, std::uint64_t detail = 0) {
-  return {Result::failure(s, detail), {}};
-}
-
 // What the trace records of each call, beside its GPA and sequence number.
 void describe(const ImageCertCall&, nlohmann::json&) {}
 void describe(const DiskIoCall& call, nlohmann::json& args) {
@@ -144,26 +140,27 @@ Result Psp::read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out) {
 
 Response Psp::handle(const DiskAttach& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
   if (vm->state == VmState::stopped || vm->state == VmState::refused) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   }
-  if (!disks_.has_port(c.port)) return fail(Status::invalid_parameter, c.port);
-  if (vm->image.keyslot) return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+  if (!disks_.has_port(c.port)) return Response::refused(Status::invalid_parameter, c.port);
+  if (vm->image.keyslot)
+    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   vm->disk_port = c.port;
   return {Result::success(), {}};
 }
 
 Response Psp::handle(const SecureCall& c) {
   Vm* vm = find(c.vm);
-  if (vm == nullptr) return fail(Status::invalid_vm, c.vm);
+  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
   if (vm->state == VmState::stopped) {
-    return fail(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
+    return Response::refused(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
   }
   if (!allowed(vm->state, CommandClass::run)) {
-    return fail(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
+    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
   }
-  if (c.gpa % kSecureCallPageSize != 0) return fail(Status::invalid_address, c.gpa);
+  if (c.gpa % kSecureCallPageSize != 0) return Response::refused(Status::invalid_address, c.gpa);
   std::uint64_t page_hpa = 0;
   if (const Result r = guest_frame(*vm, c.gpa, true, page_hpa); !r.ok()) return {r, {}};
   Bytes page(kSecureCallPageSize);

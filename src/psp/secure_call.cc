@@ -24,7 +24,7 @@ cvm_sc_page load_page(ByteView page) {
   return p;
 }
 
-ParsedSecureCall fail(Status status, std::size_t field_offset) {
+ParsedSecureCall refuse_field(Status status, std::size_t field_offset) {
   return {Result::failure(status, field_offset), {}};
 }
 
@@ -35,23 +35,23 @@ ParsedSecureCall accept(std::uint64_t sequence, auto call) {
 ParsedSecureCall parse_image_cert(std::uint64_t sequence, const cvm_sc_image_cert& args) {
   const ImageCertCall call{args.header_gpa, args.header_length};
   if (call.header_gpa % kSecureCallPageSize != 0) {
-    return fail(Status::invalid_address, CVM_FIELD(image_cert.header_gpa));
+    return refuse_field(Status::invalid_address, CVM_FIELD(image_cert.header_gpa));
   }
   if (call.header_length == 0 || call.header_length > kMaxCertificateHeader) {
-    return fail(Status::invalid_parameter, CVM_FIELD(image_cert.header_length));
+    return refuse_field(Status::invalid_parameter, CVM_FIELD(image_cert.header_length));
   }
   if (!add_checked(call.header_gpa, std::uint64_t{call.header_length})) {
-    return fail(Status::invalid_address, CVM_FIELD(image_cert.header_gpa));
+    return refuse_field(Status::invalid_address, CVM_FIELD(image_cert.header_gpa));
   }
   return accept(sequence, call);
 }
 
 ParsedSecureCall parse_disk_io(std::uint64_t sequence, const cvm_sc_disk_io& args) {
   if (args.direction > CVM_DISK_FLUSH) {
-    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.direction));
+    return refuse_field(Status::invalid_parameter, CVM_FIELD(disk_io.direction));
   }
   if ((args.flags & ~CVM_DISK_FLAG_RAW) != 0) {
-    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.flags));
+    return refuse_field(Status::invalid_parameter, CVM_FIELD(disk_io.flags));
   }
   DiskIoCall call;
   call.start = args.start;
@@ -61,21 +61,22 @@ ParsedSecureCall parse_disk_io(std::uint64_t sequence, const cvm_sc_disk_io& arg
   call.raw = (args.flags & CVM_DISK_FLAG_RAW) != 0;
   if (call.flush) {
     if (call.raw || call.start != 0 || call.length != 0 || args.page_count != 0) {
-      return fail(Status::invalid_parameter, CVM_FIELD(disk_io.start));
+      return refuse_field(Status::invalid_parameter, CVM_FIELD(disk_io.start));
     }
     return accept(sequence, std::move(call));
   }
   if (call.length == 0 || call.length > CVM_DISK_MAX_BYTES) {
-    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.length));
+    return refuse_field(Status::invalid_parameter, CVM_FIELD(disk_io.length));
   }
   if (args.page_count != (call.length + 4095) / 4096) {
-    return fail(Status::invalid_parameter, CVM_FIELD(disk_io.page_count));
+    return refuse_field(Status::invalid_parameter, CVM_FIELD(disk_io.page_count));
   }
-  if (args.reserved != 0) return fail(Status::invalid_parameter, CVM_FIELD(disk_io.reserved));
+  if (args.reserved != 0)
+    return refuse_field(Status::invalid_parameter, CVM_FIELD(disk_io.reserved));
   for (std::size_t i = 0; i < args.page_count; ++i) {
     const std::uint64_t gpa = args.pages[i];
     if (gpa % 4096 != 0) {
-      return fail(Status::invalid_address, CVM_FIELD(disk_io.pages) + sizeof(gpa) * i);
+      return refuse_field(Status::invalid_address, CVM_FIELD(disk_io.pages) + sizeof(gpa) * i);
     }
     call.page_gpas.push_back(gpa);
   }
@@ -91,13 +92,13 @@ ParsedSecureCall parse_attest(std::uint64_t sequence, const cvm_sc_attest& args)
 }  // namespace
 
 ParsedSecureCall parse_secure_call(ByteView page) {
-  if (page.size() != kSecureCallPageSize) return fail(Status::invalid_parameter, 0);
+  if (page.size() != kSecureCallPageSize) return refuse_field(Status::invalid_parameter, 0);
   const cvm_sc_page p = load_page(page);
   if (p.header.magic != kSecureCallMagic) {
-    return fail(Status::invalid_parameter, offsetof(cvm_sc_header, magic));
+    return refuse_field(Status::invalid_parameter, offsetof(cvm_sc_header, magic));
   }
   if (p.header.version != kSecureCallVersion) {
-    return fail(Status::invalid_parameter, offsetof(cvm_sc_header, version));
+    return refuse_field(Status::invalid_parameter, offsetof(cvm_sc_header, version));
   }
   switch (p.header.call) {
     case CVM_SC_IMAGE_CERT:
@@ -107,7 +108,7 @@ ParsedSecureCall parse_secure_call(ByteView page) {
     case CVM_SC_ATTEST:
       return parse_attest(p.header.sequence, p.args.attest);
     default:
-      return fail(Status::invalid_command, offsetof(cvm_sc_header, call));
+      return refuse_field(Status::invalid_command, offsetof(cvm_sc_header, call));
   }
 }
 

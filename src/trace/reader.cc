@@ -18,8 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-// What write_trace puts in every event (trace.cc); the reader accepts nothing else.
-constexpr int kPid = 1;
 // Names are identifiers chosen by the platform's code ("NPT_MAP"); the limit keeps a forged
 // trace from putting control sequences or pages of text into every line that shows one.
 constexpr std::size_t kMaxNameBytes = 128;
@@ -123,8 +121,8 @@ class EventReader {
                               "trace\", lists them)",
                               e.category));
     }
-    if (const auto pid = unsigned_field(event_, "pid", "pid"); pid != kPid) {
-      fail("pid", fmt::format("is {}, expected {}", pid, kPid));
+    if (const auto pid = unsigned_field(event_, "pid", "pid"); pid != kTraceProcessId) {
+      fail("pid", fmt::format("is {}, expected {}", pid, kTraceProcessId));
     }
 
     const json& args = required(event_, "args", "args");

@@ -15,7 +15,6 @@ constexpr std::array<std::string_view, kActorCount> kActorTitles = {
     "provider tools",  "tenant",           "VMM (untrusted)", "guest", "PSP",
     "disk controller", "memory controller"};
 
-constexpr int kPid = 1;
 int tid_of(Actor actor) {
   return static_cast<int>(actor) + 1;
 }
@@ -59,18 +58,18 @@ void Recorder::record(Event event) {
 nlohmann::json to_chrome_json(const std::vector<Event>& events) {
   nlohmann::json list = nlohmann::json::array();
   list.push_back({{"ph", "M"},
-                  {"pid", kPid},
+                  {"pid", kTraceProcessId},
                   {"name", "process_name"},
                   {"args", {{"name", "cvmsim platform"}}}});
   for (std::size_t i = 0; i < kActorCount; ++i) {
     const auto actor = static_cast<Actor>(i);
     list.push_back({{"ph", "M"},
-                    {"pid", kPid},
+                    {"pid", kTraceProcessId},
                     {"tid", tid_of(actor)},
                     {"name", "thread_name"},
                     {"args", {{"name", kActorTitles[i]}}}});
     list.push_back({{"ph", "M"},
-                    {"pid", kPid},
+                    {"pid", kTraceProcessId},
                     {"tid", tid_of(actor)},
                     {"name", "thread_sort_index"},
                     {"args", {{"sort_index", i}}}});
@@ -89,7 +88,7 @@ nlohmann::json to_chrome_json(const std::vector<Event>& events) {
                     {"ph", "i"},
                     {"s", "t"},
                     {"ts", static_cast<double>(e.sim_ns) / 1000.0},
-                    {"pid", kPid},
+                    {"pid", kTraceProcessId},
                     {"tid", tid_of(e.actor)},
                     {"args", std::move(args)}});
   }

@@ -84,7 +84,9 @@ class Recorder {
   std::vector<Event> events_;
 };
 
-// Chrome Trace Event JSON (Perfetto UI and chrome://tracing open it).
+// Chrome Trace Event JSON (Perfetto UI and chrome://tracing open it). Every event is in
+// one process, this one; each actor is a thread of it.
+inline constexpr int kTraceProcessId = 1;
 nlohmann::json to_chrome_json(const std::vector<Event>& events);
 // Atomically writes the trace; throws CommonError{io} naming the path.
 void write_trace(const std::filesystem::path& path, const std::vector<Event>& events);

@@ -21,15 +21,6 @@ void check_unit(ByteView in, MutableByteView out) {
   }
 }
 
-void check_units(std::size_t unit_size, ByteView in, MutableByteView out) {
-  if (unit_size < 16 || in.size() % unit_size != 0 || out.size() != in.size()) {
-    throw CryptoError(CryptoErrc::bad_length,
-                      fmt::format("SM4-XTS: {} input bytes and {} output bytes are not whole "
-                                  "data units of {} bytes (units must be at least 16 bytes)",
-                                  in.size(), out.size(), unit_size));
-  }
-}
-
 // The driver's block primitives over one implementation's kernels and the expanded keys.
 class Sm4BlockOps final : public XtsBlockOps {
  public:
@@ -83,13 +74,13 @@ class Sm4Xts final : public XtsCipher {
   }
   void encrypt_units(std::uint64_t first_unit, std::size_t unit_size, ByteView in,
                      MutableByteView out) const override {
-    check_units(unit_size, in, out);
+    check_xts_units("SM4-XTS", unit_size, in, out);
     xts_crypt_units(ops_, true, first_unit, unit_size, in.data(), out.data(),
                     in.size() / unit_size);
   }
   void decrypt_units(std::uint64_t first_unit, std::size_t unit_size, ByteView in,
                      MutableByteView out) const override {
-    check_units(unit_size, in, out);
+    check_xts_units("SM4-XTS", unit_size, in, out);
     xts_crypt_units(ops_, false, first_unit, unit_size, in.data(), out.data(),
                     in.size() / unit_size);
   }

@@ -17,7 +17,7 @@
 namespace cvmsim::hw {
 namespace {
 
-[[noreturn]] void refuse(const std::string& why) {
+[[noreturn]] void refuse_dma(const std::string& why) {
   throw HwError(HwErrc::bad_dma, why);
 }
 
@@ -35,24 +35,25 @@ void DiskController::detach(std::uint32_t port) {
 
 BlockFile& DiskController::backing(std::uint32_t port) {
   const auto it = ports_.find(port);
-  if (it == ports_.end()) refuse(fmt::format("disk port {} has no disk attached", port));
+  if (it == ports_.end()) refuse_dma(fmt::format("disk port {} has no disk attached", port));
   return it->second;
 }
 
 void DiskController::program_keyslot(PspPasskey, std::uint32_t slot, const DiskKeyslot& config) {
-  if (slot >= kDiskKeyslots) refuse(fmt::format("keyslot {} does not exist", slot));
+  if (slot >= kDiskKeyslots) refuse_dma(fmt::format("keyslot {} does not exist", slot));
   if (config.sector_size != 512 && config.sector_size != 4096) {
-    refuse(fmt::format("keyslot {}: sector size {} is not 512 or 4096", slot, config.sector_size));
+    refuse_dma(
+        fmt::format("keyslot {}: sector size {} is not 512 or 4096", slot, config.sector_size));
   }
   if (config.data_length == 0 || config.data_length % config.sector_size != 0 ||
       config.data_offset % kRawSectorSize != 0) {
-    refuse(fmt::format("keyslot {}: data segment at {:#x} of {} bytes is not sector-aligned", slot,
-                       config.data_offset, config.data_length));
+    refuse_dma(fmt::format("keyslot {}: data segment at {:#x} of {} bytes is not sector-aligned",
+                           slot, config.data_offset, config.data_length));
   }
   const auto end = add_checked(config.data_offset, config.data_length);
   if (!end || *end > backing(config.port).size()) {
-    refuse(fmt::format("keyslot {}: data segment [{:#x}, +{}) lies beyond the disk on port {}",
-                       slot, config.data_offset, config.data_length, config.port));
+    refuse_dma(fmt::format("keyslot {}: data segment [{:#x}, +{}) lies beyond the disk on port {}",
+                           slot, config.data_offset, config.data_length, config.port));
   }
   auto entry = std::make_unique<Slot>();
   entry->cipher = crypto::suite(config.suite).new_xts(config.key);
@@ -82,44 +83,44 @@ bool DiskController::keyslot_loaded(std::uint32_t slot) const {
 
 std::uint64_t DiskController::file_offset(const DmaDescriptor& d, const Slot* slot) const {
   const auto port = ports_.find(d.port);
-  if (port == ports_.end()) refuse(fmt::format("disk port {} has no disk attached", d.port));
+  if (port == ports_.end()) refuse_dma(fmt::format("disk port {} has no disk attached", d.port));
   if (d.length == 0 || d.length > kMaxDmaBytes) {
-    refuse(fmt::format("transfer of {} bytes (1..{} allowed)", d.length, kMaxDmaBytes));
+    refuse_dma(fmt::format("transfer of {} bytes (1..{} allowed)", d.length, kMaxDmaBytes));
   }
   const std::uint64_t pages = (d.length + kFrameSize - 1) / kFrameSize;
   if (d.frames.size() != pages) {
-    refuse(fmt::format("transfer of {} bytes needs {} frames, descriptor has {}", d.length, pages,
-                       d.frames.size()));
+    refuse_dma(fmt::format("transfer of {} bytes needs {} frames, descriptor has {}", d.length,
+                           pages, d.frames.size()));
   }
   for (const std::uint64_t hpa : d.frames) {
-    if (hpa % kFrameSize != 0) refuse(fmt::format("frame {:#x} is not page-aligned", hpa));
+    if (hpa % kFrameSize != 0) refuse_dma(fmt::format("frame {:#x} is not page-aligned", hpa));
   }
   if (slot == nullptr) {
     if (d.start % kRawSectorSize != 0 || d.length % kRawSectorSize != 0) {
-      refuse(fmt::format("raw transfer at {:#x} of {} bytes is not 512-byte aligned", d.start,
-                         d.length));
+      refuse_dma(fmt::format("raw transfer at {:#x} of {} bytes is not 512-byte aligned", d.start,
+                             d.length));
     }
     const auto end = add_checked(d.start, d.length);
     if (!end || *end > port->second.size()) {
-      refuse(fmt::format("raw transfer [{:#x}, +{}) lies beyond the disk", d.start, d.length));
+      refuse_dma(fmt::format("raw transfer [{:#x}, +{}) lies beyond the disk", d.start, d.length));
     }
     return d.start;
   }
   const DiskKeyslot& k = slot->config;
-  if (k.port != d.port) refuse(fmt::format("keyslot serves port {}, not {}", k.port, d.port));
+  if (k.port != d.port) refuse_dma(fmt::format("keyslot serves port {}, not {}", k.port, d.port));
   if (d.memory.key_asid() != k.bound_asid) {
-    refuse(fmt::format("keyslot is bound to ASID {}, the transfer uses ASID {}", k.bound_asid,
-                       d.memory.key_asid()));
+    refuse_dma(fmt::format("keyslot is bound to ASID {}, the transfer uses ASID {}", k.bound_asid,
+                           d.memory.key_asid()));
   }
   if (d.length % k.sector_size != 0) {
-    refuse(
+    refuse_dma(
         fmt::format("{} bytes is not a whole number of {}-byte sectors", d.length, k.sector_size));
   }
   const std::uint64_t sectors = d.length / k.sector_size;
   const auto last = add_checked(d.start, sectors);
   if (!last || *last > k.data_length / k.sector_size) {
-    refuse(fmt::format("sectors [{}, +{}) lie outside the data segment of {} sectors", d.start,
-                       sectors, k.data_length / k.sector_size));
+    refuse_dma(fmt::format("sectors [{}, +{}) lie outside the data segment of {} sectors", d.start,
+                           sectors, k.data_length / k.sector_size));
   }
   return k.data_offset + d.start * k.sector_size;  // bounded by the segment checked above
 }
@@ -253,7 +254,7 @@ void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView da
 void DiskController::transfer(const DmaDescriptor& d) {
   const Slot* slot = nullptr;
   if (d.keyslot) {
-    if (!keyslot_loaded(*d.keyslot)) refuse(fmt::format("keyslot {} holds no key", *d.keyslot));
+    if (!keyslot_loaded(*d.keyslot)) refuse_dma(fmt::format("keyslot {} holds no key", *d.keyslot));
     slot = slots_[*d.keyslot].get();
   }
   const std::uint64_t offset = file_offset(d, slot);
@@ -268,7 +269,7 @@ void DiskController::transfer(const DmaDescriptor& d) {
     }
     stats_.bytes_to_memory += d.length;
   } else {
-    if (slot == nullptr) refuse("raw transfers to the disk are not allowed");
+    if (slot == nullptr) refuse_dma("raw transfers to the disk are not allowed");
     copy_from_memory(d, data);
     slot->cipher->encrypt_units(d.start, slot->config.sector_size, data, data);
     stats_.sectors_encrypted += d.length / slot->config.sector_size;

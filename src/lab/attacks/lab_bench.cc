@@ -61,11 +61,6 @@ measure::Policy policy_for(const RunOptions& options, measure::GuardMode guard) 
   return p;
 }
 
-bool contains(ByteView haystack, std::string_view needle) {
-  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
-         haystack.end();
-}
-
 std::string printable(ByteView bytes, std::size_t max) {
   std::string out;
   for (std::size_t i = 0; i < bytes.size() && i < max; ++i) {

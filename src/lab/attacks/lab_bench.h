@@ -34,7 +34,6 @@ Bytes guest_program(std::string_view name);
 measure::Policy policy_for(measure::GuardMode guard, bool memory_encryption = true);
 // The same with the run's memory protections (RunOptions::memory_integrity, ...).
 measure::Policy policy_for(const RunOptions& options, measure::GuardMode guard);
-bool contains(ByteView haystack, std::string_view needle);
 // Printable rendering of leaked bytes for a report ('.' for the rest).
 std::string printable(ByteView bytes, std::size_t max = 48);
 

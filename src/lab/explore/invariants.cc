@@ -28,10 +28,6 @@ std::vector<std::uint64_t> checked_gpas(const WorldConfig& config) {
   return gpas;
 }
 
-bool all_zero(ByteView bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
-}
-
 }  // namespace
 
 std::vector<std::string> SmallWorld::check(const Action& last, const StepResult& result) {

@@ -8,12 +8,6 @@
 namespace cvmsim::psp {
 namespace {
 
-bool all_zero(ByteView bytes) {
-  std::uint8_t acc = 0;
-  for (std::uint8_t b : bytes) acc |= b;
-  return acc == 0;
-}
-
 std::uint64_t page_of(std::uint64_t hpa) {
   return hpa & ~(hw::kFrameSize - 1);
 }
