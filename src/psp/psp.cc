@@ -52,6 +52,17 @@ Psp::Vm* Psp::find(VmHandle vm) {
   return it == vms_.end() ? nullptr : it->second.get();
 }
 
+Psp::VmLookup Psp::find_vm(VmHandle handle, CommandClass what) {
+  Vm* vm = find(handle);
+  if (vm == nullptr) return {nullptr, Result::failure(Status::invalid_vm, handle)};
+  if (allowed(vm->state, what)) return {vm, Result::success()};
+  if (refused_as_stopped(vm->state, what)) {
+    return {nullptr,
+            Result::failure(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason))};
+  }
+  return {nullptr, Result::failure(Status::invalid_state, static_cast<std::uint64_t>(vm->state))};
+}
+
 std::optional<VmInfo> Psp::vm_info(VmHandle handle) const {
   const auto it = vms_.find(handle);
   if (it == vms_.end()) return std::nullopt;
@@ -117,18 +128,15 @@ void Psp::stop(Vm& vm, StopReason reason) {
 }
 
 Response Psp::handle(const VmStop& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
-  if (!allowed(vm->state, CommandClass::stop)) {
-    return {Result::failure(Status::invalid_state, static_cast<std::uint64_t>(vm->state)), {}};
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::stop);
+  if (vm == nullptr) return {refusal, {}};
   stop(*vm, StopReason::requested);
   return {Result::success(), {}};
 }
 
 Response Psp::handle(const Decommission& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::any);
+  if (vm == nullptr) return {refusal, {}};
   release_disk(*vm);  // the image key leaves the disk controller first
   // Scrub every frame the VM owned (memory, tables, frames awaiting a TLB flush) before the
   // key slot is reused.

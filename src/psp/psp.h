@@ -164,6 +164,14 @@ class Psp {
     return hw::Requester::psp(hw::PspPasskey{}, key_asid);
   }
   Vm* find(VmHandle vm);
+  // The VM a command names when its state allows the command's class; otherwise no VM
+  // and the refusal: invalid_vm (detail: the handle), vm_stopped (the stop reason) or
+  // invalid_state (the state), as refused_as_stopped() decides.
+  struct VmLookup {
+    Vm* vm = nullptr;
+    Result refusal = Result::success();
+  };
+  VmLookup find_vm(VmHandle handle, CommandClass what);
   [[nodiscard]] bool frame_is_free(std::uint64_t hpa) const;
   // TLB tracking (psp_tlb.cc). Whether a frame may be given to a VM, an NPT or the PSP:
   // free host memory, or a frame NPT_UNMAP took whose VM's vCPUs have all flushed since
@@ -191,7 +199,7 @@ class Psp {
   // The check before an update; marks the VM tampered when it fails.
   [[nodiscard]] bool guard_check(Vm& vm, std::uint64_t gpa, std::uint64_t pages);
   // The checks NPT_MAP and NPT_UNMAP share: the VM exists, may map, and is guarded.
-  [[nodiscard]] Result check_guarded_mapping(const Vm* vm, VmHandle handle) const;
+  VmLookup find_guarded_vm(VmHandle handle);
   std::uint64_t missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t pages);
   // What mapping one page at `gpa` needs, checked before anything changes: the walk's
   // chunks match the stored value (guarded modes) and the table pool holds every missing

@@ -69,11 +69,8 @@ Response Psp::handle(const LaunchStart& c) {
 }
 
 Response Psp::handle(const LaunchUpdate& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
-  if (!allowed(vm->state, CommandClass::launch_update)) {
-    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::launch_update);
+  if (vm == nullptr) return {refusal, {}};
   if (c.type == measure::PageType::vcpu_state) {
     if (c.contents.size() != measure::kPageSize) {
       return Response::refused(Status::invalid_parameter,
@@ -123,11 +120,8 @@ Response Psp::handle(const LaunchUpdate& c) {
 }
 
 Response Psp::handle(const LaunchVerify& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
-  if (!allowed(vm->state, CommandClass::launch_update)) {
-    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::launch_update);
+  if (vm == nullptr) return {refusal, {}};
   try {
     const measure::Reference ref = measure::Reference::decode(c.reference, "reference");
     const crypto::Key provider = crypto::Key::parse(c.provider_key, "provider key");
@@ -156,11 +150,8 @@ Response Psp::handle(const LaunchVerify& c) {
 }
 
 Response Psp::handle(const LaunchFinish& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
-  if (!allowed(vm->state, CommandClass::launch_finish)) {
-    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::launch_finish);
+  if (vm == nullptr) return {refusal, {}};
   vm->state = VmState::running;
   return {Result::success(), {}};
 }

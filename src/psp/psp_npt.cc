@@ -160,24 +160,17 @@ Result Psp::check_install(Vm& vm, std::uint64_t gpa) {
   return Result::success();
 }
 
-Result Psp::check_guarded_mapping(const Vm* vm, VmHandle handle) const {
-  if (vm == nullptr) return Result::failure(Status::invalid_vm, handle);
-  if (vm->state == VmState::stopped) {
-    return Result::failure(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
+Psp::VmLookup Psp::find_guarded_vm(VmHandle handle) {
+  VmLookup found = find_vm(handle, CommandClass::mapping);
+  if (found.vm != nullptr && !found.vm->guarded()) {
+    return {nullptr, Result::failure(Status::policy_violation, 0)};
   }
-  if (!allowed(vm->state, CommandClass::mapping)) {
-    return Result::failure(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
-  if (!vm->guarded()) return Result::failure(Status::policy_violation, 0);
-  return Result::success();
+  return found;
 }
 
 Response Psp::handle(const NptDonate& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
-  if (vm->state == VmState::stopped || vm->state == VmState::refused) {
-    return Response::refused(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::donate);
+  if (vm == nullptr) return {refusal, {}};
   std::set<std::uint64_t> distinct;
   for (std::uint64_t frame : c.frames) {
     if (const Result r = frame_available(frame); !r.ok()) return {r, {}};
@@ -197,8 +190,8 @@ Response Psp::handle(const NptDonate& c) {
 }
 
 Response Psp::handle(const NptMap& c) {
-  Vm* vm = find(c.vm);
-  if (const Result r = check_guarded_mapping(vm, c.vm); !r.ok()) return {r, {}};
+  const auto [vm, refusal] = find_guarded_vm(c.vm);
+  if (vm == nullptr) return {refusal, {}};
   if (c.pages == 0 || c.pages > kMaxPagesPerMap)
     return Response::refused(Status::invalid_parameter, c.pages);
   const auto bytes = mul_checked<std::uint64_t>(c.pages, hw::kFrameSize);
@@ -252,8 +245,8 @@ Response Psp::handle(const NptMap& c) {
 }
 
 Response Psp::handle(const NptUnmap& c) {
-  Vm* vm = find(c.vm);
-  if (const Result r = check_guarded_mapping(vm, c.vm); !r.ok()) return {r, {}};
+  const auto [vm, refusal] = find_guarded_vm(c.vm);
+  if (vm == nullptr) return {refusal, {}};
   if (c.pages == 0 || c.pages > kMaxPagesPerMap || c.gpa % hw::kFrameSize != 0) {
     return Response::refused(Status::invalid_parameter, c.pages);
   }

@@ -139,11 +139,8 @@ Result Psp::read_guest(Vm& vm, std::uint64_t gpa, MutableByteView out) {
 }
 
 Response Psp::handle(const DiskAttach& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
-  if (vm->state == VmState::stopped || vm->state == VmState::refused) {
-    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::attach);
+  if (vm == nullptr) return {refusal, {}};
   if (!disks_.has_port(c.port)) return Response::refused(Status::invalid_parameter, c.port);
   if (vm->image.keyslot)
     return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
@@ -152,14 +149,8 @@ Response Psp::handle(const DiskAttach& c) {
 }
 
 Response Psp::handle(const SecureCall& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return Response::refused(Status::invalid_vm, c.vm);
-  if (vm->state == VmState::stopped) {
-    return Response::refused(Status::vm_stopped, static_cast<std::uint64_t>(vm->stop_reason));
-  }
-  if (!allowed(vm->state, CommandClass::run)) {
-    return Response::refused(Status::invalid_state, static_cast<std::uint64_t>(vm->state));
-  }
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::run);
+  if (vm == nullptr) return {refusal, {}};
   if (c.gpa % kSecureCallPageSize != 0) return Response::refused(Status::invalid_address, c.gpa);
   std::uint64_t page_hpa = 0;
   if (const Result r = guest_frame(*vm, c.gpa, true, page_hpa); !r.ok()) return {r, {}};

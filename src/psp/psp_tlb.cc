@@ -45,8 +45,8 @@ void Psp::await_flush(Vm& vm, std::uint64_t hpa, PrivateMemory::Allocation charg
 }
 
 Response Psp::handle(const TlbTrack& c) {
-  Vm* vm = find(c.vm);
-  if (vm == nullptr) return {Result::failure(Status::invalid_vm, c.vm), {}};
+  const auto [vm, refusal] = find_vm(c.vm, CommandClass::any);
+  if (vm == nullptr) return {refusal, {}};
   // Any state: a stopped VM's frames must still be tracked before they change hands.
   vm->tlb->advance(hw::PspPasskey{});
   return {Result::success(), {}};

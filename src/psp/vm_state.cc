@@ -40,12 +40,28 @@ bool allowed(VmState state, CommandClass what) {
       return state == VmState::verified;
     case CommandClass::mapping:
       return state == VmState::launching || state == VmState::verified || state == VmState::running;
-    case CommandClass::run:
-      return state == VmState::running;
+    case CommandClass::donate:
+    case CommandClass::attach:
     case CommandClass::stop:
       return state == VmState::launching || state == VmState::verified || state == VmState::running;
+    case CommandClass::run:
+      return state == VmState::running;
+    case CommandClass::any:
+      return true;
   }
   return false;
+}
+
+bool refused_as_stopped(VmState state, CommandClass what) {
+  switch (what) {
+    case CommandClass::mapping:
+    case CommandClass::run:
+      return state == VmState::stopped;
+    case CommandClass::donate:  // a refused VM's donation too (detail: StopReason::none)
+      return state == VmState::stopped || state == VmState::refused;
+    default:
+      return false;
+  }
 }
 
 }  // namespace cvmsim::psp

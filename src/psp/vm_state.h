@@ -26,15 +26,22 @@ enum class StopReason : std::uint8_t {
 
 std::string_view to_string(StopReason reason);
 
-// Whether the VM may receive command-class `what` in `state`.
+// The classes of command a VM receives; allowed() says in which states.
 enum class CommandClass : std::uint8_t {
   launch_update,  // LAUNCH_UPDATE, LAUNCH_VERIFY
   launch_finish,  // LAUNCH_FINISH
   mapping,        // NPT_MAP / NPT_UNMAP
+  donate,         // NPT_DONATE
+  attach,         // DISK_ATTACH
   run,            // secure calls, running the guest
   stop,           // VM_STOP
+  any,            // DECOMMISSION, TLB_TRACK: whatever the state
 };
 
 bool allowed(VmState state, CommandClass what);
+// How a command allowed() refuses answers: vm_stopped (detail: the stop reason) where the
+// host should learn that the PSP ended the VM (it keeps mapping, donating and forwarding
+// secure calls for it), invalid_state (detail: the state) otherwise.
+bool refused_as_stopped(VmState state, CommandClass what);
 
 }  // namespace cvmsim::psp

@@ -3,7 +3,7 @@
 // asks for it next (another VM's NPT_MAP, a donation for tables, a new VM's root).
 #include <gtest/gtest.h>
 
-#include "guard_world.h"
+#include "support/guard_world.h"
 #include "trace/trace.h"
 
 namespace cvmsim::vmm::test_support {

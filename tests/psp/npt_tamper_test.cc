@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "hw/hw_error.h"
+#include "support/guard_world.h"
 #include "support/guest_expectations.h"
-#include "vmm/guard_world.h"
 
 namespace cvmsim::vmm {
 namespace {

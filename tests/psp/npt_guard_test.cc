@@ -11,9 +11,9 @@
 #include "measure/launch_plan.h"
 #include "measure/reference.h"
 #include "pki/identity.h"
+#include "support/guard_world.h"
 #include "support/guest_expectations.h"
 #include "support/temp_dir.h"
-#include "vmm/guard_world.h"
 #include "vmm/vmm.h"
 
 namespace cvmsim::vmm {
