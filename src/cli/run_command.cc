@@ -138,8 +138,8 @@ void write_evidence(const fs::path& dir, ByteView report, const fs::path& chip_d
   write_file_atomic(dir / "report.bin", report);
 }
 
-void run_vms(const RunOptions& o) {
-  using HostClock = std::chrono::steady_clock;  // the host safety net and wall-time report
+// No output path may name one of the run's inputs (a usage error before anything runs).
+void refuse_outputs_over_inputs(const RunOptions& o) {
   refuse_output_over_inputs("--report-out", o.report_out,
                             {{"--image", o.image},
                              {"--firmware", o.firmware},
@@ -154,6 +154,136 @@ void run_vms(const RunOptions& o) {
                              {"--chip", o.chip_dir},
                              {"--report-out", o.report_out}});
   refuse_evidence_dir(o);
+}
+
+// What every VM of the run is launched with, read and checked from the options.
+vmm::LaunchRequest launch_request_from(const RunOptions& o) {
+  vmm::LaunchRequest request;
+  request.firmware = read_file(o.firmware, measure::GuestLayout{}.max_firmware_size);
+  request.reference = read_file(o.reference, measure::kMaxReferenceSize);
+  request.provider_key = provider_public_key(o.provider);
+  request.policy = measure::Reference::decode(request.reference, o.reference).policy;
+  request.memory_size = parse_size(o.memory);
+  if (!o.image.empty()) request.disk = o.image;
+  request.disk_writable = !o.image_read_only;
+  if (!o.attest_nonce.empty()) {
+    request.host_input = from_hex(o.attest_nonce, "--attest-nonce");
+    if (request.host_input.size() > attest::kReportDataSize) {
+      throw CLI::ValidationError("--attest-nonce", "takes at most 64 bytes (128 hex digits)");
+    }
+    request.host_input.resize(attest::kReportDataSize, 0);  // zero-padded report data
+  }
+  if (request.disk && o.vms != 1) {
+    throw CLI::ValidationError("--image", "boots one VM (--vms 1): a disk has one owner");
+  }
+  return request;
+}
+
+// Launches `count` VMs; the first refusal ends the run with its reason and a hint.
+std::vector<psp::VmHandle> launch_all(vmm::Vmm& vmm, const vmm::LaunchRequest& request, int count,
+                                      const RunInputs& inputs) {
+  std::vector<psp::VmHandle> handles;
+  for (int i = 0; i < count; ++i) {
+    try {
+      handles.push_back(vmm.launch(request));
+    } catch (const vmm::VmmError& e) {
+      const std::string hint = launch_refusal_hint(inputs);
+      report_error(e.id(),
+                   fmt::format("VM {} was not started: {}{}", i + 1, e.what(),
+                               hint.empty() ? "" : "; " + hint),
+                   kExitVmFailed);
+      throw ExitWith{kExitVmFailed};
+    }
+  }
+  return handles;
+}
+
+// One VM's run as `run -o json` reports it.
+nlohmann::json vm_summary(psp::VmHandle handle, const vmm::RunResult& r,
+                          const std::optional<psp::VmInfo>& info, const measure::Policy& policy,
+                          std::uint64_t npt_checks, double ms) {
+  return {{"vm", handle},
+          {"fate", vmm::to_string(r.fate)},
+          {"exit_status", r.exit_status ? nlohmann::json(*r.exit_status) : nullptr},
+          {"detail", r.detail},
+          {"console", r.console},
+          {"asid", info ? info->asid : 0},
+          {"policy", policy.to_string()},
+          {"vm_exits", r.stats.exits},
+          {"nested_page_faults", r.stats.nested_page_faults},
+          {"pages_mapped", r.stats.pages_mapped},
+          {"psp_commands", r.stats.psp_commands},
+          {"psp_private_memory_bytes", info ? info->private_memory : 0},
+          {"secure_calls", r.stats.secure_calls},
+          {"secure_calls_refused", r.stats.secure_calls_refused},
+          {"interrupts_injected", r.stats.interrupts_injected},
+          {"console_dropped", r.console_dropped},
+          {"simulated_us", r.stats.simulated_us},
+          {"instructions", r.stats.instructions ? nlohmann::json(*r.stats.instructions) : nullptr},
+          {"npt_checks", npt_checks},
+          {"run_ms", ms}};
+}
+
+// The same as text: the guest's console, then one summary line and what went wrong.
+void print_vm_text(psp::VmHandle handle, const vmm::RunResult& r,
+                   const std::optional<psp::VmInfo>& info, const nlohmann::json& refusals,
+                   bool has_disk, double ms) {
+  fmt::print("{}", r.console);
+  fmt::print(
+      "-- VM {} {}{}: {}{} exits, {} nested page faults, {} pages mapped, {} PSP "
+      "commands, {} bytes of PSP private memory, {} sim-us, {:.1f} ms\n",
+      handle, vmm::to_string(r.fate),
+      r.exit_status ? fmt::format(" (status {})", *r.exit_status) : "",
+      r.stats.instructions ? fmt::format("{} instructions, ", *r.stats.instructions) : "",
+      r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped, r.stats.psp_commands,
+      info ? info->private_memory : 0, r.stats.simulated_us, ms);
+  if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
+  for (const auto& refusal : refusals) {
+    fmt::print("   PSP refused {}: {}\n", refusal["call"].get<std::string>(),
+               refusal["text"].get<std::string>());
+  }
+  if (r.console_dropped > 0) {
+    fmt::print("   console: {} more bytes dropped (a run keeps the first {} bytes)\n",
+               r.console_dropped, vmm::kMaxConsoleBytes);
+  }
+  if (has_disk) {
+    fmt::print("   disk: {} secure calls ({} refused), {} completion interrupts\n",
+               r.stats.secure_calls, r.stats.secure_calls_refused, r.stats.interrupts_injected);
+  }
+}
+
+// With --attest-nonce: writes the guest's report (and evidence bundle) where the options
+// say, noting it in `vm`. False when the guest returned no report.
+bool deliver_report(const RunOptions& o, psp::VmHandle handle, const vmm::RunResult& r,
+                    nlohmann::json& vm) {
+  if (r.host_output.empty()) {
+    std::fflush(stdout);  // keep the summary before the complaint when both are piped
+    fmt::print(stderr, "cvmsim: error [cli/no_report]: VM {} returned no attestation report\n",
+               handle);
+    vm["error"] = "no attestation report";
+    return false;
+  }
+  if (!o.report_out.empty()) {
+    write_file_atomic(o.report_out, r.host_output);
+    vm["report"] = o.report_out;
+    if (o.format == OutputFormat::text) {
+      fmt::print("   attestation report ({} bytes) written to {}\n", r.host_output.size(),
+                 o.report_out);
+    }
+  }
+  if (!o.evidence_out.empty()) {
+    write_evidence(o.evidence_out, r.host_output, o.chip_dir);
+    vm["evidence"] = o.evidence_out;
+    if (o.format == OutputFormat::text) {
+      fmt::print("   evidence (report.bin, chain.pem) written to {}\n", o.evidence_out);
+    }
+  }
+  return true;
+}
+
+void run_vms(const RunOptions& o) {
+  using HostClock = std::chrono::steady_clock;  // the host safety net and wall-time report
+  refuse_outputs_over_inputs(o);
   // One wall-clock bound for the whole run, whatever the guests do (the host's safety net).
   const auto host_deadline = HostClock::now() + std::chrono::seconds(o.timeout_seconds);
   vmm::RunLimits limits{.max_sim_ns = parse_sim_time(o.max_sim_time, "--max-sim-time") * 1000,
@@ -170,45 +300,13 @@ void run_vms(const RunOptions& o) {
   vmm.set_check_interval(parse_sim_time(o.check_interval, "--check-interval"), o.check_pages);
   vmm.set_fault_around(o.fault_around);
   vmm.set_cpu_options({.count_instructions = o.count_instructions});
-  vmm::LaunchRequest request;
-  request.firmware = read_file(o.firmware, measure::GuestLayout{}.max_firmware_size);
-  request.reference = read_file(o.reference, measure::kMaxReferenceSize);
-  request.provider_key = provider_public_key(o.provider);
-  request.policy = measure::Reference::decode(request.reference, o.reference).policy;
-  request.memory_size = parse_size(o.memory);
-  if (!o.image.empty()) request.disk = o.image;
-  request.disk_writable = !o.image_read_only;
-  if (!o.attest_nonce.empty()) {
-    request.host_input = from_hex(o.attest_nonce, "--attest-nonce");
-    if (request.host_input.size() > attest::kReportDataSize) {
-      throw CLI::ValidationError("--attest-nonce", "takes at most 64 bytes (128 hex digits)");
-    }
-    request.host_input.resize(attest::kReportDataSize, 0);  // zero-padded report data
-  }
-
+  const vmm::LaunchRequest request = launch_request_from(o);
   const RunInputs inputs{.firmware = request.firmware,
                          .reference = request.reference,
                          .firmware_name = o.firmware,
                          .chip_dir = o.chip_dir,
                          .image = o.image};
-  nlohmann::json report = nlohmann::json::array();
-  bool all_ok = true;
-  std::vector<psp::VmHandle> handles;
-  if (request.disk && o.vms != 1) {
-    throw CLI::ValidationError("--image", "boots one VM (--vms 1): a disk has one owner");
-  }
-  for (int i = 0; i < o.vms; ++i) {
-    try {
-      handles.push_back(vmm.launch(request));
-    } catch (const vmm::VmmError& e) {
-      const std::string hint = launch_refusal_hint(inputs);
-      report_error(e.id(),
-                   fmt::format("VM {} was not started: {}{}", i + 1, e.what(),
-                               hint.empty() ? "" : "; " + hint),
-                   kExitVmFailed);
-      throw ExitWith{kExitVmFailed};
-    }
-  }
+  const std::vector<psp::VmHandle> handles = launch_all(vmm, request, o.vms, inputs);
   if (!o.trace_out.empty() && !request.host_input.empty()) {
     // The tenant's nonce reaches the guest through the untrusted host channel.
     recorder.record({.actor = trace::Actor::tenant,
@@ -217,85 +315,22 @@ void run_vms(const RunOptions& o) {
                      .category = trace::category::tool,
                      .args = {{"nonce", to_hex(request.host_input)}}});
   }
+  nlohmann::json report = nlohmann::json::array();
+  bool all_ok = true;
   for (psp::VmHandle handle : handles) {
     const auto start = HostClock::now();
     const vmm::RunResult r = vmm.run(handle, limits);
     const double ms = std::chrono::duration<double, std::milli>(HostClock::now() - start).count();
     const auto info = platform.psp().vm_info(handle);
-    const bool ok = r.fate == vmm::VmFate::exited && r.exit_status == 0u;
-    all_ok = all_ok && ok;
-    nlohmann::json vm{
-        {"vm", handle},
-        {"fate", vmm::to_string(r.fate)},
-        {"exit_status", r.exit_status ? nlohmann::json(*r.exit_status) : nullptr},
-        {"detail", r.detail},
-        {"console", r.console},
-        {"asid", info ? info->asid : 0},
-        {"policy", request.policy.to_string()},
-        {"vm_exits", r.stats.exits},
-        {"nested_page_faults", r.stats.nested_page_faults},
-        {"pages_mapped", r.stats.pages_mapped},
-        {"psp_commands", r.stats.psp_commands},
-        {"psp_private_memory_bytes", info ? info->private_memory : 0},
-        {"secure_calls", r.stats.secure_calls},
-        {"secure_calls_refused", r.stats.secure_calls_refused},
-        {"interrupts_injected", r.stats.interrupts_injected},
-        {"console_dropped", r.console_dropped},
-        {"simulated_us", r.stats.simulated_us},
-        {"instructions", r.stats.instructions ? nlohmann::json(*r.stats.instructions) : nullptr},
-        {"npt_checks", platform.psp().check_timer().ticks()},
-        {"run_ms", ms}};
+    all_ok = all_ok && r.fate == vmm::VmFate::exited && r.exit_status == 0u;
+    nlohmann::json vm =
+        vm_summary(handle, r, info, request.policy, platform.psp().check_timer().ticks(), ms);
     const nlohmann::json refusals = decode_console_refusals(r.console, inputs);
     vm["psp_refusals"] = refusals;
     if (o.format == OutputFormat::text) {
-      fmt::print("{}", r.console);
-      fmt::print(
-          "-- VM {} {}{}: {}{} exits, {} nested page faults, {} pages mapped, {} PSP "
-          "commands, {} bytes of PSP private memory, {} sim-us, {:.1f} ms\n",
-          handle, vmm::to_string(r.fate),
-          r.exit_status ? fmt::format(" (status {})", *r.exit_status) : "",
-          r.stats.instructions ? fmt::format("{} instructions, ", *r.stats.instructions) : "",
-          r.stats.exits, r.stats.nested_page_faults, r.stats.pages_mapped, r.stats.psp_commands,
-          info ? info->private_memory : 0, r.stats.simulated_us, ms);
-      if (!r.detail.empty()) fmt::print("   {}\n", r.detail);
-      for (const auto& refusal : refusals) {
-        fmt::print("   PSP refused {}: {}\n", refusal["call"].get<std::string>(),
-                   refusal["text"].get<std::string>());
-      }
-      if (r.console_dropped > 0) {
-        fmt::print("   console: {} more bytes dropped (a run keeps the first {} bytes)\n",
-                   r.console_dropped, vmm::kMaxConsoleBytes);
-      }
-      if (request.disk) {
-        fmt::print("   disk: {} secure calls ({} refused), {} completion interrupts\n",
-                   r.stats.secure_calls, r.stats.secure_calls_refused, r.stats.interrupts_injected);
-      }
+      print_vm_text(handle, r, info, refusals, request.disk.has_value(), ms);
     }
-    if (!o.attest_nonce.empty()) {
-      if (r.host_output.empty()) {
-        std::fflush(stdout);  // keep the summary before the complaint when both are piped
-        fmt::print(stderr, "cvmsim: error [cli/no_report]: VM {} returned no attestation report\n",
-                   handle);
-        vm["error"] = "no attestation report";
-        all_ok = false;
-      } else {
-        if (!o.report_out.empty()) {
-          write_file_atomic(o.report_out, r.host_output);
-          vm["report"] = o.report_out;
-          if (o.format == OutputFormat::text) {
-            fmt::print("   attestation report ({} bytes) written to {}\n", r.host_output.size(),
-                       o.report_out);
-          }
-        }
-        if (!o.evidence_out.empty()) {
-          write_evidence(o.evidence_out, r.host_output, o.chip_dir);
-          vm["evidence"] = o.evidence_out;
-          if (o.format == OutputFormat::text) {
-            fmt::print("   evidence (report.bin, chain.pem) written to {}\n", o.evidence_out);
-          }
-        }
-      }
-    }
+    if (!o.attest_nonce.empty() && !deliver_report(o, handle, r, vm)) all_ok = false;
     report.push_back(vm);
   }
   if (!o.trace_out.empty()) write_trace(o.trace_out, recorder.events());

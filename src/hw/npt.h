@@ -1,8 +1,8 @@
-// Nested page tables: the entry format, the walker, the TLB and the table editor
-// (hw/npt/*.h). Include the narrower header when only one part is needed.
+// Nested page tables: the entry format, the walker and the table editor (hw/npt/*.h).
+// Include the narrower header when only one part is needed. The TLB that caches walks is
+// the guest CPU's (hw/cpu/window_tlb.h): translations stay stale until a flush there.
 #pragma once
 
 #include "hw/npt/editor.h"
 #include "hw/npt/format.h"
-#include "hw/npt/tlb.h"
 #include "hw/npt/walker.h"

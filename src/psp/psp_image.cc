@@ -13,6 +13,8 @@
 // controller can only move data between this VM's disk and this VM's memory.
 #include <fmt/format.h>
 
+#include <variant>
+
 #include "common/checked.h"
 #include "crypto/suite.h"
 #include "image/image_cert.h"
@@ -32,6 +34,67 @@ Result no_disk() {
 
 Result refuse(CertRefusal why) {
   return Result::failure(Status::bad_certificate, static_cast<std::uint64_t>(why));
+}
+
+// The raw certificate in the guest's LUKS2 header for this chip: the first token for it
+// (a provider authorises a chip once), or why there is none. `luks` receives the header.
+std::variant<Bytes, CertRefusal> token_for_chip(ByteView header, ByteView chip_id,
+                                                image::Luks2Header& luks) {
+  try {
+    luks = image::parse_luks2_header(header, "the guest's LUKS2 header");
+  } catch (const Error&) {
+    return CertRefusal::no_header;
+  }
+  std::vector<Bytes> candidates;
+  try {
+    candidates = image::certificates_for_chip(luks, chip_id);
+  } catch (const Error&) {
+    return CertRefusal::malformed;  // this chip's token does not decode
+  }
+  if (candidates.empty()) return CertRefusal::none_for_chip;
+  return std::move(candidates.front());
+}
+
+// What a certificate must match: the platform and the VM it is presented for.
+struct CertificateContext {
+  crypto::SuiteId suite;
+  ByteView chip_id;
+  ByteView provider_key_id;  // of the key that signed the VM's reference
+  ByteView launch_digest;
+  const image::Luks2Header& luks;
+};
+
+// Decodes the certificate and checks everything but the key unwrap, in the order the
+// refusal details are documented.
+std::variant<image::ImageCertificate, CertRefusal> checked_certificate(
+    ByteView encoded, const CertificateContext& expect) {
+  image::ImageCertificate cert;
+  try {
+    cert = image::ImageCertificate::decode(encoded, "image certificate");
+  } catch (const Error&) {
+    return CertRefusal::malformed;
+  }
+  if (cert.suite != expect.suite) return CertRefusal::wrong_suite;
+  if (!cert.signature_valid()) return CertRefusal::bad_signature;
+  try {
+    const crypto::Key provider = crypto::Key::parse(cert.provider_key, "certificate provider key");
+    if (expect.provider_key_id.empty() ||
+        !equal_constant_time(measure::provider_key_id(provider), expect.provider_key_id)) {
+      return CertRefusal::wrong_provider;
+    }
+  } catch (const Error&) {
+    return CertRefusal::malformed;
+  }
+  if (!equal_constant_time(cert.chip_id, expect.chip_id)) return CertRefusal::none_for_chip;
+  if (cert.image_uuid != expect.luks.uuid) return CertRefusal::wrong_image;
+  if (!cert.allowed_measurements.empty()) {
+    bool listed = false;
+    for (const Bytes& digest : cert.allowed_measurements) {
+      listed = listed || equal_constant_time(digest, expect.launch_digest);
+    }
+    if (!listed) return CertRefusal::measurement;
+  }
+  return cert;
 }
 
 }  // namespace
@@ -55,50 +118,14 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   const crypto::Suite& suite = crypto::suite(suite_);
   vm.image.check = attest::CertificateCheck::refused;
   image::Luks2Header luks;
-  try {
-    luks = image::parse_luks2_header(header, "the guest's LUKS2 header");
-  } catch (const Error&) {
-    return refuse(CertRefusal::no_header);
-  }
-  std::vector<Bytes> candidates;
-  try {
-    candidates = image::certificates_for_chip(luks, fuses_.identity.chip_id);
-  } catch (const Error&) {
-    return refuse(CertRefusal::malformed);  // this chip's token does not decode
-  }
-  if (candidates.empty()) return refuse(CertRefusal::none_for_chip);
-  // The first token for this chip is the one checked and reported; a provider authorises
-  // a chip once.
-  const Bytes& encoded = candidates.front();
-  vm.image.certificate_digest = suite.hash(encoded);
-  image::ImageCertificate cert;
-  try {
-    cert = image::ImageCertificate::decode(encoded, "image certificate");
-  } catch (const Error&) {
-    return refuse(CertRefusal::malformed);
-  }
-  if (cert.suite != suite_) return refuse(CertRefusal::wrong_suite);
-  if (!cert.signature_valid()) return refuse(CertRefusal::bad_signature);
-  try {
-    const crypto::Key provider = crypto::Key::parse(cert.provider_key, "certificate provider key");
-    if (vm.provider_key_id.empty() ||
-        !equal_constant_time(measure::provider_key_id(provider), vm.provider_key_id)) {
-      return refuse(CertRefusal::wrong_provider);
-    }
-  } catch (const Error&) {
-    return refuse(CertRefusal::malformed);
-  }
-  if (!equal_constant_time(cert.chip_id, fuses_.identity.chip_id)) {
-    return refuse(CertRefusal::none_for_chip);
-  }
-  if (cert.image_uuid != luks.uuid) return refuse(CertRefusal::wrong_image);
-  if (!cert.allowed_measurements.empty()) {
-    bool listed = false;
-    for (const Bytes& digest : cert.allowed_measurements) {
-      listed = listed || equal_constant_time(digest, vm.digest.value());
-    }
-    if (!listed) return refuse(CertRefusal::measurement);
-  }
+  const auto token = token_for_chip(header, fuses_.identity.chip_id, luks);
+  if (const auto* why = std::get_if<CertRefusal>(&token)) return refuse(*why);
+  const Bytes& encoded = std::get<Bytes>(token);
+  vm.image.certificate_digest = suite.hash(encoded);  // reported even when refused
+  const auto checked = checked_certificate(
+      encoded, {suite_, fuses_.identity.chip_id, vm.provider_key_id, vm.digest.value(), luks});
+  if (const auto* why = std::get_if<CertRefusal>(&checked)) return refuse(*why);
+  const auto& cert = std::get<image::ImageCertificate>(checked);
   Bytes key;
   try {
     key = suite.unwrap(fuses_.wrapping_key, cert.wrapped_key, image::image_key_context(cert));

@@ -51,18 +51,6 @@ TEST_F(NptFixture, ReservedBitsAreRefused) {
   EXPECT_EQ(walk(mc, root, 0x7000, Access::read).fault.kind, FaultKind::reserved_bits);
 }
 
-TEST_F(NptFixture, TlbKeepsStaleTranslationsUntilFlushed) {
-  Tlb tlb;
-  map(0x7000, 0x900000, kPresent | kWritable);
-  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0x900000u);
-  map(0x7000, 0xa00000, kPresent | kWritable);  // remapped behind the TLB's back
-  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0x900000u);
-  tlb.flush(2);  // another ASID's flush changes nothing
-  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0x900000u);
-  tlb.flush(1);
-  EXPECT_EQ(tlb.translate(mc, 1, root, 0x7000, Access::read).translation->hpa, 0xa00000u);
-}
-
 TEST_F(NptFixture, SparseTerabyteGuestNeedsTablesOnlyWhereMapped) {
   const std::uint64_t before = next_frame;
   for (int i = 0; i < 8; ++i) {
