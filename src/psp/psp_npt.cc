@@ -131,22 +131,11 @@ std::uint64_t Psp::missing_tables(const Vm& vm, std::uint64_t gpa, std::uint64_t
 }
 
 void Psp::write_mapping(Vm& vm, std::uint64_t gpa, std::uint64_t entry) {
-  npt::Editor editor(mc_, as_psp());
-  std::uint64_t table = vm.npt_root;
-  for (int level = npt::kLevels - 1; level > 0; --level) {
-    const std::uint64_t entry_hpa = table + npt::kEntrySize * npt::index_at(gpa, level);
-    std::uint64_t pointer = editor.read_entry(entry_hpa);
-    if ((pointer & npt::kPresent) == 0) {
-      pointer =
-          npt::make_entry(take_table_frame(vm), npt::kPresent | npt::kWritable | npt::kExecutable);
-      editor.write_entry(entry_hpa, pointer);
-      if (vm.guard) vm.guard->note_write(entry_hpa);
-    }
-    table = pointer & npt::kFrameMask;
-  }
-  const std::uint64_t entry_hpa = table + npt::kEntrySize * npt::index_at(gpa, 0);
-  editor.write_entry(entry_hpa, entry);
-  if (vm.guard) vm.guard->note_write(entry_hpa);
+  npt::Editor::WriteObserver noted;
+  if (vm.guard) noted = [&vm](std::uint64_t entry_hpa) { vm.guard->note_write(entry_hpa); };
+  npt::Editor(mc_, as_psp())
+      .map(
+          vm.npt_root, gpa, entry, [this, &vm] { return take_table_frame(vm); }, noted);
 }
 
 Result Psp::check_install(Vm& vm, std::uint64_t gpa) {

@@ -229,9 +229,10 @@ bool Vmm::map_unguarded(GuestVm& vm, std::uint64_t gpa) {
     platform_.memory_controller().write(frame, Bytes(hw::kFrameSize, 0), hw::kHostAccess);
     return frame;
   };
-  const auto entry = editor.leaf_entry_address(info->npt_root, gpa, &allocate);
-  editor.write_entry(*entry, npt::make_entry(back(vm, gpa, 1).hpa,
-                                             npt::kPresent | npt::kWritable | npt::kExecutable));
+  editor.map(
+      info->npt_root, gpa,
+      npt::make_entry(back(vm, gpa, 1).hpa, npt::kPresent | npt::kWritable | npt::kExecutable),
+      allocate);
   ++vm.stats.pages_mapped;
   return true;
 }

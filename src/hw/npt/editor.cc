@@ -10,6 +10,20 @@ namespace cvmsim::hw::npt {
 
 std::optional<std::uint64_t> Editor::leaf_entry_address(std::uint64_t root_hpa, std::uint64_t gpa,
                                                         const TableAllocator* allocate) {
+  return leaf_entry(root_hpa, gpa, allocate, nullptr);
+}
+
+void Editor::map(std::uint64_t root_hpa, std::uint64_t gpa, std::uint64_t entry,
+                 const TableAllocator& allocate, const WriteObserver& written) {
+  const WriteObserver* observer = written ? &written : nullptr;
+  const std::uint64_t at = *leaf_entry(root_hpa, gpa, &allocate, observer);
+  write_entry(at, entry);
+  if (observer != nullptr) (*observer)(at);
+}
+
+std::optional<std::uint64_t> Editor::leaf_entry(std::uint64_t root_hpa, std::uint64_t gpa,
+                                                const TableAllocator* allocate,
+                                                const WriteObserver* written) {
   if (gpa >= kGpaLimit) {
     throw HwError(HwErrc::bad_address,
                   fmt::format("GPA {:#x} is beyond the 48-bit guest-physical space", gpa));
@@ -23,6 +37,7 @@ std::optional<std::uint64_t> Editor::leaf_entry_address(std::uint64_t root_hpa, 
       const std::uint64_t fresh = (*allocate)();
       entry = make_entry(fresh, kPresent | kWritable | kExecutable);
       write_entry(entry_hpa, entry);
+      if (written != nullptr) (*written)(entry_hpa);
     }
     table = entry & kFrameMask;
   }

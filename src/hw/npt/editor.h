@@ -24,10 +24,21 @@ class Editor {
   // for a GPA beyond 48 bits.
   std::optional<std::uint64_t> leaf_entry_address(std::uint64_t root_hpa, std::uint64_t gpa,
                                                   const TableAllocator* allocate);
+  // Called with the host address of every entry the editor writes (the PSP notes them
+  // for its characteristic value).
+  using WriteObserver = std::function<void(std::uint64_t entry_hpa)>;
+  // Writes `entry` as the leaf entry for `gpa`, creating missing tables from `allocate`:
+  // the one way the PSP, the VMM (guard off) and the attack lab install a mapping.
+  void map(std::uint64_t root_hpa, std::uint64_t gpa, std::uint64_t entry,
+           const TableAllocator& allocate, const WriteObserver& written = {});
   [[nodiscard]] std::uint64_t read_entry(std::uint64_t entry_hpa);
   void write_entry(std::uint64_t entry_hpa, std::uint64_t entry);
 
  private:
+  std::optional<std::uint64_t> leaf_entry(std::uint64_t root_hpa, std::uint64_t gpa,
+                                          const TableAllocator* allocate,
+                                          const WriteObserver* written);
+
   MemoryController& mc_;
   Requester who_;
 };

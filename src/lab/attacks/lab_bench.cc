@@ -133,8 +133,7 @@ bool Bench::host_map(psp::VmHandle vm, std::uint64_t gpa, std::uint64_t hpa, std
     return frame;
   };
   try {
-    const auto entry = editor.leaf_entry_address(npt_root(vm), gpa, &allocate);
-    editor.write_entry(*entry, npt::make_entry(hpa, flags));
+    editor.map(npt_root(vm), gpa, npt::make_entry(hpa, flags), allocate);
   } catch (const hw::HwError&) {
     return false;
   }
