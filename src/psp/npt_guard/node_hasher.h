@@ -1,5 +1,7 @@
 // The hash computations of the guarded NPT's `merkle` value. A single-page NPT_MAP hashes
-// 15-20 short messages (41 to 145 bytes), so the per-message cost decides its latency.
+// a handful of short messages at once (the chunks its walk reads and the one it writes,
+// 41 bytes each) and its share of the batched 97- to 145-byte nodes above them, so the
+// per-message cost decides its latency.
 // They go through libgcrypt, not OpenSSL's EVP interface: the same algorithms (SM3,
 // SHA-384; cross-checked against the suite's OpenSSL hash in tests/psp), but OpenSSL
 // spends about 140 ns per message on EVP bookkeeping on top of the compression function,
