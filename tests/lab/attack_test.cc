@@ -116,8 +116,16 @@ TEST_P(EveryScenario, EndsAsExpectedInEveryMode) {
     SCOPED_TRACE(fmt::format("{} / {}: {}", name, measure::to_string(mode), summarize(o)));
     EXPECT_EQ(o.kind, kind);
     EXPECT_FALSE(o.effect.empty());
+    // Who stopped it is data as well as prose; a success names no layer.
     if (o.kind != K::succeeded) {
       EXPECT_FALSE(o.by.empty());
+      EXPECT_NE(o.layer, Layer::none);
+    } else {
+      EXPECT_EQ(o.layer, Layer::none);
+      EXPECT_FALSE(o.status.has_value());
+    }
+    if (o.layer == Layer::psp_periodic_check) {
+      EXPECT_EQ(o.status, psp::Status::vm_stopped);
     }
     if (o.kind == K::detected) {
       EXPECT_TRUE(o.detected_after_commands || o.detected_after_us);
@@ -144,7 +152,7 @@ TEST_P(EveryDefence, PreventsItsAttackInEveryMode) {
     SCOPED_TRACE(fmt::format("{} / {} with {}: {}", name, measure::to_string(mode),
                              find_scenario(name).defence, summarize(o)));
     EXPECT_EQ(o.kind, kind);
-    EXPECT_NE(o.by.find("memory controller"), std::string::npos);
+    EXPECT_EQ(o.layer, Layer::memory_controller);
   }
 }
 
@@ -171,7 +179,7 @@ TEST(AttackEffects, CiphertextEqualityAloneRecoversTheKeyBits) {
 TEST(AttackEffects, MemoryIntegrityKeepsTheGuestsNewVersion) {
   const Outcome& o = outcome("memory-replay", GuardMode::detect, true);
   EXPECT_NE(o.effect.find("VERSION-2"), std::string::npos) << o.effect;
-  EXPECT_NE(o.by.find("memory-integrity"), std::string::npos) << o.by;
+  EXPECT_EQ(o.layer, Layer::memory_controller) << o.by;
 }
 
 std::vector<std::string_view> scenario_names() {
@@ -205,14 +213,16 @@ TEST(AttackEffects, SilentEditIsFoundWithinOneCheckInterval) {
   ASSERT_TRUE(o.detected_after_us.has_value());
   EXPECT_GT(*o.detected_after_us, 0u);
   EXPECT_LE(*o.detected_after_us, vmm::kDefaultCheckIntervalUs + 20);
-  EXPECT_NE(o.by.find("periodic"), std::string::npos);
+  EXPECT_EQ(o.layer, Layer::psp_periodic_check);
+  EXPECT_EQ(o.status, psp::Status::vm_stopped);
   EXPECT_EQ(outcome("npt-silent-edit", GuardMode::detect).effect.find(std::string(kSecret)),
             std::string::npos);
 }
 
 TEST(AttackEffects, ThePermissionFlipIsRefusedAtTheNextNptMap) {
-  EXPECT_NE(outcome("npt-permission-flip", GuardMode::detect).by.find("NPT_MAP"),
-            std::string::npos);
+  const Outcome& o = outcome("npt-permission-flip", GuardMode::detect);
+  EXPECT_EQ(o.layer, Layer::psp_command) << summarize(o);
+  EXPECT_EQ(o.status, psp::Status::npt_tampered) << summarize(o);
 }
 
 // A frame taken from VM A without a flush never shows A VM B's secret: with the guard off
@@ -224,10 +234,11 @@ TEST(AttackEffects, AStaleTranslationNeverReadsTheNextOwnersSecret) {
     SCOPED_TRACE(summarize(o));
     EXPECT_EQ(o.effect.find(std::string(kSecret)), std::string::npos);
     if (mode == GuardMode::off) {
-      EXPECT_NE(o.by.find("memory encryption"), std::string::npos);
+      EXPECT_EQ(o.layer, Layer::memory_encryption);
       EXPECT_NE(o.effect.find("stored its secret there"), std::string::npos);
     } else {
-      EXPECT_NE(o.by.find("tlb_not_tracked"), std::string::npos);
+      EXPECT_EQ(o.layer, Layer::psp_command);
+      EXPECT_EQ(o.status, psp::Status::tlb_not_tracked);
       EXPECT_NE(o.effect.find("TLB_TRACK success without a flush"), std::string::npos);
       EXPECT_NE(o.effect.find("PSP refused NPT_MAP"), std::string::npos);
     }
@@ -247,7 +258,9 @@ TEST(AttackEffects, DramAliasReplaySucceedsWithoutTheBootCheckAndIsPreventedWith
     const Outcome& with = outcome("dram-alias", mode);
     SCOPED_TRACE(summarize(with));
     EXPECT_EQ(with.kind, K::prevented);
-    EXPECT_NE(with.by.find("dram_aliased"), std::string::npos);
+    EXPECT_EQ(with.layer, Layer::psp_command);
+    EXPECT_EQ(with.status, psp::Status::dram_aliased);
+    EXPECT_EQ(without.layer, Layer::none);
     EXPECT_NE(with.effect.find("dram_aliased (status 21)"), std::string::npos);
     EXPECT_NE(with.note.find("without the check (firmware before the fix) the attack succeeded"),
               std::string::npos);

@@ -63,7 +63,12 @@ Outcome run_scenario(const Scenario& scenario, RunOptions options) {
                            .category = trace::category::tool,
                            .args = std::move(args)});
   }
-  return scenario.run(options);
+  Outcome outcome = scenario.run(options);
+  if (outcome.kind == OutcomeKind::succeeded) {  // nothing stopped it, whatever `by` says
+    outcome.layer = Layer::none;
+    outcome.status.reset();
+  }
+  return outcome;
 }
 
 }  // namespace cvmsim::lab::attacks

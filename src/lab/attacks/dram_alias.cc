@@ -38,6 +38,10 @@ Outcome dram_alias_replay(const RunOptions& o, bool alias_check) {
         "the PSP's boot-time DRAM alias check: its probe pattern showed at HPA {:#x}, so the "
         "platform refuses every command with dram_aliased",
         boot.detail);
+    if (out.kind == OutcomeKind::prevented) {
+      out.layer = Layer::psp_command;
+      out.status = boot.status;
+    }
     out.effect = fmt::format("the victim never ran: {}", e.what());
     return out;
   }

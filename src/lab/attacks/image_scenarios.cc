@@ -57,9 +57,12 @@ Outcome refused_certificate(const vmm::RunResult& run, std::string effect) {
   if (run.exit_status == 12u && run.console.find("PSP status 15") != std::string::npos) {
     out.kind = OutcomeKind::prevented;
     out.by = "IMAGE_CERT refused with bad_certificate: no image key was released";
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::bad_certificate;
   } else {
     out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
     out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
+    out.layer = Layer::guest;
   }
   return out;
 }
@@ -132,9 +135,11 @@ Outcome luks2_tamper(const RunOptions& o, const std::string& what,
         "the PSP programs cipher, sector size and data offset from the signed "
         "certificate only: the VM booted with the certified parameters and the disk "
         "stayed encrypted";
+    out.layer = Layer::signed_parameters;
   } else if (run.exit_status == 12u) {
     out.kind = OutcomeKind::prevented;
     out.by = "IMAGE_CERT refused the header";
+    out.layer = Layer::psp_command;
   } else {
     out.kind = OutcomeKind::succeeded;
     out.effect += fmt::format(": boot ended with status {}", run.exit_status.value_or(0xffff));
@@ -243,12 +248,15 @@ Outcome dma_misdirection(const RunOptions& o) {
   if (!attack->edited()) {
     out.kind = OutcomeKind::prevented;
     out.by = "memory controller: the host's NPT write was refused (isolate)";
+    out.layer = Layer::memory_controller;
     out.effect = booted(run) ? "the VM booted normally" : "the VM did not boot";
   } else if (untouched && run.exit_status == 11u) {
     const bool tampered = run.console.find("PSP status 13") != std::string::npos;
     out.kind = tampered ? OutcomeKind::detected : OutcomeKind::prevented;
     out.by = tampered ? "PSP walk check of the secure call: DISK_IO refused with npt_tampered"
                       : "PSP frame-owner check: DISK_IO refused with frame_not_available";
+    out.layer = Layer::psp_command;
+    out.status = tampered ? psp::Status::npt_tampered : psp::Status::frame_not_available;
     out.effect =
         "the DMA into the other VM's frame never happened; the other VM's page is "
         "unchanged";
@@ -266,6 +274,7 @@ Outcome dma_misdirection(const RunOptions& o) {
   } else {
     out.kind = OutcomeKind::prevented;
     out.by = fmt::format("the boot failed (status {})", run.exit_status.value_or(0xffff));
+    out.layer = Layer::guest;
     out.effect = "the other VM's page is unchanged";
   }
   return out;

@@ -24,6 +24,28 @@ std::string_view to_string(OutcomeKind kind) {
   return "?";
 }
 
+std::string_view to_string(Layer layer) {
+  switch (layer) {
+    case Layer::none:
+      return "none";
+    case Layer::psp_command:
+      return "psp_command";
+    case Layer::psp_periodic_check:
+      return "psp_periodic_check";
+    case Layer::memory_controller:
+      return "memory_controller";
+    case Layer::memory_encryption:
+      return "memory_encryption";
+    case Layer::signed_parameters:
+      return "signed_parameters";
+    case Layer::verifier:
+      return "verifier";
+    case Layer::guest:
+      return "guest";
+  }
+  return "?";
+}
+
 std::string_view error_module_name(AttackErrc) {
   return "attack";
 }
@@ -183,11 +205,15 @@ std::optional<Detection> npt_detection(const vmm::RunResult& run, const AtComman
   if (run.fate == vmm::VmFate::stopped_by_psp) {
     d.by = fmt::format("PSP periodic NPT check (every {} sim-us): VM stopped, {}",
                        vmm::kDefaultCheckIntervalUs, run.detail);
+    d.layer = Layer::psp_periodic_check;
+    d.status = psp::Status::vm_stopped;
     return d;
   }
   if (run.fate == vmm::VmFate::guest_fault &&
       run.detail.find("npt_tampered") != std::string::npos) {
     d.by = "PSP pre-update check of NPT_MAP: refused with npt_tampered";
+    d.layer = Layer::psp_command;
+    d.status = psp::Status::npt_tampered;
     return d;
   }
   return std::nullopt;
@@ -204,6 +230,8 @@ void record_detection(Outcome& outcome, const std::optional<Detection>& detectio
   } else {
     outcome.kind = OutcomeKind::detected;
     outcome.by = detection->by;
+    outcome.layer = detection->layer;
+    outcome.status = detection->status;
   }
 }
 

@@ -104,6 +104,8 @@ class AtCommand : public vmm::Misbehaviour {
 // was stopped) or the pre-update check of an NPT_MAP (the VMM's map was refused).
 struct Detection {
   std::string by;
+  Layer layer = Layer::none;
+  psp::Status status = psp::Status::success;
   std::uint64_t after_us = 0;
   std::uint64_t after_commands = 0;
 };

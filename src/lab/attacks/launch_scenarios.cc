@@ -48,6 +48,8 @@ Outcome tampered_launch(const RunOptions& o,
     out.kind = OutcomeKind::prevented;
     out.by = fmt::format("LAUNCH_VERIFY refused with {} (detail {}); the VM never runs",
                          psp::to_string(verify.result.status), verify.result.detail);
+    out.layer = Layer::psp_command;
+    out.status = verify.result.status;
   } else {
     out.kind = OutcomeKind::succeeded;
     out.effect += ": the PSP accepted the launch";
@@ -135,6 +137,7 @@ Outcome verifier_outcome(const attest::Verification& v, const std::string& effec
   } else {
     out.kind = OutcomeKind::prevented;
     out.by = fmt::format("verifier: FAIL on {} ({})", failed, attest::to_string(v.failure()));
+    out.layer = Layer::verifier;
   }
   return out;
 }

@@ -59,6 +59,7 @@ Outcome memory_replay(const RunOptions& o) {
       out.by =
           "memory controller: the host's write to the VM's frame was refused (policy "
           "memory-integrity, as SEV-SNP's RMP)";
+      out.layer = Layer::memory_controller;
     }
     out.effect = fmt::format("the guest read back \"{}\"", second);
   }
@@ -121,6 +122,7 @@ Outcome ciphertext_side_channel(const RunOptions& o) {
                           "{:#04x} bytes",
                           hw::kHiddenCiphertextByte)
                     : "the ciphertext did not follow the plaintext";
+    out.layer = hidden ? Layer::memory_controller : Layer::memory_encryption;
     out.effect = fmt::format(
         "every observation of the slot {}; the host's guess of the key was \"{}\"",
         hidden ? "read the same fixed pattern" : "differed", printable(as_bytes(recovered)));
@@ -169,6 +171,7 @@ Outcome asid_reuse(const RunOptions& o) {
   out.by =
       "DECOMMISSION scrubs the VM's frames and LAUNCH_START loads a fresh VEK into the "
       "reused ASID";
+  out.layer = Layer::memory_encryption;
   const bool zeros = std::all_of(run.host_output.begin(), run.host_output.end(),
                                  [](std::uint8_t byte) { return byte == 0; });
   out.effect = fmt::format(
@@ -198,6 +201,7 @@ Outcome vmm_reads(const RunOptions& o) {
       contains(dram, kSecret) || contains(file, marker) || contains(file, "CVMSBOOT");
   out.kind = leaked ? OutcomeKind::succeeded : OutcomeKind::prevented;
   out.by = "memory encryption (VEK per ASID) and the image key (XTS on disk)";
+  out.layer = Layer::memory_encryption;
   out.effect =
       "the secret's frame reads as ciphertext and the image file holds no "
       "plaintext of the volume (neither the secret, the boot header nor a file)";
@@ -230,6 +234,8 @@ Outcome secure_call_replay(const RunOptions& o) {
   const bool all_refused = run.stats.secure_calls == 2 && run.stats.secure_calls_refused == 2;
   out.kind = all_refused ? OutcomeKind::prevented : OutcomeKind::succeeded;
   out.by = "PSP sequence number: each replay refused with replayed_request";
+  out.layer = Layer::psp_command;
+  out.status = psp::Status::replayed_request;
   out.effect = fmt::format(
       "{} calls forwarded twice each: {} replays refused, the PSP acted "
       "once per request",
@@ -267,6 +273,8 @@ Outcome secure_call_reorder(const RunOptions& o) {
   Outcome out;
   out.kind = run.stats.secure_calls_refused == 1 ? OutcomeKind::prevented : OutcomeKind::succeeded;
   out.by = "PSP sequence number: the stale request refused with replayed_request";
+  out.layer = Layer::psp_command;
+  out.status = psp::Status::replayed_request;
   out.effect = fmt::format(
       "the VMM swapped the first request's ciphertext in for the second; "
       "{} of {} calls refused, the guest saw {}",

@@ -41,6 +41,7 @@ Outcome remap_echo_to_secret(const RunOptions& o, const std::string& commands, s
   if (!edited) {
     out.kind = OutcomeKind::prevented;
     out.by = kIsolateBlock;
+    out.layer = Layer::memory_controller;
     out.effect = fmt::format("the echo service returned its own buffer: \"{}\"",
                              printable(run.host_output, 19));
     return out;
@@ -99,6 +100,7 @@ Outcome permission_flip(const RunOptions& o) {
   if (!edited) {
     out.kind = OutcomeKind::prevented;
     out.by = kIsolateBlock;
+    out.layer = Layer::memory_controller;
     out.effect = run.fate == vmm::VmFate::guest_fault
                      ? "the guest's write to its read-only page still faults"
                      : "the page stayed read-only";
@@ -172,6 +174,8 @@ Outcome owner_refusal(const vmm::RunResult& run, std::string_view what) {
   }
   out.kind = OutcomeKind::prevented;
   out.by = "PSP frame-owner check: NPT_MAP refused with frame_not_available";
+  out.layer = Layer::psp_command;
+  out.status = psp::Status::frame_not_available;
   out.effect = fmt::format(
       "{} never became part of the VM; the VM faulted at its first "
       "touch of the page ({})",
@@ -190,6 +194,7 @@ Outcome cross_vm(const RunOptions& o) {
   Outcome out;
   out.kind = contains(m.run.host_output, kSecret) ? OutcomeKind::succeeded : OutcomeKind::prevented;
   out.by = "memory encryption: VM B reads VM A's frame through B's key";
+  out.layer = Layer::memory_encryption;
   out.effect = fmt::format(
       "the NPT edit went through; VM B's echo returned {} bytes of A's "
       "ciphertext decrypted with B's key (garbage, no secret)",
@@ -214,6 +219,7 @@ Outcome psp_frame(const RunOptions& o) {
   if (m.run.fate == vmm::VmFate::guest_fault && intact) {
     out.kind = OutcomeKind::prevented;
     out.by = "memory controller: PSP frames are write-blocked for guests and the host";
+    out.layer = Layer::memory_controller;
     out.effect = fmt::format(
         "the guest read {} bytes of garbage and its store faulted; the "
         "PSP's tree still verifies",

@@ -74,6 +74,8 @@ std::string summarize(const Outcome& o) {
 nlohmann::json to_json(const Outcome& o) {
   nlohmann::json j{{"outcome", std::string(to_string(o.kind))}, {"effect", o.effect}};
   if (!o.by.empty()) j["by"] = o.by;
+  if (o.layer != Layer::none) j["layer"] = std::string(to_string(o.layer));
+  if (o.status) j["status"] = std::string(psp::to_string(*o.status));
   if (o.detected_after_us) j["detected_after_sim_us"] = *o.detected_after_us;
   if (o.detected_after_commands) j["detected_after_psp_commands"] = *o.detected_after_commands;
   if (!o.note.empty()) j["note"] = o.note;

@@ -102,6 +102,7 @@ Outcome stale_translation(const RunOptions& o) {
   }
   if (o.guard == GuardMode::off) {
     out.by = "memory encryption: a stale translation reads the frame through A's key";
+    out.layer = Layer::memory_encryption;
     out.effect = fmt::format(
         "the VMM cleared A's entry without a flush and mapped the frame into B, which {}; A's "
         "second echo returned {}",
@@ -119,6 +120,8 @@ Outcome stale_translation(const RunOptions& o) {
   out.by =
       "PSP TLB tracking: NPT_MAP of the unmapped frame refused with tlb_not_tracked until "
       "every vCPU of A has flushed";
+  out.layer = Layer::psp_command;
+  out.status = psp::Status::tlb_not_tracked;
   out.effect = fmt::format(
       "NPT_UNMAP {} and TLB_TRACK {} without a flush of A's vCPU; VM B faulted at its "
       "secret page ({}); A's second echo returned {}",
