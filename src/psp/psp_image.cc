@@ -64,8 +64,8 @@ struct CertificateContext {
   const image::Luks2Header& luks;
 };
 
-// Decodes the certificate and checks everything but the key unwrap, in the order the
-// refusal details are documented.
+// Decodes the certificate and checks everything but the key unwrap; the first check that
+// fails is the refusal.
 std::variant<image::ImageCertificate, CertRefusal> checked_certificate(
     ByteView encoded, const CertificateContext& expect) {
   image::ImageCertificate cert;
