@@ -63,12 +63,7 @@ Outcome run_scenario(const Scenario& scenario, RunOptions options) {
                            .category = trace::category::tool,
                            .args = std::move(args)});
   }
-  Outcome outcome = scenario.run(options);
-  if (outcome.kind == OutcomeKind::succeeded) {  // nothing stopped it, whatever `by` says
-    outcome.layer = Layer::none;
-    outcome.status.reset();
-  }
-  return outcome;
+  return scenario.run(options);
 }
 
 }  // namespace cvmsim::lab::attacks

@@ -62,7 +62,7 @@ Outcome refused_certificate(const vmm::RunResult& run, std::string effect) {
   } else {
     out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
     out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
-    out.layer = Layer::guest;
+    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
   }
   return out;
 }

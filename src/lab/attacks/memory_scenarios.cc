@@ -171,7 +171,7 @@ Outcome asid_reuse(const RunOptions& o) {
   out.by =
       "DECOMMISSION scrubs the VM's frames and LAUNCH_START loads a fresh VEK into the "
       "reused ASID";
-  out.layer = Layer::memory_encryption;
+  if (!leaked) out.layer = Layer::memory_encryption;
   const bool zeros = std::all_of(run.host_output.begin(), run.host_output.end(),
                                  [](std::uint8_t byte) { return byte == 0; });
   out.effect = fmt::format(
@@ -201,7 +201,7 @@ Outcome vmm_reads(const RunOptions& o) {
       contains(dram, kSecret) || contains(file, marker) || contains(file, "CVMSBOOT");
   out.kind = leaked ? OutcomeKind::succeeded : OutcomeKind::prevented;
   out.by = "memory encryption (VEK per ASID) and the image key (XTS on disk)";
-  out.layer = Layer::memory_encryption;
+  if (!leaked) out.layer = Layer::memory_encryption;
   out.effect =
       "the secret's frame reads as ciphertext and the image file holds no "
       "plaintext of the volume (neither the secret, the boot header nor a file)";
@@ -234,8 +234,10 @@ Outcome secure_call_replay(const RunOptions& o) {
   const bool all_refused = run.stats.secure_calls == 2 && run.stats.secure_calls_refused == 2;
   out.kind = all_refused ? OutcomeKind::prevented : OutcomeKind::succeeded;
   out.by = "PSP sequence number: each replay refused with replayed_request";
-  out.layer = Layer::psp_command;
-  out.status = psp::Status::replayed_request;
+  if (out.kind == OutcomeKind::prevented) {
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::replayed_request;
+  }
   out.effect = fmt::format(
       "{} calls forwarded twice each: {} replays refused, the PSP acted "
       "once per request",
@@ -273,8 +275,10 @@ Outcome secure_call_reorder(const RunOptions& o) {
   Outcome out;
   out.kind = run.stats.secure_calls_refused == 1 ? OutcomeKind::prevented : OutcomeKind::succeeded;
   out.by = "PSP sequence number: the stale request refused with replayed_request";
-  out.layer = Layer::psp_command;
-  out.status = psp::Status::replayed_request;
+  if (out.kind == OutcomeKind::prevented) {
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::replayed_request;
+  }
   out.effect = fmt::format(
       "the VMM swapped the first request's ciphertext in for the second; "
       "{} of {} calls refused, the guest saw {}",
