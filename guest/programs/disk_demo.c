@@ -32,7 +32,12 @@ int main(const struct cvm_boot_info* boot) {
   u8* buffer = (u8*)BUFFER_GPA;
 
   u32 status = cvm_disk_read(state_sector, buffer, 4096, 0);
-  if (status != CVM_OK) return 21;
+  if (status != CVM_OK) {
+    /* CVM_NO_COMPLETION: the PSP never answered the read, so the buffer holds whatever
+     * was there before; counting from it would restart the boot count. */
+    cvm_printf("disk_demo: reading the state block failed: status %u\n", status);
+    return 21;
+  }
   struct state_block* state = (struct state_block*)buffer;
   if (state->magic != STATE_MAGIC) {
     memset(buffer, 0, 4096);

@@ -57,6 +57,34 @@ u8 cvm_wait_interrupt(void) {
   }
 }
 
+/* Acknowledges every pending interrupt. They are hints only (below), so none is waited for. */
+static void acknowledge_interrupts(void) {
+  for (;;) {
+    const u32 vector = cvm_in32(CVM_INTERRUPT_PORT);
+    if (vector == 0 || vector == 0xffffffffU) return;
+  }
+}
+
+/* Sends the DISK_IO request laid out in the page and returns the PSP's answer.
+ *
+ * The answer is the completion record the PSP wrote into the page with the VM's key, never
+ * the completion interrupt: the VMM can forge, drop, repeat or delay interrupts, but it
+ * cannot write the record, and a page it restores holds an older request's record. The
+ * platform runs the transfer within the call, so the record is there when the call returns.
+ * Without one the request was never served (the host dropped it or answered an old page
+ * instead), and the buffer does not hold the disk's data: CVM_NO_COMPLETION. A request the
+ * PSP refused before serving it (malformed, out of order) has no record either, but its
+ * refusal is in this request's header. */
+static u32 disk_request(void) {
+  const u64 sequence = sc_page()->header.sequence; /* kept in a register or our stack */
+  const u32 status = sc_finish();
+  acknowledge_interrupts();
+  volatile struct cvm_disk_completion* record = &sc_page()->args.disk_io.completion;
+  if (record->sequence == sequence) return record->status;
+  if (status != CVM_OK && sc_page()->header.sequence == sequence) return status;
+  return CVM_NO_COMPLETION;
+}
+
 static u32 disk_io(u64 start, const void* buffer, u32 length, int write, int raw) {
   if (((u64)buffer & 4095) != 0 || length == 0 || length > CVM_DISK_MAX_BYTES) {
     return CVM_INVALID_PARAMETER;
@@ -76,14 +104,7 @@ static u32 disk_io(u64 start, const void* buffer, u32 length, int write, int raw
   args->flags = raw ? CVM_DISK_FLAG_RAW : 0;
   args->page_count = pages;
   for (u32 i = 0; i < pages; ++i) args->pages[i] = (u64)buffer + 4096 * (u64)i;
-  const u32 status = sc_finish();
-  /* A transfer the PSP started (completed or failed in the controller) raises the disk
-   * interrupt; a request the PSP refused never reached the controller. */
-  if (status == CVM_OK || status == CVM_IO_ERROR) {
-    while (cvm_wait_interrupt() != CVM_DISK_VECTOR) {
-    }
-  }
-  return status;
+  return disk_request();
 }
 
 u32 cvm_disk_read(u64 start, void* buffer, u32 length, int raw) {
@@ -97,12 +118,7 @@ u32 cvm_disk_write(u64 start, const void* buffer, u32 length) {
 u32 cvm_disk_flush(void) {
   sc_begin(CVM_SC_DISK_IO);
   sc_page()->args.disk_io.direction = CVM_DISK_FLUSH;
-  const u32 status = sc_finish();
-  if (status == CVM_OK || status == CVM_IO_ERROR) {
-    while (cvm_wait_interrupt() != CVM_DISK_VECTOR) {
-    }
-  }
-  return status;
+  return disk_request();
 }
 
 u32 cvm_attest(const u8 report_data[64], u8* report, u32* length) {

@@ -64,6 +64,9 @@ CVM_ABI_ASSERT(sizeof(struct cvm_payload_header) == 16, "payload header: 16 byte
 #define CVM_TLB_NOT_TRACKED 20
 #define CVM_DRAM_ALIASED 21
 #define CVM_STATUS_COUNT 22
+/* Not a PSP status: what the guest SDK returns for a DISK_IO request the PSP wrote no
+ * completion record for (the host dropped the call or answered an old page instead). */
+#define CVM_NO_COMPLETION 0x100
 
 /* ---- Secure calls (docs/formats.md, "Secure calls") ------------------------------------- *
  * One 4 KiB page of the guest's private memory holds a request; the PSP writes the status,
@@ -103,6 +106,16 @@ struct cvm_sc_image_cert {
 #define CVM_DISK_WRITE 1                                 /* memory -> disk */
 #define CVM_DISK_FLUSH 2
 #define CVM_DISK_FLAG_RAW 1 /* file bytes without the image key (the header area) */
+/* The PSP's record of how it answered a DISK_IO request, written with the VM's key when it
+ * serves the request (a replayed or reordered one is not served and leaves the record as
+ * it was). The guest acts on this record only: the completion interrupt, which the
+ * untrusted VMM delivers, forges, drops or repeats at will, is a hint. */
+struct cvm_disk_completion {
+  uint64_t sequence; /* the request answered (the header's sequence number) */
+  uint64_t tag;      /* the DMA tag of the transfer or flush (0: none reached the disk) */
+  uint32_t status;   /* the request's status, as in the header */
+  uint32_t detail;
+};
 struct cvm_sc_disk_io {
   uint64_t start;      /* keyed: data-segment sector; raw: byte offset, a multiple of 512 */
   uint32_t length;     /* bytes: 1 ... CVM_DISK_MAX_BYTES */
@@ -110,7 +123,8 @@ struct cvm_sc_disk_io {
   uint16_t flags;      /* CVM_DISK_FLAG_RAW */
   uint32_t page_count; /* ceil(length / 4096); zero for a flush */
   uint32_t reserved;   /* zero */
-  uint64_t pages[CVM_DISK_MAX_PAGES]; /* page-aligned GPAs of the buffer, in order */
+  uint64_t pages[CVM_DISK_MAX_PAGES];    /* page-aligned GPAs of the buffer, in order */
+  struct cvm_disk_completion completion; /* written by the PSP */
 };
 
 /* ATTEST: the tenant's nonce in, a signed report out. */
@@ -148,6 +162,8 @@ CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.disk_io.flags) == 46, "at 46");
 CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.disk_io.page_count) == 48, "at 48");
 CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.disk_io.reserved) == 52, "at 52");
 CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.disk_io.pages) == 56, "page list at 56");
+CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.disk_io.completion) == 2104, "record at 2104");
+CVM_ABI_ASSERT(sizeof(struct cvm_disk_completion) == 24, "completion record: 24 bytes");
 CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.attest.report_length) == 96, "at 96");
 CVM_ABI_ASSERT(offsetof(struct cvm_sc_page, args.attest.report) == 104, "report at 104");
 CVM_ABI_ASSERT(sizeof(struct cvm_sc_page) == CVM_SC_PAGE_SIZE, "one page");

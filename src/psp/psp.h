@@ -246,7 +246,8 @@ class Psp {
   Result serve(Vm& vm, const DiskIoCall& call, SecureCallResponse& out);
   Result serve(Vm& vm, const AttestCall& call, SecureCallResponse& out);
   Result image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out);
-  Result disk_io(Vm& vm, const DiskIoCall& call);
+  // `tag`: the DMA tag of the transfer or flush the controller ran (0: none ran).
+  Result disk_io(Vm& vm, const DiskIoCall& call, std::uint64_t& tag);
   Result attest(Vm& vm, const AttestCall& call, SecureCallResponse& out);
   void release_disk(Vm& vm);
 

@@ -32,6 +32,33 @@ Result no_disk() {
                          static_cast<std::uint64_t>(DiskStateDetail::no_disk));
 }
 
+// The status a guest gets for a request whose descriptor the disk controller would refuse.
+Result refused_transfer(const hw::DmaVerdict& verdict) {
+  switch (verdict.fault) {
+    case hw::DmaFault::no_disk:
+      return no_disk();
+    case hw::DmaFault::no_key:
+      return Result::failure(Status::invalid_state,
+                             static_cast<std::uint64_t>(DiskStateDetail::no_image_key));
+    case hw::DmaFault::bad_length:
+    case hw::DmaFault::misaligned:
+    case hw::DmaFault::bad_frames:
+      return Result::failure(Status::invalid_parameter, verdict.value);
+    case hw::DmaFault::out_of_range:
+      return Result::failure(Status::invalid_address, verdict.value);
+    case hw::DmaFault::raw_write:
+      return Result::failure(Status::policy_violation, 0);
+    case hw::DmaFault::none:
+    case hw::DmaFault::wrong_port:
+    case hw::DmaFault::wrong_asid:
+    case hw::DmaFault::frame_refused:
+    case hw::DmaFault::io_failed:
+    case hw::DmaFault::coprocessor_failed:
+      break;  // the PSP built the binding itself, and nothing has moved yet
+  }
+  return Result::failure(Status::internal_error, static_cast<std::uint64_t>(CVM_SC_DISK_IO));
+}
+
 Result refuse(CertRefusal why) {
   return Result::failure(Status::bad_certificate, static_cast<std::uint64_t>(why));
 }
@@ -153,7 +180,7 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   return Result::success();
 }
 
-Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
+Result Psp::disk_io(Vm& vm, const DiskIoCall& call, std::uint64_t& tag) {
   if (!vm.disk_port) return no_disk();
   hw::DmaDescriptor dma;
   dma.port = *vm.disk_port;
@@ -162,8 +189,11 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
   dma.direction = call.write ? hw::DmaDirection::to_disk : hw::DmaDirection::to_memory;
   if (call.flush) {
     const hw::DmaCompletion done = disks_.flush(hw::PspPasskey{}, ++dma_tags_, dma.port);
-    return done.ok ? Result::success() : Result::failure(Status::io_error, done.tag);
+    tag = done.tag;
+    return done.ok() ? Result::success() : Result::failure(Status::io_error, done.tag);
   }
+  // The PSP's policy; the geometry (alignment, bounds against the file or the certified
+  // segment) is the controller's to check, below.
   if (call.raw) {
     // File bytes without the image key: reads of the LUKS2 header area only — before the
     // certificate, the largest two header copies; after it, everything before the
@@ -183,23 +213,20 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call) {
     if (call.write && !disks_.port_writable(dma.port)) {
       return Result::failure(Status::write_protected, call.start);
     }
-    if (call.length % vm.image.sector_size != 0) {
-      return Result::failure(Status::invalid_parameter, call.length);
-    }
-    const auto end = add_checked(call.start, std::uint64_t{call.length / vm.image.sector_size});
-    if (!end || *end > vm.image.data_sectors) {
-      return Result::failure(Status::invalid_address, call.start);
-    }
     dma.keyslot = vm.image.keyslot;
+  }
+  dma.memory = hw::Requester::keyed(hw::PspPasskey{}, hw::Initiator::dma, vm.key_asid());
+  if (const hw::DmaVerdict verdict = disks_.check(hw::PspPasskey{}, dma); !verdict.ok()) {
+    return refused_transfer(verdict);
   }
   // A read from disk writes guest memory: the pages must be mapped writable.
   if (const Result r = check_guest_pages(vm, call.page_gpas); !r.ok()) return r;
   if (const Result r = guest_frames(vm, call.page_gpas, !call.write, dma.frames); !r.ok()) {
     return r;
   }
-  dma.memory = hw::Requester::keyed(hw::PspPasskey{}, hw::Initiator::dma, vm.key_asid());
   const hw::DmaCompletion done = disks_.run_dma(hw::PspPasskey{}, ++dma_tags_, dma);
-  if (!done.ok) return Result::failure(Status::io_error, done.tag);
+  tag = done.tag;
+  if (!done.ok()) return Result::failure(Status::io_error, done.tag);
   return Result::success();
 }
 

@@ -42,8 +42,8 @@ void describe(const AttestCall& call, nlohmann::json& args) {
 Result Psp::serve(Vm& vm, const ImageCertCall& call, SecureCallResponse& out) {
   return image_cert(vm, call, out);
 }
-Result Psp::serve(Vm& vm, const DiskIoCall& call, SecureCallResponse&) {
-  return disk_io(vm, call);
+Result Psp::serve(Vm& vm, const DiskIoCall& call, SecureCallResponse& out) {
+  return disk_io(vm, call, out.dma_tag);
 }
 Result Psp::serve(Vm& vm, const AttestCall& call, SecureCallResponse& out) {
   return attest(vm, call, out);
@@ -184,8 +184,11 @@ Response Psp::handle(const SecureCall& c) {
       response.result = Result::failure(Status::internal_error, static_cast<std::uint64_t>(id));
     }
     // Replayed (or reordered) request: refused, and the sequence does not move.
-    if (!in_order)
+    if (in_order) {
+      response.answered = parsed.request.sequence;
+    } else {
       response.result = Result::failure(Status::replayed_request, vm->last_sequence + 1);
+    }
   }
   trace_secure_call(*vm, name, response.result, std::move(args));
   write_response(id, response, page);

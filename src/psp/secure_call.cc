@@ -162,6 +162,9 @@ void write_response(SecureCallId call, const SecureCallResponse& response, Mutab
   if (result.ok() && call == SecureCallId::image_cert) {
     p.args.image_cert.sector_size = response.sector_size;
     p.args.image_cert.data_sectors = response.data_sectors;
+  } else if (call == SecureCallId::disk_io && response.answered != 0) {
+    p.args.disk_io.completion = {response.answered, response.dma_tag, p.header.status,
+                                 p.header.detail};
   } else if (result.ok() && call == SecureCallId::attest) {
     p.args.attest.report_length = static_cast<std::uint32_t>(response.report.size());
     std::copy(response.report.begin(), response.report.end(), p.args.attest.report);

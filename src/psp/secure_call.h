@@ -100,10 +100,16 @@ struct SecureCallResponse {
   std::uint64_t data_sectors = 0;
   // ATTEST: the signed report.
   Bytes report;
+  // The sequence number of the request the PSP served (0: it served none: the request was
+  // malformed, replayed or reordered). DISK_IO answers a served request with its
+  // completion record as well (cvm_disk_completion), carrying `dma_tag`.
+  std::uint64_t answered = 0;
+  std::uint64_t dma_tag = 0;
 };
 
 // Writes status, detail and the call's response fields into `page` (which holds the
-// request), leaving the request header (magic, call, sequence) as the guest wrote it. A
+// request), leaving the request header (magic, call, sequence) as the guest wrote it;
+// for a served DISK_IO, also the completion record. A
 // report longer than the page can hold is never written past it: the page then says
 // internal_error (detail: the report's length).
 void write_response(SecureCallId call, const SecureCallResponse& response, MutableByteView page);

@@ -89,20 +89,24 @@ struct Vmm::GuestVm {
 
 Vmm::Vmm(Platform& platform) : platform_(platform) {
   set_check_interval(kDefaultCheckIntervalUs);
-  platform_.disks().set_interrupt_line(
-      [this](const hw::DmaCompletion& completion) { on_disk_interrupt(completion); });
 }
 
-Vmm::~Vmm() {
-  platform_.disks().set_interrupt_line({});
-}
+Vmm::~Vmm() = default;
 
-void Vmm::on_disk_interrupt(const hw::DmaCompletion& completion) {
-  // The interrupt controller routes the disk's line to the VM whose disk raised it.
-  for (auto& [handle, vm] : vms_) {
-    if (vm->disk_port == completion.port)
-      vm->pending_interrupts.push_back(hw::kDiskInterruptVector);
+void Vmm::deliver_disk_interrupts() {
+  for (const hw::DiskInterrupt& raised : platform_.disks().take_interrupts()) {
+    for (auto& [handle, vm] : vms_) {
+      if (vm->disk_port != raised.port) continue;
+      const unsigned copies =
+          misbehaviour_ ? misbehaviour_->on_disk_interrupt(platform_, *this, handle, raised) : 1;
+      vm->pending_interrupts.insert(vm->pending_interrupts.end(), copies, hw::kDiskInterruptVector);
+    }
   }
+}
+
+void Vmm::inject_interrupt(psp::VmHandle handle, std::uint8_t vector) {
+  const auto it = vms_.find(handle);
+  if (it != vms_.end()) it->second->pending_interrupts.push_back(vector);
 }
 
 std::optional<std::uint32_t> Vmm::disk_port(psp::VmHandle vm) const {
@@ -347,6 +351,7 @@ RunResult Vmm::run(psp::VmHandle handle, const RunLimits& limits) {
           fmt::format("simulated-time limit of {} reached", describe_sim_time(limits.max_sim_ns));
       break;
     }
+    deliver_disk_interrupts();  // raised during the last exit's PSP commands
     const hw::VmExit exit = enter(vm, end_ns, limits);
     const auto info = platform_.psp().vm_info(handle);
     if (info && info->state == psp::VmState::stopped) {
@@ -378,6 +383,7 @@ RunResult Vmm::run(psp::VmHandle handle, const RunLimits& limits) {
     if (exit.kind == hw::VmExit::Kind::halt) {
       // HLT waits for an interrupt: resume a vCPU that has one pending (it reads the
       // vector from the interrupt port).
+      deliver_disk_interrupts();
       if (!result.exit_status && !vm.pending_interrupts.empty()) continue;
       result.fate = result.exit_status ? VmFate::exited : VmFate::halted;
       break;

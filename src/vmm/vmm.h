@@ -97,6 +97,9 @@ class Vmm {
   // "TLB tracking"). The first refusal is returned.
   psp::Result unmap(psp::VmHandle vm, std::uint64_t gpa, std::uint64_t pages);
   [[nodiscard]] std::optional<hw::Registers> registers(psp::VmHandle vm) const;
+  // Queues an interrupt for the VM's vCPU, as any hypervisor can: nothing ties a vector
+  // to an event (the guest acts on the PSP's completion records, not on interrupts).
+  void inject_interrupt(psp::VmHandle vm, std::uint8_t vector);
   // Attack scenarios: the hypervisor's misbehaviour (null: a well-behaved VMM).
   void set_misbehaviour(std::shared_ptr<Misbehaviour> misbehaviour) {
     misbehaviour_ = std::move(misbehaviour);
@@ -133,7 +136,9 @@ class Vmm {
   Backing back(GuestVm& vm, std::uint64_t gpa, std::uint64_t pages);
   bool handle_npf(GuestVm& vm, const hw::npt::Fault& fault, std::string& why);
   bool map_unguarded(GuestVm& vm, std::uint64_t gpa);
-  void on_disk_interrupt(const hw::DmaCompletion& completion);
+  // Routes the interrupts the disk controller raised to the VMs whose ports raised them
+  // (the host's interrupt controller), on the run loop, never from inside the hardware.
+  void deliver_disk_interrupts();
   void handle_io_out(GuestVm& vm, const hw::VmExit& exit, RunResult& result);
   std::uint32_t handle_io_in(GuestVm& vm, const hw::VmExit& exit);
   // One vCPU entry: runs until the next exit or the entry's simulated-time budget, then

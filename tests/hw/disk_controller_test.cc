@@ -60,7 +60,6 @@ struct Rig {
     write_file_atomic(dir / "disk.img", file);
     mc.load_key(test_passkey(), kAsid, crypto::random_bytes(crypto::suite(suite).xts_key_size()));
     port = disks.attach(dir / "disk.img", true);
-    disks.set_interrupt_line([this](const DmaCompletion& c) { completions.push_back(c); });
     disks.program_keyslot(test_passkey(), 5,
                           {suite, key, sector_size, kSegment, sectors * sector_size, port, kAsid});
     for (std::uint64_t i = 0; i < std::max<std::uint64_t>(16, plain.size() / kFrameSize); ++i) {
@@ -102,7 +101,13 @@ struct Rig {
   std::uint32_t port = 0;
   Bytes key, plain;
   std::vector<std::uint64_t> frames;
-  std::vector<DmaCompletion> completions;
+  // The interrupts the controller raised so far, collected as the host's interrupt
+  // controller does.
+  std::size_t interrupts() {
+    for (const DiskInterrupt& i : disks.take_interrupts()) raised.push_back(i);
+    return raised.size();
+  }
+  std::vector<DiskInterrupt> raised;
 };
 
 class DiskForSuite : public ::testing::TestWithParam<std::pair<SuiteId, std::uint32_t>> {};
@@ -111,8 +116,9 @@ TEST_P(DiskForSuite, ReadsDecryptIntoTheVmsKeyAndWritesEncryptToTheImage) {
   Rig rig(GetParam().first, GetParam().second);
   const std::uint32_t ss = rig.sector_size;
   const std::uint64_t first = 3, count = 8192 / ss;
-  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(first, 8192)).ok);
-  ASSERT_EQ(rig.completions.size(), 1u);
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(first, 8192)).ok());
+  ASSERT_EQ(rig.interrupts(), 1u);
+  EXPECT_EQ(rig.raised[0], (DiskInterrupt{rig.port, 1}));
   // Through the VM's key the guest sees the plaintext sectors ...
   Bytes seen(8192);
   rig.mc.read(rig.frames[0], MutableByteView(seen).first(4096), keyed(kAsid));
@@ -130,13 +136,13 @@ TEST_P(DiskForSuite, ReadsDecryptIntoTheVmsKeyAndWritesEncryptToTheImage) {
   DmaDescriptor w = rig.read(10, 4096);
   w.direction = DmaDirection::to_disk;
   w.frames = {rig.frames[2]};
-  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 2, w).ok);
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 2, w).ok());
   Bytes stored(4096);
   rig.disks.backing(rig.port).read_at(kSegment + 10 * ss, stored);
   Bytes expected(4096);
   crypto::suite(rig.suite).new_xts(rig.key)->encrypt_units(10, ss, fresh, expected);
   EXPECT_EQ(stored, expected);
-  EXPECT_EQ(rig.completions.size(), 2u);
+  EXPECT_EQ(rig.interrupts(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, DiskForSuite,
@@ -164,7 +170,7 @@ TEST(DiskController, DecryptsIntoGuestFramesAsMemoryWritesWould) {
           [&](std::uint64_t hpa, std::uint64_t length) { reported.emplace_back(hpa, length); });
       for (const std::uint64_t bytes : {std::uint64_t{8192}, std::uint64_t{512} << 10}) {
         reported.clear();
-        ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(8, bytes)).ok);
+        ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(8, bytes)).ok());
         EXPECT_EQ(rig.seen(bytes), rig.plain_sectors(8, bytes)) << bytes;
         std::vector<bool> covered(bytes / kFrameSize);
         for (const auto& [hpa, length] : reported) {
@@ -189,44 +195,87 @@ TEST(DiskController, AGuardedFrameFailsTheTransferBeforeAnythingIsWritten) {
   rig.mc.set_tag(test_passkey(), rig.frames[100],
                  {kAsid, 1, FrameUse::npt, FrameGuard::write_blocked});
   const Bytes before = rig.seen(64 * kFrameSize);
-  EXPECT_FALSE(rig.disks.run_dma(test_passkey(), 1, rig.read(0, 128 * kFrameSize)).ok);
+  EXPECT_EQ(rig.disks.run_dma(test_passkey(), 1, rig.read(0, 128 * kFrameSize)).fault,
+            DmaFault::frame_refused);
   EXPECT_EQ(rig.seen(64 * kFrameSize), before);
 }
 
+// Every rule is checked in one place: run_dma refuses with the fault that check() (what the
+// PSP asks before it starts a transfer) gives for the descriptor's file side, and still
+// raises the interrupt.
 TEST(DiskController, RefusesDescriptorsTheKeyslotDoesNotAllowAndRaisesTheInterruptAnyway) {
   Rig rig;
   const Bytes before = read_file(rig.dir / "disk.img");
-  auto expect_refused = [&](DmaDescriptor d, const char* what) {
-    const std::size_t interrupts = rig.completions.size();
+  auto expect_refused = [&](const DmaDescriptor& d, DmaFault fault, const char* what) {
+    const std::size_t interrupts = rig.interrupts();
     const DmaCompletion c = rig.disks.run_dma(test_passkey(), 9, d);
-    EXPECT_FALSE(c.ok) << what;
-    EXPECT_FALSE(c.error.empty()) << what;
-    EXPECT_EQ(rig.completions.size(), interrupts + 1) << what;
+    EXPECT_EQ(c.fault, fault) << what << ": " << to_string(c.fault);
+    EXPECT_EQ(c.bytes, 0u) << what;
+    EXPECT_EQ(rig.interrupts(), interrupts + 1) << what;
+    if (fault != DmaFault::bad_frames) {
+      EXPECT_EQ(rig.disks.check(test_passkey(), d).fault, fault) << what;
+    }
   };
   DmaDescriptor other_asid = rig.read(0, 4096);
   other_asid.memory = keyed(kAsid + 1, Initiator::dma);  // another VM's memory key
-  expect_refused(other_asid, "another ASID");
+  expect_refused(other_asid, DmaFault::wrong_asid, "another ASID");
   DmaDescriptor unkeyed = rig.read(0, 4096);
   unkeyed.memory = Requester::dma();  // plaintext DMA of decrypted sectors
-  expect_refused(unkeyed, "no ASID");
-  expect_refused(rig.read(kSectors - 1, 8192), "beyond the data segment");
-  expect_refused(rig.read(~std::uint64_t{0}, 4096), "sector number that overflows");
+  expect_refused(unkeyed, DmaFault::wrong_asid, "no ASID");
+  expect_refused(rig.read(kSectors - 1, 8192), DmaFault::out_of_range, "beyond the data segment");
+  expect_refused(rig.read(~std::uint64_t{0}, 4096), DmaFault::out_of_range,
+                 "sector number that overflows");
   DmaDescriptor frames = rig.read(0, 8192);
   frames.frames.pop_back();
-  expect_refused(frames, "too few frames");
+  expect_refused(frames, DmaFault::bad_frames, "too few frames");
+  DmaDescriptor unaligned_frame = rig.read(0, 4096);
+  unaligned_frame.frames[0] += 8;
+  expect_refused(unaligned_frame, DmaFault::bad_frames, "a frame not page-aligned");
   DmaDescriptor partial = rig.read(0, 4096);
   partial.length = 100;
-  expect_refused(partial, "partial sector");
+  expect_refused(partial, DmaFault::misaligned, "partial sector");
+  DmaDescriptor too_long = rig.read(0, 4096);
+  too_long.length = kMaxDmaBytes + 4096;
+  expect_refused(too_long, DmaFault::bad_length, "more than a descriptor moves");
   DmaDescriptor raw_write = rig.read(0, 4096);
   raw_write.keyslot.reset();
   raw_write.direction = DmaDirection::to_disk;
-  expect_refused(raw_write, "raw write");
+  expect_refused(raw_write, DmaFault::raw_write, "raw write");
+  DmaDescriptor raw_unaligned = rig.read(0, 4096);
+  raw_unaligned.keyslot.reset();
+  raw_unaligned.start = 100;
+  expect_refused(raw_unaligned, DmaFault::misaligned, "raw read not in 512-byte units");
+  DmaDescriptor raw_past_end = rig.read(0, 4096);
+  raw_past_end.keyslot.reset();
+  raw_past_end.start = kSegment + kSectors * 4096 - 512;
+  expect_refused(raw_past_end, DmaFault::out_of_range, "raw read past the end of the file");
+  DmaDescriptor other_port = rig.read(0, 4096);
+  write_file_atomic(rig.dir / "other.img", read_file(rig.dir / "disk.img"));
+  other_port.port = rig.disks.attach(rig.dir / "other.img", false);
+  expect_refused(other_port, DmaFault::wrong_port, "a port the keyslot does not serve");
+  DmaDescriptor no_disk = rig.read(0, 4096);
+  no_disk.port = 77;
+  expect_refused(no_disk, DmaFault::no_disk, "a port with no disk");
   DmaDescriptor empty_slot = rig.read(0, 4096);
   empty_slot.keyslot = 6;
-  expect_refused(empty_slot, "empty keyslot");
+  expect_refused(empty_slot, DmaFault::no_key, "empty keyslot");
   rig.disks.clear_keyslot(test_passkey(), 5);
-  expect_refused(rig.read(0, 4096), "cleared keyslot");
+  expect_refused(rig.read(0, 4096), DmaFault::no_key, "cleared keyslot");
   EXPECT_EQ(read_file(rig.dir / "disk.img"), before);  // nothing reached the file
+}
+
+// The hardware never calls into the host: interrupts wait in the controller, a bounded
+// ring, until the host collects them.
+TEST(DiskController, InterruptsWaitUntilTheHostCollectsThemAndTheRingIsBounded) {
+  Rig rig;
+  for (std::uint64_t tag = 1; tag <= DiskController::kMaxRaisedInterrupts + 3; ++tag) {
+    (void)rig.disks.flush(test_passkey(), tag, rig.port);
+  }
+  const std::vector<DiskInterrupt> raised = rig.disks.take_interrupts();
+  ASSERT_EQ(raised.size(), DiskController::kMaxRaisedInterrupts);
+  EXPECT_EQ(raised.front(), (DiskInterrupt{rig.port, 4}));  // the three oldest were lost
+  EXPECT_EQ(rig.disks.stats().interrupts_lost, 3u);
+  EXPECT_TRUE(rig.disks.take_interrupts().empty());
 }
 
 TEST(DiskController, RawReadsReturnTheFileBytesAndKeyslotsMustFitTheDisk) {
@@ -234,7 +283,7 @@ TEST(DiskController, RawReadsReturnTheFileBytesAndKeyslotsMustFitTheDisk) {
   DmaDescriptor raw = rig.read(0, 4096);
   raw.keyslot.reset();
   raw.memory = keyed(kAsid, Initiator::dma);
-  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, raw).ok);
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, raw).ok());
   Bytes seen(4096);
   rig.mc.read(rig.frames[0], seen, keyed(kAsid));
   EXPECT_EQ(seen, Bytes(4096, 0x5a));

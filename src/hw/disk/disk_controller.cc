@@ -81,48 +81,32 @@ bool DiskController::keyslot_loaded(std::uint32_t slot) const {
   return slot < kDiskKeyslots && slots_[slot] != nullptr;
 }
 
-std::uint64_t DiskController::file_offset(const DmaDescriptor& d, const Slot* slot) const {
+DmaVerdict DiskController::keyslot_for(const DmaDescriptor& d, const Slot*& slot) const {
+  slot = nullptr;
+  if (!d.keyslot) return {};
+  if (!keyslot_loaded(*d.keyslot)) return {DmaFault::no_key, *d.keyslot};
+  slot = slots_[*d.keyslot].get();
+  return {};
+}
+
+DmaVerdict DiskController::check_all(const DmaDescriptor& d, const Slot*& slot,
+                                     std::uint64_t& offset) const {
   const auto port = ports_.find(d.port);
-  if (port == ports_.end()) refuse_dma(fmt::format("disk port {} has no disk attached", d.port));
-  if (d.length == 0 || d.length > kMaxDmaBytes) {
-    refuse_dma(fmt::format("transfer of {} bytes (1..{} allowed)", d.length, kMaxDmaBytes));
-  }
-  const std::uint64_t pages = (d.length + kFrameSize - 1) / kFrameSize;
-  if (d.frames.size() != pages) {
-    refuse_dma(fmt::format("transfer of {} bytes needs {} frames, descriptor has {}", d.length,
-                           pages, d.frames.size()));
-  }
-  for (const std::uint64_t hpa : d.frames) {
-    if (hpa % kFrameSize != 0) refuse_dma(fmt::format("frame {:#x} is not page-aligned", hpa));
-  }
-  if (slot == nullptr) {
-    if (d.start % kRawSectorSize != 0 || d.length % kRawSectorSize != 0) {
-      refuse_dma(fmt::format("raw transfer at {:#x} of {} bytes is not 512-byte aligned", d.start,
-                             d.length));
-    }
-    const auto end = add_checked(d.start, d.length);
-    if (!end || *end > port->second.size()) {
-      refuse_dma(fmt::format("raw transfer [{:#x}, +{}) lies beyond the disk", d.start, d.length));
-    }
-    return d.start;
-  }
-  const DiskKeyslot& k = slot->config;
-  if (k.port != d.port) refuse_dma(fmt::format("keyslot serves port {}, not {}", k.port, d.port));
-  if (d.memory.key_asid() != k.bound_asid) {
-    refuse_dma(fmt::format("keyslot is bound to ASID {}, the transfer uses ASID {}", k.bound_asid,
-                           d.memory.key_asid()));
-  }
-  if (d.length % k.sector_size != 0) {
-    refuse_dma(
-        fmt::format("{} bytes is not a whole number of {}-byte sectors", d.length, k.sector_size));
-  }
-  const std::uint64_t sectors = d.length / k.sector_size;
-  const auto last = add_checked(d.start, sectors);
-  if (!last || *last > k.data_length / k.sector_size) {
-    refuse_dma(fmt::format("sectors [{}, +{}) lie outside the data segment of {} sectors", d.start,
-                           sectors, k.data_length / k.sector_size));
-  }
-  return k.data_offset + d.start * k.sector_size;  // bounded by the segment checked above
+  if (port == ports_.end()) return {DmaFault::no_disk, d.port};
+  if (const DmaVerdict v = keyslot_for(d, slot); !v.ok()) return v;
+  const DmaVerdict extent =
+      check_extent(d, slot != nullptr ? &slot->config : nullptr, port->second.size(), offset);
+  return extent.ok() ? check_frames(d) : extent;
+}
+
+DmaVerdict DiskController::check(PspPasskey, const DmaDescriptor& descriptor) const {
+  const auto port = ports_.find(descriptor.port);
+  if (port == ports_.end()) return {DmaFault::no_disk, descriptor.port};
+  const Slot* slot = nullptr;
+  if (const DmaVerdict v = keyslot_for(descriptor, slot); !v.ok()) return v;
+  std::uint64_t offset = 0;
+  return check_extent(descriptor, slot != nullptr ? &slot->config : nullptr, port->second.size(),
+                      offset);
 }
 
 DiskController::DiskController(MemoryController& mc)
@@ -251,13 +235,7 @@ void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView da
   }
 }
 
-void DiskController::transfer(const DmaDescriptor& d) {
-  const Slot* slot = nullptr;
-  if (d.keyslot) {
-    if (!keyslot_loaded(*d.keyslot)) refuse_dma(fmt::format("keyslot {} holds no key", *d.keyslot));
-    slot = slots_[*d.keyslot].get();
-  }
-  const std::uint64_t offset = file_offset(d, slot);
+void DiskController::transfer(const DmaDescriptor& d, const Slot* slot, std::uint64_t offset) {
   BlockFile& file = ports_.at(d.port);
   const MutableByteView data = staging(d.length);
   if (d.direction == DmaDirection::to_memory) {
@@ -269,8 +247,7 @@ void DiskController::transfer(const DmaDescriptor& d) {
     }
     stats_.bytes_to_memory += d.length;
   } else {
-    if (slot == nullptr) refuse_dma("raw transfers to the disk are not allowed");
-    copy_from_memory(d, data);
+    copy_from_memory(d, data);  // keyed: check_extent refuses raw writes
     slot->cipher->encrypt_units(d.start, slot->config.sector_size, data, data);
     stats_.sectors_encrypted += d.length / slot->config.sector_size;
     file.write_at(offset, data);
@@ -280,7 +257,7 @@ void DiskController::transfer(const DmaDescriptor& d) {
 
 DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
                                       const DmaDescriptor& descriptor) {
-  DmaCompletion done{tag, descriptor.port, false, 0, {}};
+  DmaCompletion done{tag, descriptor.port, DmaFault::none, 0};
   const bool to_memory = descriptor.direction == DmaDirection::to_memory;
   if (trace_ != nullptr) {
     trace_->record({.actor = trace::Actor::psp,
@@ -297,8 +274,16 @@ DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
                              {"bytes", descriptor.length},
                              {"frames", descriptor.frames.size()}}});
   }
+  const Slot* slot = nullptr;
+  std::uint64_t offset = 0;
+  const DmaVerdict verdict = check_all(descriptor, slot, offset);
+  ++stats_.transfers;
+  if (!verdict.ok()) {
+    done.fault = verdict.fault;
+    return complete(done);
+  }
   try {
-    transfer(descriptor);
+    transfer(descriptor, slot, offset);
     if (trace_ != nullptr) {
       // The memory side: the frames move through the memory controller under the
       // descriptor's key slot (the encryption engine re-encrypts them).
@@ -309,25 +294,29 @@ DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
                       .asid = descriptor.memory.key_asid(),
                       .args = {{"tag", tag}, {"frames", descriptor.frames.size()}}});
     }
-    done.ok = true;
     done.bytes = descriptor.length;
-  } catch (const Error& e) {
-    done.error = e.what();
+  } catch (const HwError& e) {
+    done.fault = e.code() == HwErrc::io ? DmaFault::io_failed : DmaFault::frame_refused;
+  } catch (const Error&) {
+    done.fault = DmaFault::coprocessor_failed;  // the cipher (OpenSSL) failed
   }
-  ++stats_.transfers;
-  return complete(std::move(done));
+  return complete(done);
 }
 
 DmaCompletion DiskController::flush(PspPasskey, std::uint64_t tag, std::uint32_t port) {
-  DmaCompletion done{tag, port, false, 0, {}};
-  try {
-    backing(port).sync();
-    done.ok = true;
-  } catch (const Error& e) {
-    done.error = e.what();
+  DmaCompletion done{tag, port, DmaFault::none, 0};
+  const auto it = ports_.find(port);
+  if (it == ports_.end()) {
+    done.fault = DmaFault::no_disk;
+  } else {
+    try {
+      it->second.sync();
+    } catch (const HwError&) {
+      done.fault = DmaFault::io_failed;
+    }
   }
   ++stats_.flushes;
-  return complete(std::move(done));
+  return complete(done);
 }
 
 DmaCompletion DiskController::complete(DmaCompletion done) {
@@ -337,9 +326,13 @@ DmaCompletion DiskController::complete(DmaCompletion done) {
                     .target = trace::Actor::vmm,
                     .name = "completion_interrupt",
                     .category = trace::category::interrupt,
-                    .args = {{"tag", done.tag}, {"port", done.port}, {"ok", done.ok}}});
+                    .args = {{"tag", done.tag}, {"port", done.port}, {"ok", done.ok()}}});
   }
-  if (interrupt_) interrupt_(done);
+  if (raised_.size() == kMaxRaisedInterrupts) {
+    raised_.erase(raised_.begin());
+    ++stats_.interrupts_lost;
+  }
+  raised_.push_back({done.port, done.tag});
   return done;
 }
 

@@ -10,23 +10,26 @@
 // the controller keeps a frame as plaintext under that key, the coprocessor decrypts into
 // the frame's storage it hands out, with the same guard checks and write reports).
 // Programming keyslots and starting DMA take a PspPasskey: only the PSP can do either.
-// Each completion raises the controller's interrupt line.
+// Each completion raises the controller's interrupt line: the interrupt waits in the
+// controller until the host's interrupt controller collects it (take_interrupts), so the
+// hardware never calls into the VMM while the PSP is running a command.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
 #include "crypto/suite_id.h"
 #include "crypto/xts.h"
 #include "hw/disk/block_file.h"
+#include "hw/disk/dma.h"
 #include "hw/memory_controller.h"
 #include "trace/trace.h"
 
@@ -37,43 +40,6 @@ class HelperThread;
 namespace cvmsim::hw {
 
 inline constexpr std::uint32_t kDiskKeyslots = 64;
-inline constexpr std::uint64_t kMaxDmaBytes = 1ull << 20;  // one descriptor moves <= 1 MiB
-inline constexpr std::uint64_t kRawSectorSize = 512;       // granularity of raw transfers
-
-enum class DmaDirection : std::uint8_t { to_memory = 0, to_disk = 1 };
-
-// What the PSP programs into a keyslot: everything the certificate binds.
-struct DiskKeyslot {
-  crypto::SuiteId suite = crypto::SuiteId::sm;
-  Bytes key;  // the image key (XTS: two halves)
-  std::uint32_t sector_size = 4096;
-  std::uint64_t data_offset = 0;  // bytes from the start of the backing file
-  std::uint64_t data_length = 0;  // bytes
-  std::uint32_t port = 0;         // the only port this keyslot serves
-  std::uint32_t bound_asid = 0;   // the only memory key slot its DMA may use (0: none)
-};
-
-struct DmaDescriptor {
-  std::uint32_t port = 0;
-  // The keyslot whose key the crypto coprocessor applies; none: a raw transfer of file
-  // bytes (reading an image's header, which is not encrypted with the image key).
-  std::optional<std::uint32_t> keyslot;
-  // Keyed: the first sector, in the keyslot's sector size, from the data segment's start.
-  // Raw: the byte offset in the file (a multiple of 512).
-  std::uint64_t start = 0;
-  std::uint64_t length = 0;  // bytes: a multiple of the sector size (keyed) or of 512 (raw)
-  DmaDirection direction = DmaDirection::to_memory;
-  std::vector<std::uint64_t> frames;    // host frames of the buffer, 4 KiB each, in order
-  Requester memory = Requester::dma();  // the memory side (minted by the PSP with the ASID)
-};
-
-struct DmaCompletion {
-  std::uint64_t tag = 0;  // the PSP's request id
-  std::uint32_t port = 0;
-  bool ok = false;
-  std::uint64_t bytes = 0;
-  std::string error;  // why it failed
-};
 
 struct DiskStats {
   std::uint64_t transfers = 0;
@@ -82,6 +48,7 @@ struct DiskStats {
   std::uint64_t sectors_decrypted = 0;
   std::uint64_t sectors_encrypted = 0;
   std::uint64_t interrupts = 0;
+  std::uint64_t interrupts_lost = 0;  // overwritten before the host collected them
   std::uint64_t flushes = 0;
 };
 
@@ -105,9 +72,11 @@ class DiskController {
     const auto it = ports_.find(port);
     return it != ports_.end() && it->second.writable();
   }
-  // The interrupt line: called after every completed (or failed) transfer.
-  using InterruptLine = std::function<void(const DmaCompletion&)>;
-  void set_interrupt_line(InterruptLine line) { interrupt_ = std::move(line); }
+  // The interrupts raised since the last call, oldest first: one per finished (or failed)
+  // transfer and flush. The controller keeps at most kMaxRaisedInterrupts uncollected
+  // ones (a ring, as hardware's is): older ones are lost and counted.
+  std::vector<DiskInterrupt> take_interrupts() { return std::exchange(raised_, {}); }
+  static constexpr std::size_t kMaxRaisedInterrupts = 4096;
   [[nodiscard]] const DiskStats& stats() const noexcept { return stats_; }
   // Records keyslot programming, transfers and completions in the event trace (null: off).
   void set_trace(trace::Recorder* recorder) { trace_ = recorder; }
@@ -117,10 +86,13 @@ class DiskController {
   void program_keyslot(PspPasskey, std::uint32_t slot, const DiskKeyslot& config);
   void clear_keyslot(PspPasskey, std::uint32_t slot);
   [[nodiscard]] bool keyslot_loaded(std::uint32_t slot) const;
+  // The verdict run_dma would give the descriptor's file side (check_extent against the
+  // keyslot it names and the port's disk), without moving anything.
+  [[nodiscard]] DmaVerdict check(PspPasskey, const DmaDescriptor& descriptor) const;
   // Runs one transfer to completion and raises the interrupt line. The controller checks
-  // the descriptor against the keyslot (port, ASID binding, segment bounds) before moving
-  // anything; a refused or failed transfer reports ok = false and leaves the file
-  // unchanged where the failure came before the write.
+  // the whole descriptor (check_extent, check_frames) before moving anything; a refused or
+  // failed transfer reports its fault and leaves the file unchanged where the failure came
+  // before the write.
   DmaCompletion run_dma(PspPasskey, std::uint64_t tag, const DmaDescriptor& descriptor);
   // A flush request: earlier writes to the port's file become durable; then the interrupt.
   DmaCompletion flush(PspPasskey, std::uint64_t tag, std::uint32_t port);
@@ -130,8 +102,10 @@ class DiskController {
     DiskKeyslot config;
     std::unique_ptr<crypto::XtsCipher> cipher;
   };
-  // The file byte range a descriptor covers; throws HwError{bad_dma}.
-  std::uint64_t file_offset(const DmaDescriptor& d, const Slot* slot) const;
+  // The keyslot a descriptor names (null: raw), or the refusal.
+  DmaVerdict keyslot_for(const DmaDescriptor& d, const Slot*& slot) const;
+  // Both checks of the whole descriptor; accepted: where the transfer starts in the file.
+  DmaVerdict check_all(const DmaDescriptor& d, const Slot*& slot, std::uint64_t& offset) const;
   // Writes the transfer's frames from `data` (the whole transfer).
   void copy_to_memory(const DmaDescriptor& d, ByteView data);
   // Reads the transfer's sectors at `offset` of `file` into `data` and decrypts them into
@@ -154,14 +128,16 @@ class DiskController {
                      const std::vector<std::uint8_t*>& targets);
   void copy_from_memory(const DmaDescriptor& d, MutableByteView data);
   MutableByteView staging(std::size_t length);
-  void transfer(const DmaDescriptor& d);
+  // Moves the data of a checked descriptor. Throws HwError{io} when the file fails and
+  // the memory controller's errors when it refuses a frame.
+  void transfer(const DmaDescriptor& d, const Slot* slot, std::uint64_t offset);
   DmaCompletion complete(DmaCompletion done);
 
   MemoryController& mc_;
   std::map<std::uint32_t, BlockFile> ports_;
   std::uint32_t next_port_ = 0;
   std::array<std::unique_ptr<Slot>, kDiskKeyslots> slots_{};
-  InterruptLine interrupt_;
+  std::vector<DiskInterrupt> raised_;
   DiskStats stats_;
   trace::Recorder* trace_ = nullptr;
   // The controller's transfer buffer (a device's own SRAM), reused by every transfer:
