@@ -82,6 +82,8 @@ const std::map<std::string_view, Expected> kExpected = {
     {"luks2-data-offset", {K::prevented, K::prevented, K::prevented}},
     {"sector-replay", {K::succeeded, K::succeeded, K::succeeded}},
     {"dma-misdirection", {K::succeeded, K::detected, K::prevented}},
+    {"interrupt-forgery", {K::prevented, K::prevented, K::prevented}},
+    {"interrupt-drop-duplicate", {K::prevented, K::prevented, K::prevented}},
 };
 
 // With the scenario's defence on (the victims' policy has the bit).
@@ -174,6 +176,19 @@ TEST(AttackEffects, CiphertextEqualityAloneRecoversTheKeyBits) {
   const Outcome& hidden = outcome("ciphertext-side-channel", GuardMode::isolate, true);
   EXPECT_EQ(hidden.effect.find(std::string(kSecret.substr(kKeyOffset, 4))), std::string::npos)
       << hidden.effect;
+}
+
+// The guest stops on the missing completion record before it uses the buffer, so the
+// count on disk survives the forged interrupt.
+TEST(AttackEffects, AForgedCompletionInterruptIsCaughtByTheMissingRecord) {
+  for (const GuardMode mode : kAllModes) {
+    const Outcome& o = outcome("interrupt-forgery", mode);
+    SCOPED_TRACE(summarize(o));
+    EXPECT_EQ(o.layer, Layer::completion_record);
+    EXPECT_NE(o.effect.find("the next boot reports boot number 2"), std::string::npos);
+    const Outcome& repeated = outcome("interrupt-drop-duplicate", mode);
+    EXPECT_EQ(repeated.layer, Layer::completion_record) << summarize(repeated);
+  }
 }
 
 TEST(AttackEffects, MemoryIntegrityKeepsTheGuestsNewVersion) {

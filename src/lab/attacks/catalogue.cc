@@ -19,6 +19,7 @@ std::span<const Scenario> catalogue() {
     v.insert(v.end(), kTlbScenarios, kTlbScenarios + kTlbScenarioCount);
     v.insert(v.end(), kLaunchScenarios, kLaunchScenarios + kLaunchScenarioCount);
     v.insert(v.end(), kImageScenarios, kImageScenarios + kImageScenarioCount);
+    v.insert(v.end(), kInterruptScenarios, kInterruptScenarios + kInterruptScenarioCount);
     v.insert(v.end(), kPlatformScenarios, kPlatformScenarios + kPlatformScenarioCount);
     return v;
   }();

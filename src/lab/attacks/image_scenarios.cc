@@ -11,6 +11,7 @@
 #include "image/image_cert.h"
 #include "image/image_file.h"
 #include "image/luks2.h"
+#include "lab/attacks/disk_boot.h"
 #include "lab/attacks/lab_bench.h"
 #include "lab/attacks/scenarios.h"
 #include "lab/image_edit.h"
@@ -22,32 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using measure::GuardMode;
 
-constexpr std::string_view kMotd = "the tenant's motd on an encrypted disk";
 const char* kImageIndependent = "the image path does not depend on the guard mode";
-
-ImageSpec demo_spec() {
-  ImageSpec spec;
-  spec.volume.kernel = guest_program("disk_demo");
-  spec.volume.files.push_back({"motd", Bytes(kMotd.begin(), kMotd.end())});
-  return spec;
-}
-
-vmm::RunResult boot(Bench& bench, const fs::path& image,
-                    const std::shared_ptr<vmm::Misbehaviour>& misbehaviour = nullptr) {
-  vmm::LaunchRequest request =
-      bench.world().launch_request(guest_program("image_boot"), policy_for(bench.guard()));
-  request.disk = image;
-  const psp::VmHandle vm = bench.vmm().launch(request);
-  bench.vmm().set_misbehaviour(misbehaviour);
-  vmm::RunResult run = bench.vmm().run(vm);
-  bench.vmm().set_misbehaviour(nullptr);
-  bench.vmm().decommission(vm);
-  return run;
-}
-
-bool booted(const vmm::RunResult& run) {
-  return run.exit_status == 0u && run.console.find(std::string(kMotd)) != std::string::npos;
-}
 
 // An image that image_boot must refuse at IMAGE_CERT (exit status 12).
 Outcome refused_certificate(const vmm::RunResult& run, std::string effect) {

@@ -42,6 +42,8 @@ std::string_view to_string(Layer layer) {
       return "verifier";
     case Layer::guest:
       return "guest";
+    case Layer::completion_record:
+      return "completion_record";
   }
   return "?";
 }

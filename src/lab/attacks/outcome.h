@@ -29,6 +29,7 @@ enum class Layer : std::uint8_t {
   signed_parameters,   // the PSP used only what the image certificate signs
   verifier,            // the tenant's report verification failed
   guest,               // the guest's boot stopped without the attacker's gain
+  completion_record,   // the guest acted on the PSP's completion record, not the interrupt
 };
 std::string_view to_string(Layer layer);
 

@@ -17,6 +17,8 @@ extern const Scenario kLaunchScenarios[];
 extern const std::size_t kLaunchScenarioCount;
 extern const Scenario kImageScenarios[];
 extern const std::size_t kImageScenarioCount;
+extern const Scenario kInterruptScenarios[];
+extern const std::size_t kInterruptScenarioCount;
 extern const Scenario kPlatformScenarios[];
 extern const std::size_t kPlatformScenarioCount;
 
