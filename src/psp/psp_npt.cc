@@ -9,6 +9,7 @@
 #include "common/checked.h"
 #include "hw/hw_error.h"
 #include "hw/npt.h"
+#include "hw/npt/range_walk.h"
 #include "psp/psp.h"
 #include "psp/status_detail.h"
 #include "psp/vm_context.h"
@@ -21,33 +22,6 @@ namespace npt = hw::npt;
 const Bytes& zero_page() {
   static const Bytes zeros(hw::kFrameSize, 0);
   return zeros;
-}
-
-// Walks the tables under `table` (at `level`) for GPAs [lo, hi) and collects the chunk of
-// every entry the walk reads, following present entries down. Child pointers are read, not
-// trusted: a tampered pointer leads to a chunk outside the PSP's tables, which the check
-// then refuses.
-void collect_chunks(hw::MemoryController& mc, hw::Requester who, std::uint64_t table, int level,
-                    std::uint64_t lo, std::uint64_t hi, std::vector<std::uint64_t>& out) {
-  const int shift = 12 + 9 * level;
-  const std::uint64_t table_base = lo & ~((std::uint64_t{1} << (shift + 9)) - 1);
-  const std::size_t first = npt::index_at(lo, level);
-  const std::size_t last = npt::index_at(hi - 1, level);
-  for (std::size_t i = first; i <= last; ++i) {
-    const std::uint64_t entry_hpa = table + npt::kEntrySize * i;
-    const std::uint64_t chunk = entry_hpa & ~(kGuardChunkSize - 1);
-    if (out.empty() || out.back() != chunk) out.push_back(chunk);
-    if (level == 0) continue;
-    std::uint8_t raw[8];
-    mc.read(entry_hpa, raw, who);
-    std::uint64_t entry = 0;
-    for (int b = 0; b < 8; ++b) entry |= std::uint64_t{raw[b]} << (8 * b);
-    if ((entry & npt::kPresent) == 0) continue;
-    const std::uint64_t start = table_base + (std::uint64_t{i} << shift);
-    const std::uint64_t end = start + (std::uint64_t{1} << shift);
-    collect_chunks(mc, who, entry & npt::kFrameMask, level - 1, std::max(lo, start),
-                   std::min(hi, end), out);
-  }
 }
 
 }  // namespace
@@ -82,24 +56,20 @@ std::uint64_t Psp::take_table_frame(Vm& vm) {
 }
 
 std::vector<std::uint64_t> Psp::path_tables(const Vm& vm, std::uint64_t gpa) {
-  std::vector<std::uint64_t> tables{vm.npt_root};
-  std::uint64_t table = vm.npt_root;
-  for (int level = npt::kLevels - 1; level > 0; --level) {
-    const std::uint64_t entry =
-        npt::Editor(mc_, as_psp()).read_entry(table + 8 * npt::index_at(gpa, level));
-    if ((entry & npt::kPresent) == 0) break;
-    table = entry & npt::kFrameMask;
-    tables.push_back(table);
-  }
-  return tables;
+  return npt::path_tables(mc_, as_psp(), vm.npt_root, gpa);
 }
 
 std::optional<std::vector<std::uint64_t>> Psp::range_chunks(const Vm& vm, std::uint64_t gpa,
                                                             std::uint64_t pages) {
+  // The guard's unit is the chunk: consecutive entries of one chunk are checked once.
   std::vector<std::uint64_t> chunks;
   try {
-    collect_chunks(mc_, as_psp(), vm.npt_root, npt::kLevels - 1, gpa, gpa + pages * hw::kFrameSize,
-                   chunks);
+    npt::for_each_entry_read(mc_, as_psp(), vm.npt_root, gpa, gpa + pages * hw::kFrameSize,
+                             [&chunks](std::uint64_t entry_hpa) {
+                               const std::uint64_t chunk = entry_hpa & ~(kGuardChunkSize - 1);
+                               if (chunks.empty() || chunks.back() != chunk)
+                                 chunks.push_back(chunk);
+                             });
   } catch (const hw::HwError&) {
     return std::nullopt;
   }

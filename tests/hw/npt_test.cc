@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <vector>
+
 #include "hw/hw_error.h"
 #include "hw_test_access.h"
 
@@ -79,6 +82,35 @@ TEST_F(NptFixture, TablePagesAreEnumeratedForTheDigest) {
   for_each_table_page(mc, root,
                       [&](std::uint64_t hpa, int level) { seen.emplace_back(hpa, level); });
   EXPECT_EQ(seen.size(), 4u);
+}
+
+// The range walk visits exactly the entries that page-by-page walks of the range read.
+TEST_F(NptFixture, RangeWalkVisitsTheEntriesEveryWalkOfTheRangeReads) {
+  // Two leaf tables (the range crosses a 2 MiB boundary), one page mapped in each.
+  map(0x1ff000, 0x900000, kPresent);
+  map(0x200000, 0x901000, kPresent);
+  const std::uint64_t lo = 0x1fe000, hi = 0x202000;  // 4 pages
+  std::vector<std::uint64_t> visited;
+  for_each_entry_read(mc, kHostAccess, root, lo, hi,
+                      [&](std::uint64_t entry) { visited.push_back(entry); });
+  // What walks read, page by page: each level's entry, until one is not present.
+  std::set<std::uint64_t> expected;
+  for (std::uint64_t gpa = lo; gpa < hi; gpa += kFrameSize) {
+    const std::vector<std::uint64_t> tables = path_tables(mc, kHostAccess, root, gpa);
+    ASSERT_EQ(tables.size(), 4u);  // both leaf tables exist
+    for (std::size_t depth = 0; depth < tables.size(); ++depth) {
+      const int level = kLevels - 1 - static_cast<int>(depth);
+      expected.insert(tables[depth] + kEntrySize * index_at(gpa, level));
+    }
+  }
+  EXPECT_EQ(std::set<std::uint64_t>(visited.begin(), visited.end()), expected);
+  EXPECT_EQ(visited.size(), expected.size());  // each once
+  // Where a level is missing the path stops there, and so does the range walk.
+  EXPECT_EQ(path_tables(mc, kHostAccess, root, 1ull << 40).size(), 1u);
+  visited.clear();
+  for_each_entry_read(mc, kHostAccess, root, 1ull << 40, (1ull << 40) + kFrameSize,
+                      [&](std::uint64_t entry) { visited.push_back(entry); });
+  EXPECT_EQ(visited, (std::vector<std::uint64_t>{root + kEntrySize * index_at(1ull << 40, 3)}));
 }
 
 TEST_F(NptFixture, LeafTableCarriesUpperPermissions) {
