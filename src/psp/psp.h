@@ -1,5 +1,6 @@
-// The PSP firmware (trusted). The VMM talks to it only through execute(Command); it alone
-// holds the privileged hardware ports (PspPasskey) and the chip's keys.
+// The PSP firmware (trusted). The host reaches it only through HostInterface (the mailbox,
+// two status reads and the platform timer); it alone holds the privileged hardware ports
+// (PspPasskey) and the chip's keys.
 #pragma once
 
 #include <map>
@@ -18,6 +19,7 @@
 #include "measure/policy.h"
 #include "psp/chip_fuses.h"
 #include "psp/commands.h"
+#include "psp/host_interface.h"
 #include "psp/npt_guard/check_timer.h"
 #include "psp/npt_guard/table_guard.h"
 #include "psp/private_memory.h"
@@ -28,7 +30,6 @@
 
 namespace cvmsim::psp {
 
-inline constexpr std::uint32_t kPspFirmwareVersion = 0x000100;  // 0.1.0
 inline constexpr std::uint32_t kDefaultMaxAsids = 64;
 inline constexpr std::uint64_t kMaxPagesPerMap = 1ull << 18;  // 1 GiB per NPT_MAP
 
@@ -40,83 +41,28 @@ struct PspConfig {
   bool dram_alias_check = true;
 };
 
-// The PSP timer's periodic NPT check (docs/architecture.md, "Guarded NPT"). Every
-// `interval_us` simulated microseconds each guarded VM gets `pages_per_tick` of its table
-// pages checked (merkle; 0 = the whole table each tick; `full` always checks the whole
-// table), so tampering is found within ceil(table pages / pages_per_tick) intervals.
-struct PeriodicCheckConfig {
-  std::uint64_t interval_us = 0;  // 0: timer off
-  std::uint64_t pages_per_tick = 0;
-};
-
-struct PlatformStatusInfo {
-  crypto::SuiteId suite = crypto::SuiteId::sm;
-  Bytes chip_id;
-  std::uint32_t firmware_version = kPspFirmwareVersion;
-  std::uint32_t vms = 0;
-  std::uint32_t free_asids = 0;
-  std::size_t private_memory_used = 0;
-  std::size_t private_memory_budget = 0;
-};
-
-struct LaunchStartInfo {
-  VmHandle vm = 0;
-  std::uint32_t asid = 0;
-};
-
-// What the VMM may know about a VM (for its run loop and for reports to the user).
-struct VmInfo {
-  VmState state = VmState::launching;
-  StopReason stop_reason = StopReason::none;
-  std::uint32_t asid = 0;  // key slot of private memory (0: memory encryption off)
-  std::uint64_t npt_root = 0;
-  measure::Policy policy;
-  measure::VcpuState vcpu;
-  std::size_t private_memory = 0;  // bytes of PSP-private memory this VM uses
-  std::size_t table_pages = 0;
-  std::size_t table_pool = 0;              // donated table frames not yet used
-  std::size_t guard_frames = 0;            // donated frames holding the Merkle tree
-  std::size_t guard_directory_bytes = 0;   // the guard's frame/table lists (see TableGuard)
-  std::size_t guard_unsettled_leaves = 0;  // Merkle leaves not yet under the root
-  std::uint64_t tlb_epoch = 0;             // advanced by TLB_TRACK
-  std::uint64_t tlb_oldest_flush = 0;      // the epoch of the least recent vCPU flush
-  std::size_t frames_awaiting_flush = 0;   // unmapped frames not yet free to change hands
-};
-
-// What the VMM learns of a secure call it forwarded: which call it was (the port write
-// tells it as much on real hardware too) and its status; never the contents.
-struct SecureCallInfo {
-  std::uint16_t call = 0;
-};
-
-struct Response {
-  Result result;
-  std::variant<std::monostate, PlatformStatusInfo, LaunchStartInfo, SecureCallInfo> payload;
-  [[nodiscard]] bool ok() const { return result.ok(); }
-  // A refusal without payload: the handlers' common answer.
-  static Response refused(Status s, std::uint64_t detail = 0) {
-    return {Result::failure(s, detail), {}};
-  }
-};
-
-class Psp {
+class Psp final : public HostInterface {
  public:
   Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses, PspConfig config = {});
   Psp(const Psp&) = delete;
   Psp& operator=(const Psp&) = delete;
   ~Psp();
 
-  // The mailbox. Every command is validated before anything changes; a failed command
-  // leaves the PSP and memory as they were.
-  Response execute(const Command& command);
+  // --- HostInterface: all the untrusted host reaches (psp/host_interface.h) ---------
+  Response execute(const Command& command) override;
+  [[nodiscard]] std::optional<VmInfo> vm_info(VmHandle vm) const override;
+  [[nodiscard]] std::optional<hw::VcpuBinding> vcpu_binding(VmHandle vm) const override;
+  void set_periodic_check(const PeriodicCheckConfig& config) override;
+  std::vector<VmHandle> advance_clock(std::uint64_t now_us) override;
+  [[nodiscard]] std::optional<std::uint64_t> next_check_us() const override {
+    return timer_.next_deadline();
+  }
+
+  // --- The rest: the platform's own reports, benchmarks and tests --------------------
 
   // The periodic NPT check (PSP timer): verifies every guarded VM's whole table and stops
   // the VMs whose table changed. Returns the handles of the VMs it stopped.
   std::vector<VmHandle> periodic_check();
-  // The PSP timer on the simulated clock: configure, then advance to the platform's
-  // simulated time (sim-us); runs the ticks that fell due and returns the VMs it stopped.
-  void set_periodic_check(const PeriodicCheckConfig& config);
-  std::vector<VmHandle> advance_clock(std::uint64_t now_us);
   [[nodiscard]] const CheckTimer& check_timer() const noexcept { return timer_; }
   // The stored NPT digest and one recomputed from the table pages alone (for tests and
   // diagnostics: they differ exactly when the tables changed behind the PSP's back).
@@ -125,10 +71,6 @@ class Psp {
   // guarded VM's NPT_MAPs left for later; see TableGuard::settle).
   [[nodiscard]] std::optional<Bytes> npt_digest(VmHandle vm);
 
-  [[nodiscard]] std::optional<VmInfo> vm_info(VmHandle vm) const;
-  // The binding a vCPU of `vm` runs with (its key slot and NPT root), issued only for a
-  // VM that passed LAUNCH_FINISH: the VMM cannot run guest code under a VM's key otherwise.
-  [[nodiscard]] std::optional<hw::VcpuBinding> vcpu_binding(VmHandle vm) const;
   [[nodiscard]] crypto::SuiteId suite() const noexcept { return suite_; }
   [[nodiscard]] const PrivateMemory& private_memory() const noexcept { return memory_; }
   [[nodiscard]] std::uint64_t commands_executed() const noexcept { return commands_; }

@@ -87,7 +87,7 @@ struct Vmm::GuestVm {
   std::map<std::uint64_t, std::uint64_t> backing;  // GPA block number -> host run
 };
 
-Vmm::Vmm(Platform& platform) : platform_(platform) {
+Vmm::Vmm(Platform& platform) : platform_(platform), psp_(platform.psp()) {
   set_check_interval(kDefaultCheckIntervalUs);
 }
 
@@ -165,7 +165,7 @@ Vmm::Backing Vmm::back(GuestVm& vm, std::uint64_t gpa, std::uint64_t pages) {
 
 psp::Response Vmm::call(GuestVm& vm, const psp::Command& command) {
   ++vm.stats.psp_commands;
-  return platform_.psp().execute(command);
+  return psp_.execute(command);
 }
 
 void Vmm::expect(GuestVm& vm, const psp::Command& command) {
@@ -189,8 +189,7 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
   vm->policy = request.policy;
   vm->memory_size = request.memory_size;
   const std::uint64_t root = take_frames(1);
-  const psp::Response started =
-      platform_.psp().execute(psp::LaunchStart{request.policy.encode(), root});
+  const psp::Response started = psp_.execute(psp::LaunchStart{request.policy.encode(), root});
   ++vm->stats.psp_commands;
   if (!started.ok()) {
     throw VmmError(VmmErrc::launch_refused,
@@ -209,9 +208,9 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
   }
   expect(*vm, psp::LaunchVerify{vm->handle, request.reference, request.provider_key});
   expect(*vm, psp::LaunchFinish{vm->handle});
-  const auto info = platform_.psp().vm_info(vm->handle);
+  const auto info = psp_.vm_info(vm->handle);
   vm->cpu = std::make_unique<hw::GuestCpu>(platform_.memory_controller(),
-                                           *platform_.psp().vcpu_binding(vm->handle), cpu_options_);
+                                           *psp_.vcpu_binding(vm->handle), cpu_options_);
   vm->counts_instructions = cpu_options_.count_instructions;
   vm->cpu->set_entry(info->vcpu.rip, info->vcpu.rsp, info->vcpu.rflags);
   vm->host_input = request.host_input;
@@ -226,7 +225,7 @@ psp::VmHandle Vmm::launch(const LaunchRequest& request) {
 
 bool Vmm::map_unguarded(GuestVm& vm, std::uint64_t gpa) {
   // Guard off: the SEV-class baseline. The VMM writes its own tables; the PSP is not asked.
-  const auto info = platform_.psp().vm_info(vm.handle);
+  const auto info = psp_.vm_info(vm.handle);
   npt::Editor editor(platform_.memory_controller(), hw::kHostAccess);
   const npt::Editor::TableAllocator allocate = [this] {
     const std::uint64_t frame = take_frames(1);
@@ -312,7 +311,7 @@ hw::VmExit Vmm::enter(GuestVm& vm, std::uint64_t end_ns, const RunLimits& limits
   // The entry ends at the slice, the run's bound or the PSP timer's next tick, whichever
   // comes first: the timer's interrupt would end it there on hardware.
   std::uint64_t until = std::min(end_ns, saturating_add(clock.now_ns(), kSliceSimNs));
-  if (const auto tick = platform_.psp().check_timer().next_deadline()) {
+  if (const auto tick = psp_.next_check_us()) {
     until = std::min(until, std::max(clock.now_ns(), *tick * 1000));
   }
   // At least one byte, so that every entry makes progress (the first block always runs).
@@ -326,7 +325,7 @@ hw::VmExit Vmm::enter(GuestVm& vm, std::uint64_t end_ns, const RunLimits& limits
   clock.advance_ns(ns + exit_cost_ns(exit.kind));
   ++vm.stats.exits;
   if (exit.kind == hw::VmExit::Kind::preempted) ++vm.stats.preemptions;
-  platform_.psp().advance_clock(clock.now_us());  // the PSP timer sees the same clock
+  psp_.advance_clock(clock.now_us());  // the PSP timer sees the same clock
   return exit;
 }
 
@@ -353,7 +352,7 @@ RunResult Vmm::run(psp::VmHandle handle, const RunLimits& limits) {
     }
     deliver_disk_interrupts();  // raised during the last exit's PSP commands
     const hw::VmExit exit = enter(vm, end_ns, limits);
-    const auto info = platform_.psp().vm_info(handle);
+    const auto info = psp_.vm_info(handle);
     if (info && info->state == psp::VmState::stopped) {
       result.fate = VmFate::stopped_by_psp;
       result.detail = fmt::format("stopped: {}", psp::to_string(info->stop_reason));
@@ -475,7 +474,7 @@ void Vmm::decommission(psp::VmHandle handle) {
   const auto it = vms_.find(handle);
   if (it == vms_.end()) return;
   it->second->cpu.reset();
-  platform_.psp().execute(psp::Decommission{handle});
+  psp_.execute(psp::Decommission{handle});
   if (it->second->disk_port) platform_.disks().detach(*it->second->disk_port);
   vms_.erase(it);
 }

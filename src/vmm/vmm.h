@@ -1,6 +1,7 @@
-// The hypervisor (untrusted): launches VMs through the PSP, runs their vCPUs, serves
-// nested page faults by asking the PSP to map frames (or, with the guard off, by editing
-// the tables itself), forwards secure calls, and prints the console.
+// The hypervisor (untrusted): launches VMs through the PSP (psp::HostInterface, nothing
+// else of it), runs their vCPUs, serves nested page faults by asking the PSP to map frames
+// (or, with the guard off, by editing the tables itself), forwards secure calls, delivers
+// the disk's interrupts, and prints the console.
 #pragma once
 
 #include <chrono>
@@ -109,7 +110,7 @@ class Vmm {
   // The PSP timer's periodic NPT check, in simulated microseconds (0: off; default
   // kDefaultCheckIntervalUs) and table pages per tick (0: the whole table each tick).
   void set_check_interval(std::uint64_t sim_us, std::uint64_t pages_per_tick = 0) {
-    platform_.psp().set_periodic_check({sim_us, pages_per_tick});
+    psp_.set_periodic_check({sim_us, pages_per_tick});
   }
   // Pages the VMM asks the PSP to map per nested page fault in guarded modes: the
   // aligned range around the faulting page (a power of two, 1..512; default
@@ -150,6 +151,8 @@ class Vmm {
              nlohmann::json args = nlohmann::json::object());
 
   Platform& platform_;
+  // All the VMM reaches of the PSP: the mailbox, two status reads and the timer.
+  psp::HostInterface& psp_;
   std::shared_ptr<Misbehaviour> misbehaviour_;
   std::map<psp::VmHandle, std::unique_ptr<GuestVm>> vms_;
   std::uint64_t fault_around_ = kDefaultFaultAround;
