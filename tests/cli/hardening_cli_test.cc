@@ -1,4 +1,4 @@
-// Issue 17 (hardening) from the command line: inputs that are not regular files, missing
+// Hardening from the command line: inputs that are not regular files, missing
 // inputs, malformed trust anchors, --force on directories that are not identities, and
 // file-system errors while inspecting: every one ends with the documented exit code and a
 // module error, never a hang, an internal error or a deleted file.

@@ -1,4 +1,4 @@
-// Issue 17: the PSP answers host-controlled image input with a status, never an exception,
+// The PSP answers host-controlled image input with a status, never an exception,
 // and a disk the host attached read-only (or that another run holds) is refused by name.
 //
 // The secure-call level drives IMAGE_CERT and DISK_IO the way image_boot does, but from
