@@ -194,8 +194,8 @@ Outcome interrupt_drop_duplicate(const RunOptions& o) {
 
 const Scenario kInterruptScenarios[] = {
     {"interrupt-forgery",
-     "The VMM drops a disk read and injects its completion interrupt, so that the guest uses "
-     "the stale buffer",
+     "The VMM holds back a disk read and injects its completion interrupt at once, so that "
+     "the guest uses the stale buffer",
      "Schlüter et al., Heckler: Breaking Confidential VMs with Malicious Interrupts, USENIX "
      "Security 2024 (CVE-2024-25744, CVE-2024-25743)",
      false, "", interrupt_forgery},
