@@ -16,6 +16,7 @@
 #include "crypto/suite.h"
 #include "hw/npt.h"
 #include "psp/psp.h"
+#include "psp/status_detail.h"
 #include "psp/vm_context.h"
 
 namespace cvmsim::psp {
@@ -52,7 +53,7 @@ Result Psp::serve(Vm& vm, const AttestCall& call, SecureCallResponse& out) {
 Result Psp::guest_frame(Vm& vm, std::uint64_t gpa, bool for_write, std::uint64_t& hpa,
                         bool tables_checked) {
   if (!tables_checked && !guard_check(vm, gpa & ~(hw::kFrameSize - 1), 1)) {
-    return Result::failure(Status::npt_tampered, gpa);
+    return Result::failure(Status::npt_tampered, detail(TamperDetail::request_walk));
   }
   const npt::WalkResult walk =
       npt::walk(mc_, vm.npt_root, gpa, for_write ? npt::Access::write : npt::Access::read);
@@ -110,7 +111,7 @@ Result Psp::check_guest_pages(Vm& vm, const std::vector<std::uint64_t>& page_gpa
       ++run;
     }
     if (!guard_check(vm, page_gpas[i], run))
-      return Result::failure(Status::npt_tampered, page_gpas[i]);
+      return Result::failure(Status::npt_tampered, detail(TamperDetail::request_walk));
     i += run;
   }
   return Result::success();

@@ -69,8 +69,12 @@ std::string tamper_detail(std::uint64_t detail) {
     case TamperDetail::new_table_not_clean:
       return named(detail, "new_table_not_clean",
                    "a table page this change added was not clean when it was committed");
+    case TamperDetail::request_walk:
+      return named(detail, "request_walk",
+                   "a walk for the secure call's pages read a table that differed from the "
+                   "stored value");
   }
-  return fmt::format("detail {:#x}: the GPA whose translation was found tampered", detail);
+  return fmt::format("detail {}", detail);
 }
 
 std::string stop_detail(std::uint64_t detail) {

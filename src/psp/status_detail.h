@@ -40,6 +40,8 @@ enum class DiskStateDetail : std::uint64_t {
 enum class TamperDetail : std::uint64_t {
   before_change = 1,        // the table differed from the stored value before the change
   new_table_not_clean = 2,  // a table page the change added was not clean (zero) at commit
+  request_walk = 3,         // a walk for a secure call (its page or a DMA buffer) read a
+                            // table that differed from the stored value
 };
 
 // The detail of invalid_parameter from LAUNCH_UPDATE / LAUNCH_VERIFY (other commands give
