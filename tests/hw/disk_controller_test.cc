@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 #include <type_traits>
 
 #include "common/file_io.h"
@@ -262,6 +263,72 @@ TEST(DiskController, RefusesDescriptorsTheKeyslotDoesNotAllowAndRaisesTheInterru
   rig.disks.clear_keyslot(test_passkey(), 5);
   expect_refused(rig.read(0, 4096), DmaFault::no_key, "cleared keyslot");
   EXPECT_EQ(read_file(rig.dir / "disk.img"), before);  // nothing reached the file
+}
+
+// Random descriptors, many of them hostile: the controller never throws, refuses with the
+// fault check() gives for the file side, and whatever it accepts lies inside the keyslot's
+// data segment (keyed) or the file (raw), which a reference computation says independently.
+TEST(DiskController, RandomDescriptorsGetTheCheckedVerdictAndNeverLeaveTheirRange) {
+  Rig rig;
+  std::mt19937_64 random(20261205);
+  const std::uint64_t file_bytes = kSegment + kSectors * 4096;
+  const std::uint64_t edges[] = {0,
+                                 1,
+                                 511,
+                                 512,
+                                 4095,
+                                 4096,
+                                 kSectors,
+                                 kSectors - 1,
+                                 kSegment,
+                                 file_bytes,
+                                 ~0ull,
+                                 ~0ull - 4095,
+                                 kMaxDmaBytes,
+                                 kMaxDmaBytes + 1};
+  auto pick = [&](std::uint64_t limit) {
+    return random() % 2 == 0 ? edges[random() % std::size(edges)] : random() % limit;
+  };
+  std::size_t accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    DmaDescriptor d = rig.read(0, 4096);
+    d.start = pick(file_bytes);
+    d.length = pick(2 * kMaxDmaBytes);
+    if (random() % 3 == 0) d.keyslot.reset();
+    if (random() % 8 == 0) d.direction = DmaDirection::to_disk;
+    if (random() % 10 == 0) d.keyslot = static_cast<std::uint32_t>(random() % 8);
+    const std::uint64_t pages = std::min<std::uint64_t>((d.length + 4095) / 4096, 64);
+    d.frames.assign(rig.frames.begin(),
+                    rig.frames.begin() + static_cast<std::ptrdiff_t>(
+                                             std::min<std::uint64_t>(pages, rig.frames.size())));
+    if (random() % 10 == 0 && !d.frames.empty()) d.frames.pop_back();
+    const DmaVerdict verdict = rig.disks.check(test_passkey(), d);
+    DmaCompletion c;
+    ASSERT_NO_THROW(c = rig.disks.run_dma(test_passkey(), 1, d));
+    if (!verdict.ok()) {
+      EXPECT_EQ(c.fault, verdict.fault) << i;
+      continue;
+    }
+    // The reference: what a descriptor the file side accepts must satisfy.
+    const bool keyed = d.keyslot.has_value();
+    const std::uint64_t unit = keyed ? rig.sector_size : 512;
+    ASSERT_GT(d.length, 0u);
+    ASSERT_LE(d.length, kMaxDmaBytes);
+    ASSERT_EQ(d.length % unit, 0u);
+    if (keyed) {
+      ASSERT_EQ(*d.keyslot, 5u);
+      ASSERT_LE(d.start, kSectors);
+      ASSERT_LE(d.length / unit, kSectors - d.start);
+    } else {
+      ASSERT_EQ(d.start % 512, 0u);
+      ASSERT_LE(d.start, file_bytes);
+      ASSERT_LE(d.length, file_bytes - d.start);
+      ASSERT_EQ(d.direction, DmaDirection::to_memory);
+    }
+    EXPECT_TRUE(c.ok() || c.fault == DmaFault::bad_frames) << to_string(c.fault);
+    if (c.ok()) ++accepted;
+  }
+  EXPECT_GT(accepted, 10u);  // the walk reached the accepting side too
 }
 
 // The hardware never calls into the host: interrupts wait in the controller, a bounded

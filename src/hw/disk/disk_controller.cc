@@ -81,32 +81,22 @@ bool DiskController::keyslot_loaded(std::uint32_t slot) const {
   return slot < kDiskKeyslots && slots_[slot] != nullptr;
 }
 
-DmaVerdict DiskController::keyslot_for(const DmaDescriptor& d, const Slot*& slot) const {
+DmaVerdict DiskController::check_file_side(const DmaDescriptor& d, const Slot*& slot,
+                                           std::uint64_t& offset) const {
   slot = nullptr;
-  if (!d.keyslot) return {};
-  if (!keyslot_loaded(*d.keyslot)) return {DmaFault::no_key, *d.keyslot};
-  slot = slots_[*d.keyslot].get();
-  return {};
-}
-
-DmaVerdict DiskController::check_all(const DmaDescriptor& d, const Slot*& slot,
-                                     std::uint64_t& offset) const {
   const auto port = ports_.find(d.port);
   if (port == ports_.end()) return {DmaFault::no_disk, d.port};
-  if (const DmaVerdict v = keyslot_for(d, slot); !v.ok()) return v;
-  const DmaVerdict extent =
-      check_extent(d, slot != nullptr ? &slot->config : nullptr, port->second.size(), offset);
-  return extent.ok() ? check_frames(d) : extent;
+  if (d.keyslot) {
+    if (!keyslot_loaded(*d.keyslot)) return {DmaFault::no_key, *d.keyslot};
+    slot = slots_[*d.keyslot].get();
+  }
+  return check_extent(d, slot != nullptr ? &slot->config : nullptr, port->second.size(), offset);
 }
 
 DmaVerdict DiskController::check(PspPasskey, const DmaDescriptor& descriptor) const {
-  const auto port = ports_.find(descriptor.port);
-  if (port == ports_.end()) return {DmaFault::no_disk, descriptor.port};
   const Slot* slot = nullptr;
-  if (const DmaVerdict v = keyslot_for(descriptor, slot); !v.ok()) return v;
   std::uint64_t offset = 0;
-  return check_extent(descriptor, slot != nullptr ? &slot->config : nullptr, port->second.size(),
-                      offset);
+  return check_file_side(descriptor, slot, offset);
 }
 
 DiskController::DiskController(MemoryController& mc)
@@ -276,7 +266,8 @@ DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
   }
   const Slot* slot = nullptr;
   std::uint64_t offset = 0;
-  const DmaVerdict verdict = check_all(descriptor, slot, offset);
+  DmaVerdict verdict = check_file_side(descriptor, slot, offset);
+  if (verdict.ok()) verdict = check_frames(descriptor);
   ++stats_.transfers;
   if (!verdict.ok()) {
     done.fault = verdict.fault;

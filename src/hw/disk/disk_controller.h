@@ -102,10 +102,10 @@ class DiskController {
     DiskKeyslot config;
     std::unique_ptr<crypto::XtsCipher> cipher;
   };
-  // The keyslot a descriptor names (null: raw), or the refusal.
-  DmaVerdict keyslot_for(const DmaDescriptor& d, const Slot*& slot) const;
-  // Both checks of the whole descriptor; accepted: where the transfer starts in the file.
-  DmaVerdict check_all(const DmaDescriptor& d, const Slot*& slot, std::uint64_t& offset) const;
+  // The port and keyslot a descriptor names, and check_extent against them. Accepted:
+  // `slot` is the keyslot (null: raw), `offset` where the transfer starts in the file.
+  DmaVerdict check_file_side(const DmaDescriptor& d, const Slot*& slot,
+                             std::uint64_t& offset) const;
   // Writes the transfer's frames from `data` (the whole transfer).
   void copy_to_memory(const DmaDescriptor& d, ByteView data);
   // Reads the transfer's sectors at `offset` of `file` into `data` and decrypts them into
