@@ -46,7 +46,7 @@ class Psp final : public HostInterface {
   Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses, PspConfig config = {});
   Psp(const Psp&) = delete;
   Psp& operator=(const Psp&) = delete;
-  ~Psp();
+  ~Psp() override;
 
   // --- HostInterface: all the untrusted host reaches (psp/host_interface.h) ---------
   Response execute(const Command& command) override;

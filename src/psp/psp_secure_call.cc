@@ -150,8 +150,10 @@ Response Psp::handle(const DiskAttach& c) {
 }
 
 Response Psp::handle(const SecureCall& c) {
-  const auto [vm, refusal] = find_vm(c.vm, CommandClass::run);
-  if (vm == nullptr) return {refusal, {}};
+  const VmLookup found = find_vm(c.vm, CommandClass::run);
+  if (found.vm == nullptr) return {found.refusal, {}};
+  Vm* const vm = found.vm;  // a plain pointer: lambdas below capture it (clang-14 cannot
+                            // capture a structured binding)
   if (c.gpa % kSecureCallPageSize != 0) return Response::refused(Status::invalid_address, c.gpa);
   std::uint64_t page_hpa = 0;
   if (const Result r = guest_frame(*vm, c.gpa, true, page_hpa); !r.ok()) return {r, {}};

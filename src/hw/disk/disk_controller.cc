@@ -237,7 +237,10 @@ void DiskController::transfer(const DmaDescriptor& d, const Slot* slot, std::uin
     }
     stats_.bytes_to_memory += d.length;
   } else {
-    copy_from_memory(d, data);  // keyed: check_extent refuses raw writes
+    // check_extent refuses raw writes before a transfer starts.
+    if (slot == nullptr)
+      throw HwError(HwErrc::bad_dma, "raw transfers to the disk are not allowed");
+    copy_from_memory(d, data);
     slot->cipher->encrypt_units(d.start, slot->config.sector_size, data, data);
     stats_.sectors_encrypted += d.length / slot->config.sector_size;
     file.write_at(offset, data);

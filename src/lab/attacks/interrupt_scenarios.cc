@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kStatusNoCompletion = "status 256";  // CVM_NO_COMPLETION
 static_assert(CVM_NO_COMPLETION == 256);
-const char* kInterruptNote =
+constexpr std::string_view kInterruptNote =
     "the guard mode is irrelevant: interrupts are the VMM's to deliver in every mode";
 
 // Reconnaissance on an honest boot: the host watches its image file between secure calls
@@ -113,7 +113,7 @@ Outcome interrupt_forgery(const RunOptions& o) {
   const vmm::RunResult third = boot(bench, image);
   if (!forge->forged()) throw AttackError(AttackErrc::inconclusive, "no call was dropped");
   Outcome out;
-  out.note = kInterruptNote;
+  out.note = std::string(kInterruptNote);
   const std::string attack =
       "the VMM held back the second boot's read of the state block and injected the disk's "
       "completion interrupt at once (the read to run before the guest's next call)";
@@ -171,7 +171,7 @@ Outcome interrupt_drop_duplicate(const RunOptions& o) {
     throw AttackError(AttackErrc::inconclusive, "the boot raised too few disk interrupts");
   }
   Outcome out;
-  out.note = kInterruptNote + std::string("; withholding the vCPU is still denial of service");
+  out.note = std::string(kInterruptNote) + "; withholding the vCPU is still denial of service";
   const std::string attack_text = fmt::format(
       "the VMM dropped {} of the disk's completion interrupts and delivered the other {} twice",
       attack->dropped(), attack->repeated());
