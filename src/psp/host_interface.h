@@ -11,8 +11,10 @@
 //   next_check_us says when the next tick is due, where a vCPU's run must end as the
 //   timer's interrupt would end it.
 //
-// The VMM holds a HostInterface& and nothing else of the PSP. The CLI's reports,
-// benchmarks and tests also read psp::Psp's other members; the host's code does not.
+// The VMM holds a HostInterface& and nothing else of the PSP. Observers use more of
+// psp::Psp: the CLI's reports, the attack lab when it measures an outcome (commands
+// executed, the boot-time check, whether the tables still verify), benchmarks and tests.
+// None of them acts for the host through it.
 #pragma once
 
 #include <cstdint>
