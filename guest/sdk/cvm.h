@@ -59,7 +59,7 @@ u32 cvm_image_cert(const void* header, u32 length, u32* sector_size, u64* data_s
 /* Moves `length` bytes between the disk and `buffer` (page-aligned, <= CVM_DISK_MAX_BYTES)
  * and returns the status of the PSP's completion record for the request, or
  * CVM_NO_COMPLETION when the PSP wrote none (the host never let it serve the request:
- * the buffer does not hold the disk's data). Interrupts are acknowledged, not trusted.
+ * the buffer does not hold the disk's data). The completion interrupt is acknowledged, not trusted.
  * raw = 0: sectors of the data segment (decrypted
  * or encrypted with the image key by the disk's crypto coprocessor), `start` in sectors;
  * raw = 1: read file bytes as stored (the header area), `start` in bytes (x 512). */

@@ -57,12 +57,13 @@ u8 cvm_wait_interrupt(void) {
   }
 }
 
-/* Acknowledges every pending interrupt. They are hints only (below), so none is waited for. */
-static void acknowledge_interrupts(void) {
-  for (;;) {
-    const u32 vector = cvm_in32(CVM_INTERRUPT_PORT);
-    if (vector == 0 || vector == 0xffffffffU) return;
-  }
+/* Acknowledges the oldest pending interrupt, if any: the one the served request raised.
+ * Interrupts are hints only (below), so none is waited for, and one read per request is
+ * enough: forged or repeated ones stay pending until later requests acknowledge them, and
+ * nothing depends on them. (One port read is one VM exit, which is why the queue is not
+ * drained.) */
+static void acknowledge_interrupt(void) {
+  (void)cvm_in32(CVM_INTERRUPT_PORT);
 }
 
 /* Sends the DISK_IO request laid out in the page and returns the PSP's answer.
@@ -78,7 +79,7 @@ static void acknowledge_interrupts(void) {
 static u32 disk_request(void) {
   const u64 sequence = sc_page()->header.sequence; /* kept in a register or our stack */
   const u32 status = sc_finish();
-  acknowledge_interrupts();
+  acknowledge_interrupt();
   volatile struct cvm_disk_completion* record = &sc_page()->args.disk_io.completion;
   if (record->sequence == sequence) return record->status;
   if (status != CVM_OK && sc_page()->header.sequence == sequence) return status;

@@ -171,9 +171,7 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
     return refuse(CertRefusal::geometry);
   }
   vm.image.keyslot = slot;
-  vm.image.sector_size = cert.sector_size;
   vm.image.data_offset = cert.data_offset;
-  vm.image.data_sectors = cert.data_sectors();
   vm.image.check = attest::CertificateCheck::valid;
   out.sector_size = cert.sector_size;
   out.data_sectors = cert.data_sectors();

@@ -26,9 +26,9 @@ struct ImageState {
   attest::CertificateCheck check = attest::CertificateCheck::none;
   Bytes certificate_digest;  // H(certificate bytes) of the accepted (or first refused) one
   std::optional<std::uint32_t> keyslot;  // disk-controller keyslot holding the image key
-  std::uint32_t sector_size = 0;
-  std::uint64_t data_offset = 0;  // bytes: raw reads stay below it (the header area)
-  std::uint64_t data_sectors = 0;
+  // Bytes: raw reads stay below it (the header area). The rest of the certified geometry
+  // lives in the keyslot, where the controller checks transfers against it.
+  std::uint64_t data_offset = 0;
 };
 
 struct Psp::Vm {

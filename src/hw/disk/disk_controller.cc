@@ -313,6 +313,12 @@ DmaCompletion DiskController::flush(PspPasskey, std::uint64_t tag, std::uint32_t
   return complete(done);
 }
 
+std::vector<DiskInterrupt> DiskController::take_interrupts() {
+  std::vector<DiskInterrupt> taken(raised_.begin(), raised_.end());
+  raised_.clear();
+  return taken;
+}
+
 DmaCompletion DiskController::complete(DmaCompletion done) {
   ++stats_.interrupts;
   if (trace_ != nullptr) {
@@ -323,7 +329,7 @@ DmaCompletion DiskController::complete(DmaCompletion done) {
                     .args = {{"tag", done.tag}, {"port", done.port}, {"ok", done.ok()}}});
   }
   if (raised_.size() == kMaxRaisedInterrupts) {
-    raised_.erase(raised_.begin());
+    raised_.pop_front();
     ++stats_.interrupts_lost;
   }
   raised_.push_back({done.port, done.tag});

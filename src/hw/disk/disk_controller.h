@@ -17,12 +17,12 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -75,7 +75,7 @@ class DiskController {
   // The interrupts raised since the last call, oldest first: one per finished (or failed)
   // transfer and flush. The controller keeps at most kMaxRaisedInterrupts uncollected
   // ones (a ring, as hardware's is): older ones are lost and counted.
-  std::vector<DiskInterrupt> take_interrupts() { return std::exchange(raised_, {}); }
+  std::vector<DiskInterrupt> take_interrupts();
   static constexpr std::size_t kMaxRaisedInterrupts = 4096;
   [[nodiscard]] const DiskStats& stats() const noexcept { return stats_; }
   // Records keyslot programming, transfers and completions in the event trace (null: off).
@@ -137,7 +137,7 @@ class DiskController {
   std::map<std::uint32_t, BlockFile> ports_;
   std::uint32_t next_port_ = 0;
   std::array<std::unique_ptr<Slot>, kDiskKeyslots> slots_{};
-  std::vector<DiskInterrupt> raised_;
+  std::deque<DiskInterrupt> raised_;  // the ring: oldest first
   DiskStats stats_;
   trace::Recorder* trace_ = nullptr;
   // The controller's transfer buffer (a device's own SRAM), reused by every transfer:
