@@ -33,6 +33,7 @@ struct PackOptions {
   std::string suite;
   std::uint32_t sector_size = 4096;
   std::vector<std::string> allowed_measurements;
+  bool integrity = false;
   bool no_verify = false;
   bool force = false;
   OutputFormat format = OutputFormat::text;
@@ -116,6 +117,7 @@ void run_pack(const PackOptions& o) {
   request.output = o.out;
   request.suite = suite;
   request.sector_size = o.sector_size;
+  request.integrity = o.integrity;
   request.chips = load_chips(o, suite);
   for (const std::string& hex : o.allowed_measurements) {
     request.allowed_measurements.push_back(from_hex(hex, "--allow-measurement"));
@@ -141,6 +143,9 @@ void run_pack(const PackOptions& o) {
                 {"data_offset", r.data_offset},
                 {"data_length", r.data_length},
                 {"image_size", r.image_size},
+                {"integrity", r.integrity ? nlohmann::json{{"tag_offset", r.integrity->tag_offset},
+                                                           {"tag_root", to_hex(r.integrity->root)}}
+                                          : nlohmann::json(nullptr)},
                 {"chips", chips},
                 {"chains_verified", !o.no_verify}});
     return;
@@ -150,6 +155,10 @@ void run_pack(const PackOptions& o) {
       "uuid {}, for {} chip(s)\n",
       o.in, o.out, cipher, crypto::to_string(suite), o.sector_size, r.data_length, r.data_offset,
       image::uuid_to_text(r.uuid), r.certificates.size());
+  if (r.integrity) {
+    fmt::print("sector tags at offset {}, hash tree root {}\n", r.integrity->tag_offset,
+               to_hex(r.integrity->root));
+  }
 }
 
 }  // namespace
@@ -179,6 +188,10 @@ void register_image_commands(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--allow-measurement", options->allowed_measurements,
                   "Launch digest (hex) allowed to receive the key; repeatable (default: any)");
+  cmd->add_flag("--integrity", options->integrity,
+                "Authenticate every sector: a MAC tag per sector after the data and the root of "
+                "a hash tree over them in the certificate; the PSP refuses tampered, replayed "
+                "and rolled-back sectors");
   cmd->add_flag("--force", options->force,
                 "Replace an existing --out (never an input: that is refused even so)");
   cmd->add_flag("--no-verify", options->no_verify,

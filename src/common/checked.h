@@ -45,4 +45,10 @@ template <typename T>
   throw CommonError(CommonErrc::overflow, std::string(what) + ": product overflows");
 }
 
+template <typename T>
+[[nodiscard]] T round_up_or_throw(T a, T alignment, std::string_view what) {
+  if (auto r = round_up_checked(a, alignment)) return *r;
+  throw CommonError(CommonErrc::overflow, std::string(what) + ": rounding up overflows");
+}
+
 }  // namespace cvmsim

@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::string_view kMagic = "CVMSICRT";
 constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kVersionWithIntegrity = 2;  // version 1 + the integrity block
+constexpr std::uint8_t kIntegrityHmacTree = 1;      // HMAC sector tags + hash tree
 constexpr std::string_view kKeyContextLabel = "cvmsim-image-key-v1";
 
 [[noreturn]] void reject(std::string_view source, std::string_view field, std::size_t offset,
@@ -43,6 +45,37 @@ Bytes read_sized(ByteReader& r, std::string_view length_field, std::string_view 
   return to_bytes(r.bytes(field, size));
 }
 
+// Version 2's block after the chip id: mode, reserved, tag offset, root.
+SectorIntegrity decode_integrity(ByteReader& r, const ImageCertificate& cert) {
+  const std::string_view source = r.source();
+  std::size_t at = r.offset();
+  if (const auto mode = r.u8("integrity"); mode != kIntegrityHmacTree) {
+    reject(source, "integrity", at, fmt::format("{} is no integrity mode (1 hmac-tree)", mode));
+  }
+  r.expect_zero("reserved", 7);
+  SectorIntegrity integrity;
+  at = r.offset();
+  integrity.tag_offset = r.u64("tag_offset");
+  if (integrity.tag_offset % kDataAlignment != 0) {
+    reject(source, "tag_offset", at,
+           fmt::format("{} is not a multiple of {}", integrity.tag_offset, kDataAlignment));
+  }
+  // decode_fields checked that data offset + length does not overflow.
+  if (integrity.tag_offset < cert.data_offset + cert.data_length) {
+    reject(source, "tag_offset", at,
+           fmt::format("{} lies inside the data segment (which ends at {})", integrity.tag_offset,
+                       cert.data_offset + cert.data_length));
+  }
+  // The tags take 32 bytes per sector: less than the sectors themselves, so no overflow
+  // past the data length's; the end is checked anyway.
+  if (!add_checked(integrity.tag_offset, cert.data_sectors() * 32)) {
+    reject(source, "tag_offset", at, "tag offset + tag area overflows 64 bits");
+  }
+  const ByteView root = r.bytes("tag_root", integrity.root.size());
+  std::copy(root.begin(), root.end(), integrity.root.begin());
+  return integrity;
+}
+
 ImageCertificate decode_fields(ByteReader& r) {
   const std::string_view source = r.source();
   ImageCertificate cert;
@@ -51,8 +84,10 @@ ImageCertificate decode_fields(ByteReader& r) {
     reject(source, "magic", 0, "expected \"CVMSICRT\"");
   }
   std::size_t at = r.offset();
-  if (const auto version = r.u16("version"); version != kVersion) {
-    reject(source, "version", at, fmt::format("version {} is not supported (expected 1)", version));
+  const auto version = r.u16("version");
+  if (version != kVersion && version != kVersionWithIntegrity) {
+    reject(source, "version", at,
+           fmt::format("version {} is not supported (expected 1 or 2)", version));
   }
   at = r.offset();
   const std::uint8_t suite = r.u8("suite");
@@ -113,6 +148,7 @@ ImageCertificate decode_fields(ByteReader& r) {
     reject(source, "data_length", at, "data offset + length overflows 64 bits");
   }
   cert.chip_id = to_bytes(r.bytes("chip_id", kCertChipIdSize));
+  if (version == kVersionWithIntegrity) cert.integrity = decode_integrity(r, cert);
   const std::size_t digest_size = crypto::suite(cert.suite).digest_size();
   const std::uint16_t count = r.u16("measurement_count");
   for (std::uint16_t i = 0; i < count; ++i) {
@@ -166,7 +202,7 @@ Bytes ImageCertificate::signed_body() const {
   }
   ByteWriter w;
   w.bytes(as_bytes(kMagic));
-  w.u16(kVersion);
+  w.u16(integrity ? kVersionWithIntegrity : kVersion);
   w.u8(static_cast<std::uint8_t>(suite));
   w.u8(static_cast<std::uint8_t>(cipher));
   w.u16(key_bits);
@@ -178,6 +214,12 @@ Bytes ImageCertificate::signed_body() const {
   w.u64(data_offset);
   w.u64(data_length);
   w.bytes(chip_id);
+  if (integrity) {
+    w.u8(kIntegrityHmacTree);
+    w.zeros(7);
+    w.u64(integrity->tag_offset);
+    w.bytes(integrity->root);
+  }
   w.u16(static_cast<std::uint16_t>(allowed_measurements.size()));
   for (const Bytes& digest : allowed_measurements) w.bytes(digest);
   write_sized(w, wrapped_key, "wrapped_key");

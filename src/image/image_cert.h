@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -33,16 +34,26 @@ std::string_view to_string(DiskCipher cipher);
 DiskCipher disk_cipher_for(crypto::SuiteId suite);
 std::uint16_t key_bits_for(DiskCipher cipher);
 
+// An authenticated image's tags (`pack --integrity`, crypto/sector_tags.h): where they lie
+// and the root of the hash tree over them at pack time. The tags of sectors [0, n) are n
+// consecutive 32-byte records from tag_offset.
+struct SectorIntegrity {
+  std::uint64_t tag_offset = 0;  // bytes from the start of the image file (multiple of 4096)
+  std::array<std::uint8_t, 32> root{};
+  bool operator==(const SectorIntegrity&) const = default;
+};
+
 struct ImageCertificate {
   crypto::SuiteId suite = crypto::SuiteId::sm;
   DiskCipher cipher = DiskCipher::sm4_xts_plain64;
   std::uint16_t key_bits = 256;
   std::uint32_t sector_size = 4096;
   std::array<std::uint8_t, kUuidSize> image_uuid{};
-  std::uint64_t data_offset = 0;            // bytes from the start of the image file
-  std::uint64_t data_length = 0;            // bytes
-  Bytes chip_id;                            // attest::kChipIdSize (16) bytes
-  std::vector<Bytes> allowed_measurements;  // launch digests; empty = any
+  std::uint64_t data_offset = 0;             // bytes from the start of the image file
+  std::uint64_t data_length = 0;             // bytes
+  Bytes chip_id;                             // attest::kChipIdSize (16) bytes
+  std::optional<SectorIntegrity> integrity;  // set: an authenticated image (version 2)
+  std::vector<Bytes> allowed_measurements;   // launch digests; empty = any
   Bytes wrapped_key;   // suite.wrap(chip wrapping key, image key, image_key_context(*this))
   Bytes provider_key;  // DER SubjectPublicKeyInfo of the provider's signing key
   Bytes signature;     // provider signature over signed_body()
@@ -55,6 +66,8 @@ struct ImageCertificate {
   static ImageCertificate decode(ByteView data, std::string_view source);
   [[nodiscard]] bool signature_valid() const;  // by provider_key
   [[nodiscard]] std::uint64_t data_sectors() const { return data_length / sector_size; }
+  // The size of the tag area (32 bytes per data sector); 0 without integrity.
+  [[nodiscard]] std::uint64_t tag_bytes() const { return integrity ? data_sectors() * 32 : 0; }
 };
 
 // The wrap context: "cvmsim-image-key-v1" || image_uuid || chip_id.

@@ -33,6 +33,7 @@ inline constexpr std::uint64_t kLuks2BinaryHeaderSize = 4096;
 inline constexpr std::uint64_t kLuks2MinHeaderSize = 16 * 1024;
 inline constexpr std::uint64_t kLuks2MaxHeaderSize = 4 * 1024 * 1024;
 inline constexpr std::string_view kImageTokenType = "cvmsim-image-cert";
+inline constexpr std::string_view kSectorTagsTokenType = "cvmsim-sector-tags";
 
 // The header size a binary header states (big-endian u64 at offset 8), unchecked except
 // that `binary_header` must hold at least 16 bytes and begin with the LUKS2 magic.

@@ -85,6 +85,15 @@ std::string luks2_metadata_text(const Luks2Volume& volume) {
                                  {"chip_id", to_hex(volume.tokens[i].chip_id)},
                                  {"certificate", base64_encode(volume.tokens[i].certificate)}};
   }
+  if (volume.tag_area) {
+    tokens[std::to_string(volume.tokens.size())] = {
+        {"type", kSectorTagsTokenType},
+        {"keyslots", json::array()},
+        {"offset", std::to_string(volume.tag_area->offset)},
+        {"size", std::to_string(volume.tag_area->size)},
+        {"tag_size", 32},
+        {"mac", volume.tag_area->mac}};
+  }
   const json metadata = {
       {"keyslots", json::object()},
       {"tokens", tokens},
@@ -131,9 +140,10 @@ Bytes build_luks2_headers(const Luks2Volume& volume) {
                                  "the keyslots area",
                                  volume.data_offset, hs));
   }
-  if (volume.tokens.size() > kLuks2MaxTokens) {
-    throw ImageError(ImageErrc::bad_input, fmt::format("{} chips: LUKS2 holds at most {} tokens",
-                                                       volume.tokens.size(), kLuks2MaxTokens));
+  if (volume.tokens.size() + (volume.tag_area ? 1 : 0) > kLuks2MaxTokens) {
+    throw ImageError(ImageErrc::bad_input,
+                     fmt::format("{} chips{}: LUKS2 holds at most {} tokens", volume.tokens.size(),
+                                 volume.tag_area ? " and the tag area" : "", kLuks2MaxTokens));
   }
   const std::string metadata = luks2_metadata_text(volume);
   if (metadata.size() >= hs - kLuks2BinaryHeaderSize) {

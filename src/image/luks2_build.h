@@ -29,6 +29,14 @@ struct Luks2Token {
   Bytes certificate;  // CVMSICRT bytes
 };
 
+// An authenticated image's tag area, shown as a "cvmsim-sector-tags" token (for display,
+// like the segment: the PSP takes the tag offset and root from the signed certificate).
+struct Luks2TagArea {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  std::string mac;  // "hmac(sm3)" or "hmac(sha256)"
+};
+
 struct Luks2Volume {
   std::array<std::uint8_t, kUuidSize> uuid{};
   DiskCipher cipher = DiskCipher::sm4_xts_plain64;
@@ -37,6 +45,7 @@ struct Luks2Volume {
   std::uint64_t data_offset = 0;  // luks2_data_offset_for(header_size)
   std::uint64_t data_length = 0;
   std::vector<Luks2Token> tokens;
+  std::optional<Luks2TagArea> tag_area;  // one more token after the certificates
   Bytes volume_key;  // only hashed into the pbkdf2 digest (so cryptsetup can check a key)
 };
 

@@ -13,6 +13,7 @@
 
 #include "common/checked.h"
 #include "common/hex.h"
+#include "crypto/sector_tags.h"
 #include "crypto/suite.h"
 #include "image/image_error.h"
 #include "image/luks2_build.h"
@@ -34,9 +35,12 @@ void validate(const PackRequest& request, const crypto::Key& provider_key) {
     bad_input(fmt::format("chunk size {} is not a positive multiple of 4096", request.chunk_size));
   }
   if (request.chips.empty()) bad_input("no chip to pack the image for");
-  if (request.chips.size() > kLuks2MaxTokens) {
-    bad_input(fmt::format("{} chips: an image holds at most {} certificates (LUKS2 tokens)",
-                          request.chips.size(), kLuks2MaxTokens));
+  // An authenticated image shows its tag area in one more token.
+  const std::size_t max_chips = kLuks2MaxTokens - (request.integrity ? 1 : 0);
+  if (request.chips.size() > max_chips) {
+    bad_input(fmt::format("{} chips: an image {}holds at most {} certificates (LUKS2 tokens)",
+                          request.chips.size(), request.integrity ? "with sector tags " : "",
+                          max_chips));
   }
   if (provider_key.suite() != request.suite || !provider_key.has_private()) {
     bad_input(fmt::format("the provider key is not a {} private key", suite));
@@ -96,7 +100,18 @@ Layout plan_layout(const PackRequest& request, const crypto::Key& provider_key, 
     v.data_offset = luks2_data_offset_for(hs);
     v.data_length = data_length;
     v.volume_key = to_bytes(image_key);
-    (void)add_or_throw(v.data_offset, v.data_length, "image size");
+    const std::uint64_t data_end = add_or_throw(v.data_offset, v.data_length, "image size");
+    std::optional<SectorIntegrity> integrity;
+    if (request.integrity) {
+      // The tags follow the data segment on a 4 KiB boundary. The root is not known yet:
+      // finish_certificates() signs it in once the tags are computed.
+      integrity = SectorIntegrity{round_up_or_throw(data_end, kDataAlignment, "tag offset"), {}};
+      const std::uint64_t tag_bytes = data_length / request.sector_size * crypto::kSectorTagSize;
+      (void)add_or_throw(integrity->tag_offset, tag_bytes, "image size");
+      v.tag_area =
+          Luks2TagArea{integrity->tag_offset, tag_bytes,
+                       request.suite == crypto::SuiteId::sm ? "hmac(sm3)" : "hmac(sha256)"};
+    }
     for (const PackChip& chip : request.chips) {
       ImageCertificate fields;
       fields.suite = request.suite;
@@ -107,6 +122,7 @@ Layout plan_layout(const PackRequest& request, const crypto::Key& provider_key, 
       fields.data_offset = v.data_offset;
       fields.data_length = data_length;
       fields.chip_id = chip.chip_id;
+      fields.integrity = integrity;
       fields.allowed_measurements = request.allowed_measurements;
       layout.certificates.push_back(
           issue_image_certificate(std::move(fields), image_key, chip.wrapping_key, provider_key));
@@ -123,10 +139,14 @@ Layout plan_layout(const PackRequest& request, const crypto::Key& provider_key, 
 // place and writing its chunk, so at most threads * chunk_size bytes are in memory.
 class SegmentEncryptor {
  public:
+  // `tags`: null, or room for the tags of every sector (32 bytes each), which the workers
+  // compute from the ciphertext with K_tag derived from `image_key`.
   SegmentEncryptor(const PackRequest& request, const InputFile& in, const PendingOutput& out,
-                   const crypto::XtsCipher& cipher, std::uint64_t data_offset,
-                   std::uint64_t data_length)
+                   const crypto::XtsCipher& cipher, ByteView image_key, MutableByteView* tags,
+                   std::uint64_t data_offset, std::uint64_t data_length)
       : request_(request),
+        image_key_(image_key),
+        tags_(tags),
         in_(in),
         out_(out),
         cipher_(cipher),
@@ -165,6 +185,8 @@ class SegmentEncryptor {
   void work() {
     try {
       Bytes buffer(request_.chunk_size);
+      std::optional<crypto::SectorTagger> tagger;
+      if (tags_ != nullptr) tagger.emplace(request_.suite, image_key_);
       for (;;) {
         const std::uint64_t chunk = next_.fetch_add(1);
         if (chunk >= chunks_ || failed_.load()) break;
@@ -176,7 +198,13 @@ class SegmentEncryptor {
             std::min<std::uint64_t>(length, in_.size() > offset ? in_.size() - offset : 0));
         in_.read_at(offset, data.first(present));
         std::fill(data.begin() + static_cast<std::ptrdiff_t>(present), data.end(), 0);
-        cipher_.encrypt_units(offset / request_.sector_size, request_.sector_size, data, data);
+        const std::uint64_t first_sector = offset / request_.sector_size;
+        cipher_.encrypt_units(first_sector, request_.sector_size, data, data);
+        if (tagger) {
+          tagger->tag_units(first_sector, request_.sector_size, data,
+                            tags_->subspan(first_sector * crypto::kSectorTagSize,
+                                           length / request_.sector_size * crypto::kSectorTagSize));
+        }
         // Chunks are written in order, one writer at a time, while the other workers
         // read and encrypt: concurrent pwrites to one file only spin on its inode lock
         // (6-8% of a pack's profile was rwsem_spin_on_owner) and arrive out of order for
@@ -208,6 +236,8 @@ class SegmentEncryptor {
   }
 
   const PackRequest& request_;
+  const ByteView image_key_;
+  MutableByteView* tags_;
   const InputFile& in_;
   const PendingOutput& out_;
   const crypto::XtsCipher& cipher_;
@@ -225,6 +255,24 @@ class SegmentEncryptor {
   std::exception_ptr error_;
 };
 
+// Signs the tags' root into every certificate and refreshes the tokens. A signature's DER
+// length varies by a byte or two; signing again until it has its old length keeps the
+// metadata the size plan_layout() made room for.
+void finish_certificates(Layout& layout, const crypto::Key& provider_key, ByteView root) {
+  const crypto::Suite& suite = crypto::suite(provider_key.suite());
+  for (std::size_t i = 0; i < layout.certificates.size(); ++i) {
+    ImageCertificate& cert = layout.certificates[i];
+    std::copy(root.begin(), root.end(), cert.integrity->root.begin());
+    const std::size_t length = cert.signature.size();
+    for (int attempt = 0;; ++attempt) {
+      cert.signature = suite.sign(provider_key, cert.signed_body());
+      if (cert.signature.size() == length) break;
+      if (attempt == 64) bad_input("the provider's signatures keep changing length");
+    }
+    layout.volume.tokens[i].certificate = cert.encode();
+  }
+}
+
 }  // namespace
 
 PackResult pack_image(const PackRequest& request, const crypto::Key& provider_private_key) {
@@ -240,13 +288,25 @@ PackResult pack_image(const PackRequest& request, const crypto::Key& provider_pr
   const ImageKey key(suite.xts_key_size());
   const std::unique_ptr<crypto::XtsCipher> cipher = suite.new_xts(key.view());
   Layout layout = plan_layout(request, provider_private_key, key.view(), data_length);
-  const Bytes headers = build_luks2_headers(layout.volume);
-  secure_wipe(layout.volume.volume_key);
 
   PendingOutput out(request.output);
-  const std::uint64_t image_size = layout.volume.data_offset + data_length;
+  std::uint64_t image_size = layout.volume.data_offset + data_length;
+  Bytes tags(request.integrity ? data_length / request.sector_size * crypto::kSectorTagSize : 0);
+  MutableByteView tag_view(tags);
+  SegmentEncryptor(request, in, out, *cipher, key.view(), request.integrity ? &tag_view : nullptr,
+                   layout.volume.data_offset, data_length)
+      .run();
+  if (request.integrity) {
+    finish_certificates(layout, provider_private_key, crypto::tag_tree_root(request.suite, tags));
+    const std::uint64_t tag_offset = layout.certificates.front().integrity->tag_offset;
+    out.write_at(tag_offset, tags);
+    image_size =
+        round_up_or_throw<std::uint64_t>(tag_offset + tags.size(), kDataAlignment, "image size");
+  }
+  // The headers go last: they carry the certificates, which sign the tags' root.
+  const Bytes headers = build_luks2_headers(layout.volume);
+  secure_wipe(layout.volume.volume_key);
   out.write_at(0, headers);
-  SegmentEncryptor(request, in, out, *cipher, layout.volume.data_offset, data_length).run();
   out.resize(image_size);  // a no-op when the last chunk was written; the keyslots are a hole
   out.commit();
 
@@ -257,6 +317,7 @@ PackResult pack_image(const PackRequest& request, const crypto::Key& provider_pr
   result.data_offset = layout.volume.data_offset;
   result.data_length = data_length;
   result.image_size = image_size;
+  if (request.integrity) result.integrity = layout.certificates.front().integrity;
   result.certificates = std::move(layout.certificates);
   return result;
 }

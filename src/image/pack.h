@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "common/bytes.h"
@@ -32,8 +33,11 @@ struct PackRequest {
   std::uint32_t sector_size = 4096;
   std::vector<PackChip> chips;
   std::vector<Bytes> allowed_measurements;  // launch digests; empty = any
-  unsigned threads = 0;                     // 0: one per core
-  std::size_t chunk_size = 4u << 20;        // bytes per work item (multiple of 4096)
+  // An authenticated image: a 32-byte tag per data sector after the data segment and the
+  // root of the hash tree over them in every certificate (crypto/sector_tags.h).
+  bool integrity = false;
+  unsigned threads = 0;               // 0: one per core
+  std::size_t chunk_size = 4u << 20;  // bytes per work item (multiple of 4096)
   // Called on the calling thread a few times a second with (bytes done, bytes total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
@@ -45,6 +49,7 @@ struct PackResult {
   std::uint64_t data_offset = 0;
   std::uint64_t data_length = 0;
   std::uint64_t image_size = 0;
+  std::optional<SectorIntegrity> integrity;    // tag offset and root, when asked for
   std::vector<ImageCertificate> certificates;  // token order
 };
 

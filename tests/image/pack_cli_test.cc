@@ -1,14 +1,18 @@
 // `cvmsim pack` and `cvmsim inspect` on images, as a provider runs them: identities made
-// with the CLI, images checked with cryptsetup and an independent XTS implementation, keys
-// recovered with the chip's fuses as the PSP would.
+// with the CLI, images checked with cryptsetup, an independent XTS implementation and (the
+// sector tags of authenticated images) scripts/verify_image_tags.py, keys recovered with
+// the chip's fuses as the PSP would.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "common/file_io.h"
 #include "common/hex.h"
 #include "crypto/crypto_error.h"
+#include "crypto/sector_tags.h"
 #include "crypto/suite.h"
 #include "image/image_cert.h"
 #include "image/image_file.h"
@@ -95,13 +99,27 @@ std::vector<std::string> stray_files(const fs::path& dir, const std::vector<std:
 struct PackCase {
   std::string suite;
   std::uint32_t sector_size;
+  bool integrity = false;  // pack --integrity: sector tags after the data
 };
 
 void PrintTo(const PackCase& c, std::ostream* os) {
-  *os << c.suite << "/" << c.sector_size;
+  *os << c.suite << "/" << c.sector_size << (c.integrity ? "/integrity" : "");
+}
+
+std::string case_name(const ::testing::TestParamInfo<PackCase>& info) {
+  return info.param.suite + "_" + std::to_string(info.param.sector_size) +
+         (info.param.integrity ? "_integrity" : "");
 }
 
 class PackedImage : public ::testing::TestWithParam<PackCase> {};
+
+// scripts/verify_image_tags.py with `args` (docs/formats.md, "Sector tags and the hash tree").
+test::CommandResult verify_tags(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {
+      "python3", std::string(CVMSIM_SOURCE_DIR) + "/scripts/verify_image_tags.py"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
 
 // The shell snippet that follows `<!-- MARKER -->` in docs/formats.md.
 std::string documented_snippet(const std::string& marker) {
@@ -117,6 +135,7 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
   const std::string image_path = id.path("image.luks");
   auto args = pack_args(id, id.path("raw.img"), image_path);
   args.insert(args.end(), {"--sector-size", std::to_string(c.sector_size), "-o", "json"});
+  if (c.integrity) args.push_back("--integrity");
   auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << "progress is only for terminals: " << r.err;
@@ -125,13 +144,16 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
   EXPECT_EQ(summary["chips"].size(), 2u);
   EXPECT_EQ(summary["chains_verified"], true);
 
-  // cryptsetup understands the container.
+  // cryptsetup understands the container, an authenticated one too: the data segment's
+  // explicit size keeps the tag area after it out of the volume, and the tag area's token
+  // is shown like any other (docs/formats.md, "Encrypted image (LUKS2)").
   const auto dump = run_command({"cryptsetup", "luksDump", image_path});
   ASSERT_EQ(dump.exit_code, 0) << dump.out << dump.err;
   const std::string cipher = suite == crypto::SuiteId::sm ? "sm4-xts-plain64" : "aes-xts-plain64";
   EXPECT_NE(dump.out.find(cipher), std::string::npos) << dump.out;
   EXPECT_NE(dump.out.find("cvmsim-image-cert"), std::string::npos) << dump.out;
   EXPECT_NE(dump.out.find(summary["uuid"].get<std::string>()), std::string::npos) << dump.out;
+  EXPECT_EQ(dump.out.find("cvmsim-sector-tags") != std::string::npos, c.integrity) << dump.out;
 
   // The PSP's view: chip A's token, its certificate, the key through chip A's fuses.
   const Luks2Header header = read_luks2_header_file(image_path);
@@ -146,6 +168,9 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
   EXPECT_GE(cert.data_length, raw.size());
   EXPECT_LT(cert.data_length, raw.size() + c.sector_size);
   EXPECT_EQ(cert.data_offset, header.segment_offset);
+  ASSERT_EQ(cert.integrity.has_value(), c.integrity);
+  // The segment's size is explicit (not "dynamic"), so the tag area is not part of it.
+  EXPECT_EQ(header.metadata["segments"]["0"]["size"], std::to_string(cert.data_length));
   EXPECT_EQ(cert.provider_key,
             pki::load_provider(id.path("provider")).certificate.public_key().public_der());
   const crypto::Suite& s = crypto::suite(suite);
@@ -159,7 +184,15 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
 
   // An independent XTS implementation decrypts the data segment back to the input.
   const Bytes image = read_file(image_path, 64 << 20);
-  ASSERT_EQ(image.size(), cert.data_offset + cert.data_length);
+  // An authenticated image ends with its tags (32 bytes a sector from the next 4 KiB
+  // boundary), the file rounded up to 4 KiB.
+  const std::uint64_t data_end = cert.data_offset + cert.data_length;
+  if (c.integrity) {
+    EXPECT_EQ(cert.integrity->tag_offset, (data_end + 4095) / 4096 * 4096);
+    ASSERT_EQ(image.size(), (cert.integrity->tag_offset + cert.tag_bytes() + 4095) / 4096 * 4096);
+  } else {
+    ASSERT_EQ(image.size(), data_end);
+  }
   const ByteView segment = ByteView(image).subspan(cert.data_offset, cert.data_length);
   const Bytes plain = suite == crypto::SuiteId::sm
                           ? test::reference_decrypt_sm4_xts(key, 0, c.sector_size, segment)
@@ -215,15 +248,194 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
   const auto dump2 = run_command({"cryptsetup", "luksDump", image_path});
   EXPECT_NE(dump2.out.find("0: luks2"), std::string::npos) << dump2.out;
   EXPECT_NE(dump2.out.find("cvmsim-image-cert"), std::string::npos) << dump2.out;
+  EXPECT_EQ(dump2.out.find("cvmsim-sector-tags") != std::string::npos, c.integrity) << dump2.out;
+  if (c.integrity) {
+    // cryptsetup rewrote the headers and kept the token; the tags after the segment are
+    // untouched.
+    const auto tags = verify_tags({image_path, id.path("image.key")});
+    EXPECT_EQ(tags.exit_code, 0) << tags.out << tags.err;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, PackedImage,
                          ::testing::Values(PackCase{"sm", 4096}, PackCase{"sm", 512},
-                                           PackCase{"nist", 4096}, PackCase{"nist", 512}),
-                         [](const auto& param_info) {
-                           return param_info.param.suite + "_" +
-                                  std::to_string(param_info.param.sector_size);
-                         });
+                                           PackCase{"nist", 4096}, PackCase{"nist", 512},
+                                           PackCase{"sm", 512, true}, PackCase{"nist", 4096, true}),
+                         case_name);
+
+// An image packed with --integrity from `raw_size` bytes into `name`, its certificate for
+// chip A and the image key chip A's fuses recover (as the PSP would), in `name`.key.
+struct AuthenticatedPack {
+  std::string path;
+  std::string key_path;
+  std::string root;  // as `pack -o json` reports it
+  ImageCertificate cert;
+  Bytes key;
+};
+
+AuthenticatedPack pack_authenticated(const Identities& id, const std::string& name,
+                                     std::size_t raw_size, std::uint32_t sector_size) {
+  AuthenticatedPack p;
+  p.path = id.path(name);
+  p.key_path = id.path(name + ".key");
+  write_file_atomic(id.dir() / (name + ".raw"), raw_disk(raw_size));
+  auto args = pack_args(id, id.path(name + ".raw"), p.path);
+  args.insert(args.end(),
+              {"--sector-size", std::to_string(sector_size), "--integrity", "-o", "json"});
+  const auto packed = run_cli(args);
+  if (packed.exit_code != 0) throw std::runtime_error("pack failed: " + packed.err);
+  p.root = nlohmann::json::parse(packed.out)["integrity"]["tag_root"];
+  const psp::ChipFuses fuses = psp::load_chip_fuses(id.path("chipA"));
+  p.cert = ImageCertificate::decode(
+      certificates_for_chip(read_luks2_header_file(p.path), fuses.identity.chip_id).at(0), "token");
+  p.key = crypto::suite(p.cert.suite)
+              .unwrap(fuses.wrapping_key, p.cert.wrapped_key, image_key_context(p.cert));
+  write_file_atomic(p.key_path, p.key, 0600);
+  return p;
+}
+
+// scripts/verify_image_tags.py, written from docs/formats.md alone, checks an authenticated
+// image the C++ packer made: every tag and the root, with the key chip A's fuses recover.
+class PackedImageTags : public ::testing::TestWithParam<PackCase> {};
+
+TEST_P(PackedImageTags, TheIndependentScriptVerifiesTheTagsAndNamesAChangedSector) {
+  const PackCase c = GetParam();
+  const Identities id(c.suite);
+  const crypto::SuiteId suite = crypto::parse_suite(c.suite);
+  // An odd number of sectors (257 or 2051), so the tree has nodes without a sibling.
+  const AuthenticatedPack packed =
+      pack_authenticated(id, "image.luks", (1 << 20) + 1234, c.sector_size);
+  const std::string& image_path = packed.path;
+  const std::string& root = packed.root;
+  const ImageCertificate& cert = packed.cert;
+  const Bytes& key = packed.key;
+  ASSERT_TRUE(cert.integrity);
+  EXPECT_EQ(to_hex(cert.integrity->root), root);
+  const std::uint64_t sectors = cert.data_sectors();
+  ASSERT_EQ(sectors % 2, 1u);
+  const std::string ok_line =
+      fmt::format("tags: {} sectors ok, root {} matches the certificate\n", sectors, root);
+
+  auto r = verify_tags({image_path, packed.key_path});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, ok_line);
+  r = verify_tags({image_path, packed.key_path, "--expect-root", root, "--chip",
+                   to_hex(psp::load_chip_fuses(id.path("chipB")).identity.chip_id)});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("matches the certificate and --expect-root"), std::string::npos) << r.out;
+  r = verify_tags({image_path, packed.key_path, "--expect-root", std::string(64, '0')});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  if (c.suite == "sm" && c.sector_size == 4096) {
+    // The fallback for a Python whose OpenSSL has no SM3 (one openssl process per hash, so
+    // on five sectors): the same answer as hashlib's.
+    const AuthenticatedPack small = pack_authenticated(id, "small.luks", 5 * 4096 - 100, 4096);
+    const std::string small_ok =
+        fmt::format("tags: 5 sectors ok, root {} matches the certificate\n", small.root);
+    r = verify_tags({small.path, small.key_path});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.out, small_ok);
+    r = verify_tags({"--openssl-command", small.path, small.key_path});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.out, small_ok);
+  }
+  // The command docs/formats.md documents, as written.
+  {
+    const fs::path documented = id.dir() / "documented";
+    fs::create_directory(documented);
+    fs::copy_file(image_path, documented / "disk.img");
+    fs::copy_file(packed.key_path, documented / "image.key");
+    const std::string snippet = documented_snippet("verify-image-tags");
+    ASSERT_FALSE(snippet.empty()) << "docs/formats.md lost the verify-image-tags snippet";
+    // Run as from the source tree, with the image and key there.
+    fs::create_directory_symlink(fs::path(CVMSIM_SOURCE_DIR) / "scripts", documented / "scripts");
+    const auto ran =
+        run_command({"bash", "-c", "set -e\ncd '" + documented.string() + "'\n" + snippet});
+    EXPECT_EQ(ran.exit_code, 0) << snippet << ran.out << ran.err;
+    EXPECT_EQ(ran.out, ok_line) << snippet << ran.err;
+  }
+
+  const Bytes image = read_file(image_path, 64 << 20);
+  const auto data_at = [&](std::uint64_t sector) {
+    return static_cast<std::ptrdiff_t>(cert.data_offset + sector * c.sector_size);
+  };
+  const auto tag_at = [&](std::uint64_t sector) {
+    return static_cast<std::ptrdiff_t>(cert.integrity->tag_offset + sector * 32);
+  };
+  const auto check_copy = [&](const Bytes& changed) {
+    write_file_atomic(id.dir() / "changed.luks", changed);
+    return verify_tags({id.path("changed.luks"), packed.key_path});
+  };
+  const auto names_sector = [](const test::CommandResult& result, std::uint64_t sector) {
+    return result.exit_code == 1 &&
+           result.out.find(fmt::format("tags: sector {} does not match its tag", sector)) !=
+               std::string::npos;
+  };
+  // One flipped bit of ciphertext, one of a tag: the script names that sector.
+  const std::uint64_t flipped = sectors / 2 + 1;
+  Bytes changed = image;
+  changed[static_cast<std::size_t>(data_at(flipped)) + 17] ^= 0x01;
+  r = check_copy(changed);
+  EXPECT_TRUE(names_sector(r, flipped)) << r.exit_code << r.out << r.err;
+  changed = image;
+  changed[static_cast<std::size_t>(tag_at(sectors - 1)) + 31] ^= 0x80;
+  r = check_copy(changed);
+  EXPECT_TRUE(names_sector(r, sectors - 1)) << r.exit_code << r.out << r.err;
+  // Two sectors swapped with their tags: each tag covers its sector number.
+  changed = image;
+  std::swap_ranges(changed.begin() + data_at(1), changed.begin() + data_at(2),
+                   changed.begin() + data_at(2));
+  std::swap_ranges(changed.begin() + tag_at(1), changed.begin() + tag_at(2),
+                   changed.begin() + tag_at(2));
+  r = check_copy(changed);
+  EXPECT_TRUE(names_sector(r, 1)) << r.exit_code << r.out << r.err;
+  // A sector changed and re-tagged with the key (as a VM's write does): every tag verifies,
+  // the root is no longer the certificate's but the one the C++ tree computes.
+  changed = image;
+  changed[static_cast<std::size_t>(data_at(flipped))] ^= 0xff;
+  crypto::SectorTagger tagger(suite, key);
+  tagger.tag_units(
+      flipped, c.sector_size,
+      ByteView(changed).subspan(static_cast<std::size_t>(data_at(flipped)), c.sector_size),
+      MutableByteView(changed).subspan(static_cast<std::size_t>(tag_at(flipped)), 32));
+  const std::string new_root = to_hex(crypto::tag_tree_root(
+      suite, ByteView(changed).subspan(static_cast<std::size_t>(tag_at(0)), sectors * 32)));
+  ASSERT_NE(new_root, root);
+  r = check_copy(changed);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find(fmt::format("sectors ok, but root {} is not the certificate's", new_root)),
+            std::string::npos)
+      << r.out;
+  r = verify_tags({id.path("changed.luks"), packed.key_path, "--expect-root", new_root});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("root " + new_root + " matches --expect-root"), std::string::npos) << r.out;
+
+  // Another key of the right size: no tag verifies. A key of the wrong size, a file that is
+  // no LUKS2 image, an image without tags: bad input (exit code 2), refused before any tag.
+  Bytes other_key = key;
+  other_key[0] ^= 1;
+  write_file_atomic(id.dir() / "other.key", other_key, 0600);
+  r = verify_tags({image_path, id.path("other.key")});
+  EXPECT_TRUE(names_sector(r, 0)) << r.exit_code << r.out << r.err;
+  write_file_atomic(id.dir() / "short.key", ByteView(key).first(16), 0600);
+  r = verify_tags({image_path, id.path("short.key")});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  r = verify_tags({id.path("image.luks.raw"), packed.key_path});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("not a LUKS2 image"), std::string::npos) << r.err;
+  if (c.sector_size == 4096) {
+    const std::string plain_path = id.path("plain.luks");
+    ASSERT_EQ(run_cli(pack_args(id, id.path("image.luks.raw"), plain_path)).exit_code, 0);
+    r = verify_tags({plain_path, packed.key_path});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("certificate version 1"), std::string::npos) << r.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, PackedImageTags,
+                         ::testing::Values(PackCase{"sm", 4096, true}, PackCase{"sm", 512, true},
+                                           PackCase{"nist", 4096, true},
+                                           PackCase{"nist", 512, true}),
+                         case_name);
 
 TEST(PackCli, InspectExplainsTheImageAndARawCertificate) {
   const Identities id("sm");
