@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "common/file_io.h"
+#include "crypto/sector_tags.h"
 #include "crypto/suite.h"
 #include "hw/hw_error.h"
 #include "hw/hw_test_access.h"
@@ -49,8 +50,9 @@ constexpr std::uint64_t kSectors = 64;
 constexpr std::uint32_t kAsid = 3;
 
 struct Rig {
+  // `tagged`: an authenticated image, its tags right after the data segment.
   explicit Rig(SuiteId s = SuiteId::sm, std::uint32_t sector = 4096,
-               std::uint64_t sectors = kSectors, bool strict_memory = false)
+               std::uint64_t sectors = kSectors, bool strict_memory = false, bool tagged = false)
       : suite(s), sector_size(sector), strict(strict_memory) {
     key = crypto::random_bytes(crypto::suite(suite).xts_key_size());
     plain = crypto::random_bytes(sectors * sector_size);
@@ -58,11 +60,18 @@ struct Rig {
     Bytes cipher(plain.size());
     crypto::suite(suite).new_xts(key)->encrypt_units(0, sector_size, plain, cipher);
     file.insert(file.end(), cipher.begin(), cipher.end());
+    std::optional<std::uint64_t> tag_offset;
+    if (tagged) {
+      tag_offset = file.size();
+      Bytes tags(sectors * crypto::kSectorTagSize);
+      crypto::SectorTagger(suite, key).tag_units(0, sector_size, cipher, tags);
+      file.insert(file.end(), tags.begin(), tags.end());
+    }
     write_file_atomic(dir / "disk.img", file);
     mc.load_key(test_passkey(), kAsid, crypto::random_bytes(crypto::suite(suite).xts_key_size()));
     port = disks.attach(dir / "disk.img", true);
-    disks.program_keyslot(test_passkey(), 5,
-                          {suite, key, sector_size, kSegment, sectors * sector_size, port, kAsid});
+    keyslot = {suite, key, sector_size, kSegment, sectors * sector_size, port, kAsid, tag_offset};
+    disks.program_keyslot(test_passkey(), 5, keyslot);
     for (std::uint64_t i = 0; i < std::max<std::uint64_t>(16, plain.size() / kFrameSize); ++i) {
       const std::uint64_t hpa = (64 + i) * kFrameSize;
       mc.set_tag(test_passkey(), hpa, {kAsid, 1, FrameUse::guest, FrameGuard::none});
@@ -100,6 +109,7 @@ struct Rig {
   MemoryController mc{memory, suite, strict};
   DiskController disks{mc};
   std::uint32_t port = 0;
+  DiskKeyslot keyslot;
   Bytes key, plain;
   std::vector<std::uint64_t> frames;
   // The interrupts the controller raised so far, collected as the host's interrupt
@@ -354,18 +364,178 @@ TEST(DiskController, RawReadsReturnTheFileBytesAndKeyslotsMustFitTheDisk) {
   Bytes seen(4096);
   rig.mc.read(rig.frames[0], seen, keyed(kAsid));
   EXPECT_EQ(seen, Bytes(4096, 0x5a));
-  EXPECT_THROW(rig.disks.program_keyslot(
-                   test_passkey(), 7,
-                   {SuiteId::sm, rig.key, 4096, kSegment, (kSectors + 1) * 4096, rig.port, kAsid}),
-               HwError);
+  EXPECT_THROW(
+      rig.disks.program_keyslot(
+          test_passkey(), 7,
+          {SuiteId::sm, rig.key, 4096, kSegment, (kSectors + 1) * 4096, rig.port, kAsid, {}}),
+      HwError);
   EXPECT_THROW(
       rig.disks.program_keyslot(test_passkey(), 7,
-                                {SuiteId::sm, rig.key, 1024, kSegment, 4096, rig.port, kAsid}),
+                                {SuiteId::sm, rig.key, 1024, kSegment, 4096, rig.port, kAsid, {}}),
       HwError);
   EXPECT_THROW(
       rig.disks.program_keyslot(test_passkey(), kDiskKeyslots,
-                                {SuiteId::sm, rig.key, 4096, kSegment, 4096, rig.port, kAsid}),
+                                {SuiteId::sm, rig.key, 4096, kSegment, 4096, rig.port, kAsid, {}}),
       HwError);
+}
+
+// --- authenticated images ------------------------------------------------------------
+
+Bytes file_bytes(Rig& rig, std::uint64_t offset, std::uint64_t n) {
+  Bytes out(n);
+  rig.disks.backing(rig.port).read_at(offset, out);
+  return out;
+}
+
+void put_file_bytes(Rig& rig, std::uint64_t offset, ByteView bytes) {
+  rig.disks.backing(rig.port).write_at(offset, bytes);
+}
+
+DmaDescriptor write_of(const Rig& rig, std::uint64_t sector, std::uint64_t bytes) {
+  DmaDescriptor d = rig.read(sector, bytes);
+  d.direction = DmaDirection::to_disk;
+  return d;
+}
+
+class TaggedDisk : public ::testing::TestWithParam<std::pair<SuiteId, std::uint32_t>> {};
+
+TEST_P(TaggedDisk, ReadsCheckEveryTagBeforeAnythingReachesMemory) {
+  const auto [suite, ss] = GetParam();
+  // 1 MiB transfers: the two lanes of a bulk transfer each check their half.
+  const std::uint64_t sectors = (1u << 20) / ss;
+  Rig rig(suite, ss, sectors, false, true);
+  ASSERT_FALSE(rig.disks.tag_root(test_passkey(), 5).empty());
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 1, rig.read(0, 1u << 20)).ok());
+  EXPECT_EQ(rig.seen(1u << 20), rig.plain_sectors(0, 1u << 20));
+  for (const std::uint64_t victim : {std::uint64_t{1}, sectors - 3}) {  // one per lane
+    const Bytes before = rig.seen(1u << 20);
+    Bytes sector = file_bytes(rig, kSegment + victim * ss, ss);
+    sector[ss / 2] ^= 0x04;
+    put_file_bytes(rig, kSegment + victim * ss, sector);
+    const DmaCompletion done = rig.disks.run_dma(test_passkey(), 2, rig.read(0, 1u << 20));
+    EXPECT_EQ(done.fault, DmaFault::tag_mismatch);
+    EXPECT_EQ(done.sector, victim);
+    EXPECT_EQ(rig.seen(1u << 20), before) << "a refused read wrote guest memory";
+    sector[ss / 2] ^= 0x04;
+    put_file_bytes(rig, kSegment + victim * ss, sector);
+  }
+  EXPECT_EQ(rig.disks.stats().tag_mismatches, 2u);
+}
+
+TEST_P(TaggedDisk, AWriteReplacesTagsAndAReplayedOldSectorIsRefused) {
+  const auto [suite, ss] = GetParam();
+  Rig rig(suite, ss, 64, false, true);
+  const std::uint64_t tag_offset = *rig.keyslot.tag_offset;
+  const Bytes old_root = rig.disks.tag_root(test_passkey(), 5);
+  const Bytes old_sector = file_bytes(rig, kSegment + 4 * ss, ss);
+  // New contents for sectors 4.. through guest memory.
+  const Bytes fresh = crypto::random_bytes(4096);
+  rig.mc.write(rig.frames[0], fresh, keyed(kAsid));
+  auto staged = rig.disks.stage_write(test_passkey(), 7, write_of(rig, 4, 4096));
+  ASSERT_TRUE(std::holds_alternative<DiskController::StagedWrite>(staged));
+  const auto& write = std::get<DiskController::StagedWrite>(staged);
+  EXPECT_EQ(write.first_sector, 4u);
+  EXPECT_EQ(write.old_tags, file_bytes(rig, tag_offset + 4 * 32, 4096 / ss * 32));
+  EXPECT_EQ(file_bytes(rig, kSegment + 4 * ss, ss), old_sector) << "staging wrote the disk";
+  EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), old_root);
+  // Another transfer must wait for the staged write.
+  EXPECT_EQ(rig.disks.run_dma(test_passkey(), 8, rig.read(0, 4096)).fault, DmaFault::aborted);
+  ASSERT_TRUE(rig.disks.commit_write(test_passkey()).ok());
+  EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), write.new_root);
+  EXPECT_EQ(file_bytes(rig, tag_offset + 4 * 32, 4096 / ss * 32), write.new_tags);
+  const Bytes all_tags = file_bytes(rig, tag_offset, 64 * 32);
+  EXPECT_EQ(crypto::tag_tree_root(suite, all_tags), write.new_root);
+  ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 9, rig.read(4, 4096)).ok());
+  EXPECT_EQ(rig.seen(4096), fresh);
+  // The host puts the old ciphertext back (its old tag is no longer the sector's).
+  put_file_bytes(rig, kSegment + 4 * ss, old_sector);
+  const DmaCompletion replayed = rig.disks.run_dma(test_passkey(), 10, rig.read(4, 4096));
+  EXPECT_EQ(replayed.fault, DmaFault::tag_mismatch);
+  EXPECT_EQ(replayed.sector, 4u);
+}
+
+TEST_P(TaggedDisk, ACancelledWriteLeavesTheDiskAsItWas) {
+  const auto [suite, ss] = GetParam();
+  Rig rig(suite, ss, 16, false, true);
+  const Bytes before = file_bytes(rig, 0, rig.disks.backing(rig.port).size());
+  const Bytes root = rig.disks.tag_root(test_passkey(), 5);
+  ASSERT_TRUE(std::holds_alternative<DiskController::StagedWrite>(
+      rig.disks.stage_write(test_passkey(), 3, write_of(rig, 0, 8192))));
+  EXPECT_EQ(rig.disks.cancel_write(test_passkey()).fault, DmaFault::aborted);
+  EXPECT_EQ(file_bytes(rig, 0, before.size()), before);
+  EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), root);
+  EXPECT_EQ(rig.interrupts(), 1u);  // the cancelled write still completes
+  // A read is not a write to stage, and a plain keyslot has nothing to stage.
+  EXPECT_TRUE(std::holds_alternative<DmaCompletion>(
+      rig.disks.stage_write(test_passkey(), 4, rig.read(0, 4096))));
+}
+
+// A crash between the sectors and their tags, or before either: the next boot's keyslot
+// settles the write on what the disk holds.
+TEST_P(TaggedDisk, SettlingACutShortWriteKeepsWhatEachSectorMatches) {
+  const auto [suite, ss] = GetParam();
+  for (const int crash_point : {0, 1, 2}) {  // before the sectors, between, after the tags
+    SCOPED_TRACE(crash_point);
+    Rig rig(suite, ss, 32, false, true);
+    const std::uint64_t tag_offset = *rig.keyslot.tag_offset;
+    const Bytes old_root = rig.disks.tag_root(test_passkey(), 5);
+    const Bytes old_data = file_bytes(rig, kSegment + 8 * ss, 8192);
+    rig.mc.write(rig.frames[0], crypto::random_bytes(4096), keyed(kAsid));
+    rig.mc.write(rig.frames[1], crypto::random_bytes(4096), keyed(kAsid));
+    auto staged = rig.disks.stage_write(test_passkey(), 1, write_of(rig, 8, 8192));
+    const auto write = std::get<DiskController::StagedWrite>(staged);
+    ASSERT_TRUE(rig.disks.commit_write(test_passkey()).ok());
+    if (crash_point == 0) put_file_bytes(rig, kSegment + 8 * ss, old_data);
+    if (crash_point <= 1) put_file_bytes(rig, tag_offset + 8 * 32, write.old_tags);
+    // The next boot: the keyslot again, from the file.
+    rig.disks.clear_keyslot(test_passkey(), 5);
+    rig.disks.program_keyslot(test_passkey(), 5, rig.keyslot);
+    const auto settled =
+        rig.disks.settle_write(test_passkey(), 5, 8, write.old_tags, write.new_tags, old_root);
+    ASSERT_EQ(settled.outcome, DiskController::Settle::settled);
+    const Bytes expected = crash_point == 0 ? old_root : write.new_root;
+    EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), expected);
+    EXPECT_EQ(crypto::tag_tree_root(suite, file_bytes(rig, tag_offset, 32 * 32)), expected);
+    // A root other than the committed one before the write is not settled on.
+    Bytes wrong = old_root;
+    wrong[0] ^= 1;
+    EXPECT_EQ(
+        rig.disks.settle_write(test_passkey(), 5, 8, write.old_tags, write.new_tags, wrong).outcome,
+        DiskController::Settle::root_mismatch);
+  }
+}
+
+TEST_P(TaggedDisk, ASectorMatchingNeitherTagIsNotSettled) {
+  const auto [suite, ss] = GetParam();
+  Rig rig(suite, ss, 32, false, true);
+  const Bytes old_root = rig.disks.tag_root(test_passkey(), 5);
+  auto staged = rig.disks.stage_write(test_passkey(), 1, write_of(rig, 8, 4096));
+  const auto write = std::get<DiskController::StagedWrite>(staged);
+  ASSERT_TRUE(rig.disks.commit_write(test_passkey()).ok());
+  put_file_bytes(rig, *rig.keyslot.tag_offset + 8 * 32, write.old_tags);
+  Bytes garbage = crypto::random_bytes(ss);
+  put_file_bytes(rig, kSegment + 8 * ss, garbage);
+  rig.disks.clear_keyslot(test_passkey(), 5);
+  rig.disks.program_keyslot(test_passkey(), 5, rig.keyslot);
+  const auto settled =
+      rig.disks.settle_write(test_passkey(), 5, 8, write.old_tags, write.new_tags, old_root);
+  EXPECT_EQ(settled.outcome, DiskController::Settle::unsettled);
+  EXPECT_EQ(settled.sector, 8u);
+}
+
+INSTANTIATE_TEST_SUITE_P(SuitesAndSectors, TaggedDisk,
+                         ::testing::Values(std::pair{SuiteId::sm, 4096u},
+                                           std::pair{SuiteId::sm, 512u},
+                                           std::pair{SuiteId::nist, 4096u}));
+
+TEST(DiskController, ATagAreaBeyondTheDiskIsRefused) {
+  Rig rig(SuiteId::sm, 4096, kSectors);
+  DiskKeyslot config = rig.keyslot;
+  config.tag_offset = rig.disks.backing(rig.port).size() - 64;
+  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), 6, config), HwError);
+  config.tag_offset = ~std::uint64_t{0} - 16;
+  EXPECT_THROW(rig.disks.program_keyslot(test_passkey(), 6, config), HwError);
+  EXPECT_FALSE(rig.disks.keyslot_loaded(6));
 }
 
 }  // namespace

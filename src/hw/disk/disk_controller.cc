@@ -58,6 +58,7 @@ void DiskController::program_keyslot(PspPasskey, std::uint32_t slot, const DiskK
   auto entry = std::make_unique<Slot>();
   entry->cipher = crypto::suite(config.suite).new_xts(config.key);
   entry->config = config;
+  if (config.tag_offset) load_tags(slot, *entry);
   slots_[slot] = std::move(entry);
   if (trace_ != nullptr) {
     trace_->record({.actor = trace::Actor::psp,
@@ -73,8 +74,33 @@ void DiskController::program_keyslot(PspPasskey, std::uint32_t slot, const DiskK
   }
 }
 
+void DiskController::load_tags(std::uint32_t slot, Slot& entry) {
+  const DiskKeyslot& config = entry.config;
+  const std::uint64_t sectors = config.data_length / config.sector_size;
+  const std::uint64_t tag_bytes = sectors * crypto::kSectorTagSize;  // < data_length
+  const auto end = add_checked(*config.tag_offset, tag_bytes);
+  if (!end || *end > backing(config.port).size()) {
+    refuse_dma(fmt::format("keyslot {}: tag area [{:#x}, +{}) lies beyond the disk on port {}",
+                           slot, *config.tag_offset, tag_bytes, config.port));
+  }
+  Bytes tags(tag_bytes);
+  backing(config.port).read_at(*config.tag_offset, tags);
+  entry.tree.emplace(config.suite, std::move(tags));
+  for (auto& tagger : entry.taggers) {
+    tagger = std::make_unique<crypto::SectorTagger>(config.suite, config.key);
+  }
+}
+
 void DiskController::clear_keyslot(PspPasskey, std::uint32_t slot) {
-  if (slot < kDiskKeyslots) slots_[slot].reset();
+  if (slot >= kDiskKeyslots) return;
+  if (staged_ && staged_->slot == slots_[slot].get()) staged_.reset();
+  slots_[slot].reset();
+}
+
+Bytes DiskController::tag_root(PspPasskey, std::uint32_t slot) const {
+  if (!keyslot_loaded(slot) || !slots_[slot]->tree) return {};
+  const ByteView root = slots_[slot]->tree->root();
+  return {root.begin(), root.end()};
 }
 
 bool DiskController::keyslot_loaded(std::uint32_t slot) const {
@@ -182,41 +208,77 @@ void DiskController::finish_frames(const DmaDescriptor& d, ByteView data,
   }
 }
 
-void DiskController::read_decrypt_to_memory(const DmaDescriptor& d, const Slot& slot,
-                                            const BlockFile& file, std::uint64_t offset,
-                                            MutableByteView data) {
+void DiskController::on_lanes(
+    std::size_t frames, const std::function<void(std::size_t, std::size_t, std::size_t)>& job) {
+  if (frames < kParallelFrames || !two_cores_) {
+    job(0, frames, 0);
+    return;
+  }
+  // Bulk transfers use a second core: the helper takes the second half while this thread
+  // does the first. Page-cache copies are about a fifth of a transfer's time, so the two
+  // halves also read the file at the same time, each on its own core.
+  if (!helper_) helper_ = std::make_unique<HelperThread>();
+  const std::size_t split = frames / 2;
+  helper_->post([&] { job(split, frames, 1); });
+  try {
+    job(0, split, 0);
+  } catch (...) {
+    try {
+      helper_->wait();  // the job uses this frame's data: never unwind past it
+    } catch (...) {     // the first failure is the one reported
+    }
+    throw;
+  }
+  helper_->wait();
+}
+
+std::optional<std::uint64_t> DiskController::read_decrypt_to_memory(const DmaDescriptor& d,
+                                                                    Slot& slot,
+                                                                    const BlockFile& file,
+                                                                    std::uint64_t offset,
+                                                                    MutableByteView data) {
+  // Memory-controller calls stay on this thread (its write observers are not
+  // thread-safe): the targets are looked up here, the reports follow in finish_frames.
   const std::vector<std::uint8_t*> targets = frame_targets(d);
   const std::size_t frames = d.frames.size();
-  if (frames < kParallelFrames || !two_cores_) {
-    file.read_at(offset, data);
-    decrypt_frames(d, slot, data, targets, 0, frames);
-  } else {
-    // Bulk transfers use a second core: the helper reads the second half from the file and
-    // decrypts it while this thread does the same with the first half. The two reads run
-    // at the same time, each on its own core (page-cache copies are about a fifth of a
-    // transfer's time). Memory-controller calls stay on this thread (its write observers
-    // are not thread-safe): the targets were looked up above, the reports follow below.
-    if (!helper_) helper_ = std::make_unique<HelperThread>();
-    const std::size_t split = frames / 2;
-    const std::size_t split_bytes = split * kFrameSize;
-    helper_->post([&] {
-      file.read_at(offset + split_bytes, data.subspan(split_bytes));
-      decrypt_frames(d, slot, data, targets, split, frames);
+  const std::uint32_t sector_size = slot.config.sector_size;
+  const auto bytes_of = [&](std::size_t first, std::size_t last) {
+    const std::size_t begin = first * kFrameSize;
+    return std::pair{begin, std::min<std::size_t>(data.size(), last * kFrameSize) - begin};
+  };
+  if (!slot.tree) {
+    on_lanes(frames, [&](std::size_t first, std::size_t last, std::size_t) {
+      const auto [begin, n] = bytes_of(first, last);
+      file.read_at(offset + begin, data.subspan(begin, n));
+      decrypt_frames(d, slot, data, targets, first, last);
     });
-    try {
-      file.read_at(offset, data.first(split_bytes));
-      decrypt_frames(d, slot, data, targets, 0, split);
-    } catch (...) {
-      try {
-        helper_->wait();  // the job uses this frame's data: never unwind past it
-      } catch (...) {     // the first failure is the one reported
+  } else {
+    // Every sector is checked before any is decrypted, so a refused read leaves memory as
+    // it was: two passes over the lanes.
+    std::array<std::optional<std::uint64_t>, 2> mismatch;
+    on_lanes(frames, [&](std::size_t first, std::size_t last, std::size_t lane) {
+      const auto [begin, n] = bytes_of(first, last);
+      const MutableByteView ciphertext = data.subspan(begin, n);
+      file.read_at(offset + begin, ciphertext);
+      const std::uint64_t first_sector = d.start + begin / sector_size;
+      const std::uint64_t sectors = n / sector_size;
+      if (const auto bad = slot.taggers[lane]->first_mismatch(
+              first_sector, sector_size, ciphertext, slot.tree->tags(first_sector, sectors))) {
+        mismatch[lane] = first_sector + *bad;
       }
-      throw;
+    });
+    stats_.sectors_tag_checked += data.size() / sector_size;
+    if (mismatch[0] || mismatch[1]) {
+      ++stats_.tag_mismatches;
+      return mismatch[0] ? *mismatch[0] : *mismatch[1];
     }
-    helper_->wait();
+    on_lanes(frames, [&](std::size_t first, std::size_t last, std::size_t) {
+      decrypt_frames(d, slot, data, targets, first, last);
+    });
   }
   finish_frames(d, data, targets);
-  stats_.sectors_decrypted += data.size() / slot.config.sector_size;
+  stats_.sectors_decrypted += data.size() / sector_size;
+  return std::nullopt;
 }
 
 void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView data) {
@@ -225,59 +287,89 @@ void DiskController::copy_from_memory(const DmaDescriptor& d, MutableByteView da
   }
 }
 
-void DiskController::transfer(const DmaDescriptor& d, const Slot* slot, std::uint64_t offset) {
+std::optional<std::uint64_t> DiskController::transfer(const DmaDescriptor& d, Slot* slot,
+                                                      std::uint64_t offset) {
   BlockFile& file = ports_.at(d.port);
   const MutableByteView data = staging(d.length);
   if (d.direction == DmaDirection::to_memory) {
     if (slot != nullptr) {
-      read_decrypt_to_memory(d, *slot, file, offset, data);
+      if (const auto mismatch = read_decrypt_to_memory(d, *slot, file, offset, data)) {
+        return mismatch;
+      }
     } else {
       file.read_at(offset, data);
       copy_to_memory(d, data);
     }
     stats_.bytes_to_memory += d.length;
-  } else {
-    // check_extent refuses raw writes before a transfer starts.
-    if (slot == nullptr)
-      throw HwError(HwErrc::bad_dma, "raw transfers to the disk are not allowed");
-    copy_from_memory(d, data);
-    slot->cipher->encrypt_units(d.start, slot->config.sector_size, data, data);
-    stats_.sectors_encrypted += d.length / slot->config.sector_size;
-    file.write_at(offset, data);
-    stats_.bytes_to_disk += d.length;
+    return std::nullopt;
   }
+  // check_extent refuses raw writes before a transfer starts.
+  if (slot == nullptr) throw HwError(HwErrc::bad_dma, "raw transfers to the disk are not allowed");
+  if (slot->tree) {
+    // An authenticated write outside the PSP's two steps (a platform test): both at once.
+    (void)stage(d, *slot, offset, 0);
+    write_staged();
+    return std::nullopt;
+  }
+  copy_from_memory(d, data);
+  slot->cipher->encrypt_units(d.start, slot->config.sector_size, data, data);
+  stats_.sectors_encrypted += d.length / slot->config.sector_size;
+  file.write_at(offset, data);
+  stats_.bytes_to_disk += d.length;
+  return std::nullopt;
+}
+
+DmaVerdict DiskController::checked_slot(const DmaDescriptor& d, Slot*& slot,
+                                        std::uint64_t& offset) {
+  const Slot* checked = nullptr;
+  DmaVerdict verdict = check_file_side(d, checked, offset);
+  if (verdict.ok()) verdict = check_frames(d);
+  // The slot is this controller's own: check_file_side found it in slots_.
+  slot = checked != nullptr ? slots_[*d.keyslot].get() : nullptr;
+  return verdict;
+}
+
+void DiskController::trace_transfer(std::uint64_t tag, const DmaDescriptor& descriptor) {
+  if (trace_ == nullptr) return;
+  trace_->record(
+      {.actor = trace::Actor::psp,
+       .target = trace::Actor::disk_controller,
+       .name = "dma",
+       .category = trace::category::disk,
+       .asid = descriptor.memory.key_asid(),
+       .args = {
+           {"tag", tag},
+           {"port", descriptor.port},
+           {"direction", descriptor.direction == DmaDirection::to_memory ? "to_memory" : "to_disk"},
+           {"keyslot",
+            descriptor.keyslot ? nlohmann::json(*descriptor.keyslot) : nlohmann::json(nullptr)},
+           {"start", descriptor.start},
+           {"bytes", descriptor.length},
+           {"frames", descriptor.frames.size()}}});
 }
 
 DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
                                       const DmaDescriptor& descriptor) {
   DmaCompletion done{tag, descriptor.port, DmaFault::none, 0};
   const bool to_memory = descriptor.direction == DmaDirection::to_memory;
-  if (trace_ != nullptr) {
-    trace_->record({.actor = trace::Actor::psp,
-                    .target = trace::Actor::disk_controller,
-                    .name = "dma",
-                    .category = trace::category::disk,
-                    .asid = descriptor.memory.key_asid(),
-                    .args = {{"tag", tag},
-                             {"port", descriptor.port},
-                             {"direction", to_memory ? "to_memory" : "to_disk"},
-                             {"keyslot", descriptor.keyslot ? nlohmann::json(*descriptor.keyslot)
-                                                            : nlohmann::json(nullptr)},
-                             {"start", descriptor.start},
-                             {"bytes", descriptor.length},
-                             {"frames", descriptor.frames.size()}}});
-  }
-  const Slot* slot = nullptr;
-  std::uint64_t offset = 0;
-  DmaVerdict verdict = check_file_side(descriptor, slot, offset);
-  if (verdict.ok()) verdict = check_frames(descriptor);
+  trace_transfer(tag, descriptor);
   ++stats_.transfers;
-  if (!verdict.ok()) {
+  if (staged_) {  // the PSP finishes a staged write before it starts another transfer
+    done.fault = DmaFault::aborted;
+    return complete(done);
+  }
+  Slot* slot = nullptr;
+  std::uint64_t offset = 0;
+  if (const DmaVerdict verdict = checked_slot(descriptor, slot, offset); !verdict.ok()) {
     done.fault = verdict.fault;
     return complete(done);
   }
   try {
-    transfer(descriptor, slot, offset);
+    if (const auto mismatch = transfer(descriptor, slot, offset)) {
+      done.fault = DmaFault::tag_mismatch;
+      done.sector = *mismatch;
+      return complete(done);
+    }
     if (trace_ != nullptr) {
       // The memory side: the frames move through the memory controller under the
       // descriptor's key slot (the encryption engine re-encrypts them).
@@ -294,7 +386,149 @@ DmaCompletion DiskController::run_dma(PspPasskey, std::uint64_t tag,
   } catch (const Error&) {
     done.fault = DmaFault::coprocessor_failed;  // the cipher (OpenSSL) failed
   }
+  staged_.reset();
   return complete(done);
+}
+
+DiskController::StagedWrite DiskController::stage(const DmaDescriptor& d, Slot& slot,
+                                                  std::uint64_t offset, std::uint64_t tag) {
+  const std::uint32_t sector_size = slot.config.sector_size;
+  const std::uint64_t sectors = d.length / sector_size;
+  const MutableByteView data = staging(d.length);
+  copy_from_memory(d, data);
+  slot.cipher->encrypt_units(d.start, sector_size, data, data);
+  StagedWrite write;
+  write.first_sector = d.start;
+  write.new_tags.resize(sectors * crypto::kSectorTagSize);
+  slot.taggers[0]->tag_units(d.start, sector_size, data, write.new_tags);
+  const ByteView old_tags = slot.tree->tags(d.start, sectors);
+  write.old_tags.assign(old_tags.begin(), old_tags.end());
+  // The root after the write, without keeping it: set, read, set back.
+  slot.tree->set(d.start, write.new_tags);
+  const ByteView root = slot.tree->root();
+  write.new_root.assign(root.begin(), root.end());
+  slot.tree->set(d.start, write.old_tags);
+  Staged staged;
+  staged.descriptor = d;
+  staged.descriptor.frames.clear();
+  staged.slot = &slot;
+  staged.offset = offset;
+  staged.tag = tag;
+  staged.new_tags = write.new_tags;
+  staged_ = std::move(staged);
+  return write;
+}
+
+// The sectors first, then their tags: a crash between the two leaves sectors that match
+// their new tags, which the PSP's pending record lets the next boot recognise.
+void DiskController::write_staged() {
+  Staged& w = *staged_;
+  const ByteView data = staging(w.descriptor.length);
+  BlockFile& file = ports_.at(w.descriptor.port);
+  file.write_at(w.offset, data);
+  w.slot->tree->set(w.descriptor.start, w.new_tags);  // the sectors on disk are the new ones
+  file.write_at(*w.slot->config.tag_offset + w.descriptor.start * crypto::kSectorTagSize,
+                w.new_tags);
+  stats_.sectors_encrypted += w.descriptor.length / w.slot->config.sector_size;
+  stats_.bytes_to_disk += w.descriptor.length;
+  staged_.reset();
+}
+
+std::variant<DiskController::StagedWrite, DmaCompletion> DiskController::stage_write(
+    PspPasskey, std::uint64_t tag, const DmaDescriptor& descriptor) {
+  DmaCompletion done{tag, descriptor.port, DmaFault::none, 0};
+  trace_transfer(tag, descriptor);
+  ++stats_.transfers;
+  Slot* slot = nullptr;
+  std::uint64_t offset = 0;
+  DmaVerdict verdict = checked_slot(descriptor, slot, offset);
+  if (verdict.ok() && (descriptor.direction != DmaDirection::to_disk || !slot->tree)) {
+    verdict = {DmaFault::bad_length, descriptor.start};  // not a write to an authenticated disk
+  }
+  if (verdict.ok() && staged_) verdict = {DmaFault::aborted, staged_->tag};
+  if (!verdict.ok()) {
+    done.fault = verdict.fault;
+    return complete(done);
+  }
+  try {
+    return stage(descriptor, *slot, offset, tag);
+  } catch (const HwError& e) {
+    done.fault = e.code() == HwErrc::io ? DmaFault::io_failed : DmaFault::frame_refused;
+  } catch (const Error&) {
+    done.fault = DmaFault::coprocessor_failed;
+  }
+  staged_.reset();
+  return complete(done);
+}
+
+DmaCompletion DiskController::commit_write(PspPasskey) {
+  if (!staged_) return complete({0, 0, DmaFault::aborted, 0});
+  DmaCompletion done{staged_->tag, staged_->descriptor.port, DmaFault::none, 0};
+  const std::uint64_t length = staged_->descriptor.length;
+  try {
+    write_staged();
+    done.bytes = length;
+  } catch (const HwError&) {
+    done.fault = DmaFault::io_failed;
+  }
+  staged_.reset();
+  return complete(done);
+}
+
+DmaCompletion DiskController::cancel_write(PspPasskey) {
+  if (!staged_) return complete({0, 0, DmaFault::aborted, 0});
+  const DmaCompletion done{staged_->tag, staged_->descriptor.port, DmaFault::aborted, 0};
+  staged_.reset();
+  return complete(done);
+}
+
+DiskController::SettleResult DiskController::settle_write(PspPasskey, std::uint32_t slot_index,
+                                                          std::uint64_t first_sector,
+                                                          ByteView old_tags, ByteView new_tags,
+                                                          ByteView committed_root) {
+  if (!keyslot_loaded(slot_index) || !slots_[slot_index]->tree) return {Settle::root_mismatch};
+  Slot& slot = *slots_[slot_index];
+  crypto::TagTree& tree = *slot.tree;
+  const std::uint32_t sector_size = slot.config.sector_size;
+  const std::uint64_t sectors = old_tags.size() / crypto::kSectorTagSize;
+  if (old_tags.size() != new_tags.size() || old_tags.size() % crypto::kSectorTagSize != 0 ||
+      sectors > kMaxDmaBytes / sector_size || first_sector > tree.count() ||
+      sectors > tree.count() - first_sector) {
+    return {Settle::root_mismatch};
+  }
+  const Bytes file_tags(tree.tags(first_sector, sectors).begin(),
+                        tree.tags(first_sector, sectors).end());
+  tree.set(first_sector, old_tags);
+  if (!equal_constant_time(tree.root(), committed_root)) {
+    tree.set(first_sector, file_tags);
+    return {Settle::root_mismatch};
+  }
+  BlockFile& file = ports_.at(slot.config.port);
+  const MutableByteView data = staging(sectors * sector_size);
+  Bytes chosen(old_tags.size());
+  try {
+    file.read_at(slot.config.data_offset + first_sector * sector_size, data);
+    slot.taggers[0]->tag_units(first_sector, sector_size, data, chosen);
+  } catch (const Error&) {
+    return {Settle::io_failed};
+  }
+  for (std::uint64_t i = 0; i < sectors; ++i) {
+    const std::size_t at = i * crypto::kSectorTagSize;
+    const auto tag = ByteView(chosen).subspan(at, crypto::kSectorTagSize);
+    if (!equal_constant_time(tag, new_tags.subspan(at, crypto::kSectorTagSize)) &&
+        !equal_constant_time(tag, old_tags.subspan(at, crypto::kSectorTagSize))) {
+      return {Settle::unsettled, first_sector + i};
+    }
+  }
+  tree.set(first_sector, chosen);
+  if (file.writable()) {
+    try {
+      file.write_at(*slot.config.tag_offset + first_sector * crypto::kSectorTagSize, chosen);
+    } catch (const HwError&) {
+      return {Settle::io_failed};
+    }
+  }
+  return {Settle::settled};
 }
 
 DmaCompletion DiskController::flush(PspPasskey, std::uint64_t tag, std::uint32_t port) {

@@ -35,6 +35,9 @@ struct DiskKeyslot {
   std::uint64_t data_length = 0;  // bytes
   std::uint32_t port = 0;         // the only port this keyslot serves
   std::uint32_t bound_asid = 0;   // the only memory key slot its DMA may use (0: none)
+  // An authenticated image: where its sector tags start in the file (32 bytes per data
+  // sector, crypto/sector_tags.h). None: XTS only, no tags.
+  std::optional<std::uint64_t> tag_offset;
 };
 
 struct DmaDescriptor {
@@ -69,6 +72,8 @@ enum class DmaFault : std::uint8_t {
   frame_refused,       // the memory controller refused a frame (its guard or key)
   io_failed,           // the backing file could not be read, written or synced
   coprocessor_failed,  // the crypto coprocessor's cipher failed
+  tag_mismatch,        // a sector read does not match its tag: nothing reached memory
+  aborted,             // the PSP cancelled a staged write: nothing reached the disk
 };
 std::string_view to_string(DmaFault fault);
 
@@ -93,6 +98,7 @@ struct DmaCompletion {
   std::uint32_t port = 0;
   DmaFault fault = DmaFault::none;
   std::uint64_t bytes = 0;
+  std::uint64_t sector = 0;  // tag_mismatch: the first sector whose tag did not verify
   [[nodiscard]] bool ok() const noexcept { return fault == DmaFault::none; }
 };
 

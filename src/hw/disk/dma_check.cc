@@ -32,6 +32,10 @@ std::string_view to_string(DmaFault fault) {
       return "io_failed";
     case DmaFault::coprocessor_failed:
       return "coprocessor_failed";
+    case DmaFault::tag_mismatch:
+      return "tag_mismatch";
+    case DmaFault::aborted:
+      return "aborted";
   }
   return "?";
 }
