@@ -63,7 +63,9 @@ CVM_ABI_ASSERT(sizeof(struct cvm_payload_header) == 16, "payload header: 16 byte
 #define CVM_WRITE_PROTECTED 19
 #define CVM_TLB_NOT_TRACKED 20
 #define CVM_DRAM_ALIASED 21
-#define CVM_STATUS_COUNT 22
+#define CVM_TAG_MISMATCH 22
+#define CVM_DISK_ROLLED_BACK 23
+#define CVM_STATUS_COUNT 24
 /* Not a PSP status: what the guest SDK returns for a DISK_IO request the PSP wrote no
  * completion record for (the host dropped the call or answered an old page instead). */
 #define CVM_NO_COMPLETION 0x100

@@ -30,7 +30,8 @@ ChipFuses ChipFuses::clone() const {
                          identity.endorsement.clone(),
                          identity.attestation.clone(),
                          identity.wrapping.clone()};
-  return {std::move(chip), endorsement_key.share(), attestation_key.share(), wrapping_key.share()};
+  return {std::move(chip), endorsement_key.share(), attestation_key.share(), wrapping_key.share(),
+          nv_dir};
 }
 
 ChipFuses load_chip_fuses(const std::filesystem::path& chip_dir) {
@@ -39,7 +40,8 @@ ChipFuses load_chip_fuses(const std::filesystem::path& chip_dir) {
   crypto::Key endorsement = load_fuse(fuses / "endorsement.key", identity.endorsement);
   crypto::Key attestation = load_fuse(fuses / "attestation.key", identity.attestation);
   crypto::Key wrapping = load_fuse(fuses / "wrapping.key", identity.wrapping);
-  return {std::move(identity), std::move(endorsement), std::move(attestation), std::move(wrapping)};
+  return {std::move(identity), std::move(endorsement), std::move(attestation), std::move(wrapping),
+          chip_dir / "psp-nv"};
 }
 
 }  // namespace cvmsim::psp

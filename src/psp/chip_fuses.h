@@ -14,6 +14,8 @@ struct ChipFuses {
   crypto::Key endorsement_key;
   crypto::Key attestation_key;
   crypto::Key wrapping_key;
+  // Where the PSP's non-volatile storage lives: CHIPDIR/psp-nv (psp/nv_storage.h).
+  std::filesystem::path nv_dir;
 
   // The same fuses again, without reading the chip directory (whose loading verifies the
   // chain and every key): for benches that build many platforms of one chip.

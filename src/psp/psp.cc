@@ -12,6 +12,7 @@ Psp::Psp(hw::MemoryController& mc, hw::DiskController& disks, ChipFuses fuses, P
     : mc_(mc),
       disks_(disks),
       fuses_(std::move(fuses)),
+      nv_(fuses_.nv_dir, fuses_.identity.suite, derive_nv_seal_key(fuses_.wrapping_key)),
       suite_(fuses_.identity.suite),
       config_(config),
       memory_(config.private_memory_budget),

@@ -14,6 +14,7 @@
 #include "hw/disk/disk_controller.h"
 #include "hw/memory_controller.h"
 #include "hw/npt/walker.h"
+#include "image/image_cert.h"
 #include "measure/launch_digest.h"
 #include "measure/launch_plan.h"
 #include "measure/policy.h"
@@ -22,6 +23,7 @@
 #include "psp/host_interface.h"
 #include "psp/npt_guard/check_timer.h"
 #include "psp/npt_guard/table_guard.h"
+#include "psp/nv_storage.h"
 #include "psp/private_memory.h"
 #include "psp/secure_call.h"
 #include "psp/status.h"
@@ -190,12 +192,17 @@ class Psp final : public HostInterface {
   Result image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& out);
   // `tag`: the DMA tag of the transfer or flush the controller ran (0: none ran).
   Result disk_io(Vm& vm, const DiskIoCall& call, std::uint64_t& tag);
+  // Authenticated images (psp_image.cc): the boot's root check against the NV storage
+  // (settling a write a crash cut short), and the two-step write.
+  Result check_disk_root(Vm& vm, const image::SectorIntegrity& certified, std::uint32_t slot);
+  Result authenticated_write(Vm& vm, const hw::DmaDescriptor& dma, std::uint64_t& tag);
   Result attest(Vm& vm, const AttestCall& call, SecureCallResponse& out);
   void release_disk(Vm& vm);
 
   hw::MemoryController& mc_;
   hw::DiskController& disks_;
   ChipFuses fuses_;
+  NvStorage nv_;  // per authenticated image: its tags' root and version
   crypto::SuiteId suite_;
   PspConfig config_;
   PrivateMemory memory_;

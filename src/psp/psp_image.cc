@@ -54,6 +54,8 @@ Result refused_transfer(const hw::DmaVerdict& verdict) {
     case hw::DmaFault::frame_refused:
     case hw::DmaFault::io_failed:
     case hw::DmaFault::coprocessor_failed:
+    case hw::DmaFault::tag_mismatch:
+    case hw::DmaFault::aborted:
       break;  // the PSP built the binding itself, and nothing has moved yet
   }
   return Result::failure(Status::internal_error, static_cast<std::uint64_t>(CVM_SC_DISK_IO));
@@ -163,18 +165,107 @@ Result Psp::image_cert(Vm& vm, const ImageCertCall& call, SecureCallResponse& ou
   // Only the PSP programs keyslots, so the controller's own state says which are free.
   while (slot < hw::kDiskKeyslots && disks_.keyslot_loaded(slot)) ++slot;
   if (slot == hw::kDiskKeyslots) return Result::failure(Status::resource_exhausted, 0);
-  const hw::DiskKeyslot config{suite_,           key,           cert.sector_size, cert.data_offset,
-                               cert.data_length, *vm.disk_port, vm.key_asid()};
+  hw::DiskKeyslot config{
+      suite_,           key,
+      cert.sector_size, cert.data_offset,
+      cert.data_length, *vm.disk_port,
+      vm.key_asid(),    cert.integrity ? std::optional(cert.integrity->tag_offset) : std::nullopt};
   try {
     disks_.program_keyslot(hw::PspPasskey{}, slot, config);
   } catch (const Error&) {
     return refuse(CertRefusal::geometry);
+  }
+  if (cert.integrity) {
+    vm.image.image_uuid = cert.image_uuid;
+    if (const Result r = check_disk_root(vm, *cert.integrity, slot); !r.ok()) {
+      disks_.clear_keyslot(hw::PspPasskey{}, slot);
+      vm.image.disk_root.clear();
+      vm.image.disk_version = 0;
+      return r;
+    }
   }
   vm.image.keyslot = slot;
   vm.image.data_offset = cert.data_offset;
   vm.image.check = attest::CertificateCheck::valid;
   out.sector_size = cert.sector_size;
   out.data_sectors = cert.data_sectors();
+  return Result::success();
+}
+
+Result Psp::check_disk_root(Vm& vm, const image::SectorIntegrity& certified, std::uint32_t slot) {
+  const auto rolled_back = [](DiskRootDetail why) {
+    return Result::failure(Status::disk_rolled_back, static_cast<std::uint64_t>(why));
+  };
+  if (nv_.load() != NvFault::none) return rolled_back(DiskRootDetail::storage_refused);
+  const DiskRecord* record = nv_.find(vm.image.image_uuid);
+  // Before its first write an image has no record: the certificate's root is the one.
+  Bytes expected =
+      record != nullptr ? record->root : Bytes(certified.root.begin(), certified.root.end());
+  std::uint64_t version = record != nullptr ? record->version : 0;
+  if (record != nullptr && record->pending) {
+    // A crash cut a write short: settle each of its sectors on the tag it matches.
+    const PendingDiskWrite& pending = *record->pending;
+    const auto settled = disks_.settle_write(hw::PspPasskey{}, slot, pending.first_sector,
+                                             pending.old_tags, pending.new_tags, record->root);
+    switch (settled.outcome) {
+      case hw::DiskController::Settle::settled:
+        break;
+      case hw::DiskController::Settle::root_mismatch:
+        return rolled_back(DiskRootDetail::root_mismatch);
+      case hw::DiskController::Settle::unsettled:
+        return rolled_back(DiskRootDetail::unsettled_write);
+      case hw::DiskController::Settle::io_failed:
+        return Result::failure(Status::io_error, 0);
+    }
+    DiskRecord done{vm.image.image_uuid, disks_.tag_root(hw::PspPasskey{}, slot),
+                    record->version + 1, std::nullopt};
+    // A disk attached read-only keeps its old tags in the file: the record stays pending
+    // and the next boot settles the same sectors to the same root again.
+    if (disks_.port_writable(*vm.disk_port) && nv_.store(done) != NvFault::none) {
+      return rolled_back(DiskRootDetail::storage_failed);
+    }
+    expected = done.root;
+    version = done.version;
+  }
+  if (!equal_constant_time(disks_.tag_root(hw::PspPasskey{}, slot), expected)) {
+    return rolled_back(DiskRootDetail::root_mismatch);
+  }
+  vm.image.disk_root = std::move(expected);
+  vm.image.disk_version = version;
+  return Result::success();
+}
+
+// A write to an authenticated image: announced in the NV storage (old and new tags, new
+// root) before any sector reaches the disk, committed there after the tags did. Whenever
+// the process dies, the next boot finds either no pending write or one it can settle.
+Result Psp::authenticated_write(Vm& vm, const hw::DmaDescriptor& dma, std::uint64_t& tag) {
+  auto staged = disks_.stage_write(hw::PspPasskey{}, ++dma_tags_, dma);
+  if (const auto* refused = std::get_if<hw::DmaCompletion>(&staged)) {
+    tag = refused->tag;
+    return Result::failure(Status::io_error, refused->tag);
+  }
+  auto& write = std::get<hw::DiskController::StagedWrite>(staged);
+  DiskRecord record{vm.image.image_uuid, vm.image.disk_root, vm.image.disk_version,
+                    PendingDiskWrite{write.first_sector, std::move(write.old_tags),
+                                     std::move(write.new_tags), write.new_root}};
+  if (nv_.store(record) != NvFault::none) {
+    tag = disks_.cancel_write(hw::PspPasskey{}).tag;
+    return Result::failure(Status::disk_rolled_back,
+                           static_cast<std::uint64_t>(DiskRootDetail::storage_failed));
+  }
+  const hw::DmaCompletion done = disks_.commit_write(hw::PspPasskey{});
+  tag = done.tag;
+  // A failed commit may have written some sectors: the pending record stays for the next
+  // boot to settle, and this boot stops writing (its root is no longer known).
+  if (!done.ok()) return Result::failure(Status::io_error, done.tag);
+  record.root = write.new_root;
+  record.version = vm.image.disk_version + 1;
+  record.pending.reset();
+  // Should this store fail, the pending record settles at the next boot to this same root
+  // and version: the write stands either way.
+  (void)nv_.store(record);
+  vm.image.disk_root = std::move(write.new_root);
+  vm.image.disk_version = record.version;
   return Result::success();
 }
 
@@ -222,8 +313,12 @@ Result Psp::disk_io(Vm& vm, const DiskIoCall& call, std::uint64_t& tag) {
   if (const Result r = guest_frames(vm, call.page_gpas, !call.write, dma.frames); !r.ok()) {
     return r;
   }
+  if (call.write && !vm.image.disk_root.empty()) return authenticated_write(vm, dma, tag);
   const hw::DmaCompletion done = disks_.run_dma(hw::PspPasskey{}, ++dma_tags_, dma);
   tag = done.tag;
+  if (done.fault == hw::DmaFault::tag_mismatch) {
+    return Result::failure(Status::tag_mismatch, done.sector);
+  }
   if (!done.ok()) return Result::failure(Status::io_error, done.tag);
   return Result::success();
 }

@@ -48,6 +48,10 @@ std::string_view to_string(Status status) {
       return "tlb_not_tracked";
     case Status::dram_aliased:
       return "dram_aliased";
+    case Status::tag_mismatch:
+      return "tag_mismatch";
+    case Status::disk_rolled_back:
+      return "disk_rolled_back";
   }
   return "unknown";
 }

@@ -57,6 +57,12 @@ enum class Status : std::uint32_t {
   // The boot-time probe found two addresses on the same DRAM cells (BadRAM): the PSP
   // refuses every command (detail: the alias HPA).
   dram_aliased = CVM_DRAM_ALIASED,
+  // An authenticated image's sector does not match its tag: tampered, replayed or moved
+  // (detail: the sector, from the start of the data segment). Nothing reached memory.
+  tag_mismatch = CVM_TAG_MISMATCH,
+  // An authenticated image's tags do not give the root the PSP holds for it, or the PSP's
+  // non-volatile storage cannot vouch for the root (detail: DiskRootDetail).
+  disk_rolled_back = CVM_DISK_ROLLED_BACK,
 };
 
 inline constexpr std::uint32_t kStatusCount = CVM_STATUS_COUNT;

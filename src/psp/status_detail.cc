@@ -158,6 +158,13 @@ std::string detail_text(std::string_view command, Status status, std::uint64_t d
           "detail {:#x}: the HPA of a frame NPT_UNMAP took, which changes hands only after "
           "TLB_TRACK and a flush of every vCPU of its VM",
           detail);
+    case Status::tag_mismatch:
+      return fmt::format(
+          "detail {}: the data sector whose tag does not verify (tampered, replayed or moved); "
+          "nothing was written to memory",
+          detail);
+    case Status::disk_rolled_back:
+      return fmt::format("detail {} = {}", detail, to_string(static_cast<DiskRootDetail>(detail)));
     case Status::dram_aliased:
       return fmt::format(
           "detail {:#x}: the HPA where the PSP's boot-time probe found the pattern it wrote "
@@ -169,6 +176,23 @@ std::string detail_text(std::string_view command, Status status, std::uint64_t d
 }
 
 }  // namespace
+
+std::string_view to_string(DiskRootDetail detail) {
+  switch (detail) {
+    case DiskRootDetail::root_mismatch:
+      return "root_mismatch: the image's sector tags do not give the root the PSP holds "
+             "for it (an older or edited image)";
+    case DiskRootDetail::storage_refused:
+      return "storage_refused: the PSP's non-volatile storage is edited, forged, rolled "
+             "back or unreadable";
+    case DiskRootDetail::storage_failed:
+      return "storage_failed: the PSP could not write its non-volatile storage";
+    case DiskRootDetail::unsettled_write:
+      return "unsettled_write: a write cut short by a crash left a sector that matches "
+             "neither its old nor its new tag";
+  }
+  return "unknown";
+}
 
 std::string_view to_string(CertRefusal refusal) {
   switch (refusal) {

@@ -36,6 +36,16 @@ enum class DiskStateDetail : std::uint64_t {
   no_image_key = 0x12,            // DISK_IO before a certificate programmed the image key
 };
 
+// The detail of disk_rolled_back from IMAGE_CERT (authenticated images).
+enum class DiskRootDetail : std::uint64_t {
+  root_mismatch = 1,    // the image's tags give another root than the PSP's record (or,
+                        // before any write, the certificate's)
+  storage_refused = 2,  // the PSP's NV storage is edited, forged, rolled back or unreadable
+  storage_failed = 3,   // the PSP could not write its NV storage
+  unsettled_write = 4,  // a write cut short by a crash does not match either of its tags
+};
+std::string_view to_string(DiskRootDetail detail);
+
 // The detail of npt_tampered from NPT_MAP / NPT_UNMAP (a secure call gives the GPA).
 enum class TamperDetail : std::uint64_t {
   before_change = 1,        // the table differed from the stored value before the change

@@ -29,6 +29,12 @@ struct ImageState {
   // Bytes: raw reads stay below it (the header area). The rest of the certified geometry
   // lives in the keyslot, where the controller checks transfers against it.
   std::uint64_t data_offset = 0;
+  // Authenticated images (`pack --integrity`): the root of the hash tree over the sector
+  // tags and its version, as they stand now (the PSP's NV storage holds the same pair).
+  // Empty root and version 0 for an image without tags.
+  Bytes disk_root;
+  std::uint64_t disk_version = 0;
+  std::array<std::uint8_t, 16> image_uuid{};  // the NV storage's key for the image
 };
 
 struct Psp::Vm {
