@@ -67,7 +67,11 @@ int main(const struct cvm_boot_info* boot) {
     u32 bytes = (u32)((shown + ss - 1) / ss * ss);
     if (bytes == 0) bytes = ss;
     status = cvm_disk_read(f->offset / ss, buffer, bytes, 0);
-    if (status != CVM_OK) return 24;
+    if (status != CVM_OK) {
+      cvm_printf("disk_demo: reading %s failed: PSP status %u (detail %u)\n", f->name, status,
+                 cvm_last_detail());
+      return 24;
+    }
     cvm_printf("disk_demo: file %s (%lu bytes)", f->name, f->size);
     if (file_is_text(buffer, shown)) {
       cvm_printf(": ");

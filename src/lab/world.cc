@@ -54,6 +54,7 @@ image::PackResult World::make_image(const ImageSpec& spec, const std::filesystem
   pack.output = out;
   pack.suite = suite_;
   pack.sector_size = spec.sector_size;
+  pack.integrity = spec.integrity;
   pack.allowed_measurements = spec.allowed_measurements;
   for (const std::size_t i : spec.chips) {
     const pki::ChipIdentity chip = pki::load_chip(chip_dir(i));

@@ -22,6 +22,7 @@ struct ImageSpec {
   std::vector<std::size_t> chips = {0};     // which of the world's chips may boot it
   std::vector<Bytes> allowed_measurements;  // empty: any launch digest
   std::uint32_t sector_size = 4096;
+  bool integrity = false;  // pack --integrity: sector tags and a hash tree root
 };
 
 class World {

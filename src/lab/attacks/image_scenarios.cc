@@ -8,9 +8,11 @@
 #include "common/file_io.h"
 #include "hw/npt.h"
 #include "image/base64.h"
+#include "image/boot_volume.h"
 #include "image/image_cert.h"
 #include "image/image_file.h"
 #include "image/luks2.h"
+#include "image/pack.h"
 #include "lab/attacks/disk_boot.h"
 #include "lab/attacks/lab_bench.h"
 #include "lab/attacks/scenarios.h"
@@ -138,17 +140,14 @@ Outcome luks2_data_offset(const RunOptions& o) {
   });
 }
 
-Outcome sector_replay(const RunOptions& o) {
-  Bench bench(o);
-  const auto image = bench.world().dir() / "disk.img";
-  bench.world().make_image(demo_spec(), image);
-  const vmm::RunResult first = boot(bench, image);  // boot number 1
-  const Bytes snapshot = read_file(image);
-  const vmm::RunResult second = boot(bench, image);  // boot number 2
-  // The host puts back the ciphertext of every 512-byte sector the second boot changed.
+// Puts back the bytes of every 512-byte unit of `image` in [begin, end) that differ from
+// `snapshot`; returns how many.
+std::size_t replay_units(const fs::path& image, const Bytes& snapshot, std::uint64_t begin,
+                         std::uint64_t end) {
   Bytes now = read_file(image);
   std::size_t replayed = 0;
-  for (std::size_t offset = 0; offset + 512 <= now.size() && offset + 512 <= snapshot.size();
+  for (std::size_t offset = begin;
+       offset + 512 <= std::min<std::uint64_t>(end, now.size()) && offset + 512 <= snapshot.size();
        offset += 512) {
     const auto from = snapshot.begin() + static_cast<std::ptrdiff_t>(offset);
     if (!std::equal(from, from + 512, now.begin() + static_cast<std::ptrdiff_t>(offset))) {
@@ -157,6 +156,24 @@ Outcome sector_replay(const RunOptions& o) {
     }
   }
   write_file_atomic(image, now);
+  return replayed;
+}
+
+// The boot console's PSP status, as image_boot and disk_demo print it.
+bool refused_with(const vmm::RunResult& run, psp::Status status) {
+  return run.console.find(fmt::format("status {}", static_cast<std::uint32_t>(status))) !=
+         std::string::npos;
+}
+
+Outcome sector_replay(const RunOptions& o) {
+  Bench bench(o);
+  const auto image = bench.world().dir() / "disk.img";
+  bench.world().make_image(demo_spec(), image);
+  const vmm::RunResult first = boot(bench, image);  // boot number 1
+  const Bytes snapshot = read_file(image);
+  const vmm::RunResult second = boot(bench, image);  // boot number 2
+  // The host puts back the ciphertext of every 512-byte sector the second boot changed.
+  const std::size_t replayed = replay_units(image, snapshot, 0, snapshot.size());
   const vmm::RunResult third = boot(bench, image);
   if (!booted(first) || !booted(second)) {
     throw AttackError(AttackErrc::inconclusive, "the image did not boot before the replay");
@@ -175,6 +192,130 @@ Outcome sector_replay(const RunOptions& o) {
   } else {
     out.kind = OutcomeKind::prevented;
     out.effect = "the replayed sectors were noticed";
+  }
+  return out;
+}
+
+// The same replays against an authenticated image (pack --integrity): the whole change of
+// the second boot (sectors and tags), or the data sectors alone.
+Outcome authenticated_replay(const RunOptions& o, bool with_tags) {
+  Bench bench(o);
+  const auto image = bench.world().dir() / "disk.img";
+  ImageSpec spec = demo_spec();
+  spec.integrity = true;
+  const image::PackResult packed = bench.world().make_image(spec, image);
+  const vmm::RunResult first = boot(bench, image);
+  const Bytes snapshot = read_file(image);
+  const vmm::RunResult second = boot(bench, image);
+  if (!booted(first) || !booted(second)) {
+    throw AttackError(AttackErrc::inconclusive, "the image did not boot before the replay");
+  }
+  const std::uint64_t data_end = packed.data_offset + packed.data_length;
+  const std::size_t replayed =
+      replay_units(image, snapshot, 0, with_tags ? snapshot.size() : data_end);
+  const vmm::RunResult third = boot(bench, image);
+  Outcome out;
+  out.note = kImageIndependent;
+  out.effect = fmt::format("the host restored {} changed 512-byte units of the image{}", replayed,
+                           with_tags ? " (sectors and their tags)" : " (data sectors only)");
+  if (third.console.find("boot number 2 of this image") != std::string::npos) {
+    out.kind = OutcomeKind::succeeded;
+    out.effect += ": the third boot reports boot number 2 again (rollback)";
+  } else if (refused_with(third, psp::Status::disk_rolled_back)) {
+    out.kind = OutcomeKind::prevented;
+    out.by =
+        "IMAGE_CERT refused with disk_rolled_back (root_mismatch): the tags give the root of "
+        "the image after the first boot, the PSP's NV storage holds the root after the second";
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::disk_rolled_back;
+  } else if (refused_with(third, psp::Status::tag_mismatch)) {
+    out.kind = OutcomeKind::prevented;
+    out.by =
+        "the disk controller checked the replayed sector against its current tag: DISK_IO "
+        "refused with tag_mismatch, nothing reached memory";
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::tag_mismatch;
+  } else {
+    out.kind = booted(third) ? OutcomeKind::succeeded : OutcomeKind::prevented;
+    out.by = fmt::format("the boot ended with status {}", third.exit_status.value_or(0xffff));
+    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
+  }
+  return out;
+}
+
+Outcome sector_replay_authenticated(const RunOptions& o) {
+  return authenticated_replay(o, true);
+}
+Outcome sector_replay_data_only(const RunOptions& o) {
+  return authenticated_replay(o, false);
+}
+
+// One bit of the motd's sector flipped in an authenticated image.
+Outcome sector_flip_authenticated(const RunOptions& o) {
+  Bench bench(o);
+  const auto image = bench.world().dir() / "disk.img";
+  ImageSpec spec = demo_spec();
+  spec.integrity = true;
+  const image::PackResult packed = bench.world().make_image(spec, image);
+  const Bytes volume = image::build_boot_volume(spec.volume);
+  const auto header = image::BootVolumeHeader::decode(ByteView(volume).first(image::kBootBlock),
+                                                      volume.size(), "the demo volume");
+  const std::uint64_t motd = packed.data_offset + header.files.front().offset;
+  Bytes bytes = read_file(image);
+  bytes[motd + 7] ^= 0x10;
+  write_file_atomic(image, bytes);
+  const vmm::RunResult run = boot(bench, image);
+  Outcome out;
+  out.note = kImageIndependent;
+  out.effect =
+      fmt::format("one bit of the motd's ciphertext flipped (image offset {:#x})", motd + 7);
+  if (refused_with(run, psp::Status::tag_mismatch)) {
+    out.kind = OutcomeKind::prevented;
+    out.by =
+        "DISK_IO refused with tag_mismatch: the sector no longer matches its tag, and "
+        "nothing of it reached memory";
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::tag_mismatch;
+  } else {
+    out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
+    out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
+    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
+    if (booted(run)) out.effect += ": the VM booted and read a garbled motd";
+  }
+  return out;
+}
+
+// The header (with its certificates) of another authenticated image of the same provider,
+// chip and size in front of this image's data and tags.
+Outcome header_transplant_authenticated(const RunOptions& o) {
+  Bench bench(o);
+  ImageSpec spec = demo_spec();
+  spec.integrity = true;
+  const auto image = bench.world().dir() / "disk.img";
+  const auto other = bench.world().dir() / "other.img";
+  const image::PackResult packed = bench.world().make_image(spec, image);
+  bench.world().make_image(spec, other);
+  Bytes bytes = read_file(image);
+  const Bytes donor = read_file(other);
+  std::copy_n(donor.begin(), packed.data_offset, bytes.begin());
+  write_file_atomic(image, bytes);
+  const vmm::RunResult run = boot(bench, image);
+  Outcome out;
+  out.note = kImageIndependent;
+  out.effect =
+      "the LUKS2 headers of another image packed from the same volume for the same chip "
+      "replaced this image's";
+  if (refused_with(run, psp::Status::disk_rolled_back)) {
+    out.kind = OutcomeKind::prevented;
+    out.by =
+        "IMAGE_CERT refused with disk_rolled_back (root_mismatch): the certificate's tag key "
+        "and root belong to the other image";
+    out.layer = Layer::psp_command;
+    out.status = psp::Status::disk_rolled_back;
+  } else {
+    out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
+    out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
+    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
   }
   return out;
 }
@@ -281,6 +422,18 @@ const Scenario kImageScenarios[] = {
      "XTS has no integrity: replayed sectors decrypt to the old plaintext; the guard mode is "
      "irrelevant to the disk",
      sector_replay},
+    {"sector-replay-authenticated",
+     "The host restores the sectors and tags an authenticated image changed between boots", "",
+     false, "", sector_replay_authenticated},
+    {"sector-replay-data-only",
+     "The host restores an authenticated image's changed data sectors, not their tags", "", false,
+     "", sector_replay_data_only},
+    {"sector-flip-authenticated",
+     "The host flips one bit of a data sector of an authenticated image", "", false, "",
+     sector_flip_authenticated},
+    {"header-transplant-authenticated",
+     "The host puts another authenticated image's LUKS2 headers in front of this image", "", false,
+     "", header_transplant_authenticated},
     {"dma-misdirection",
      "The VMM points the guest's DMA buffer at another VM's frame before the disk read", "", true,
      "", dma_misdirection},
