@@ -75,6 +75,10 @@ void suite_seeds(SeedWriter& out, crypto::SuiteId suite_id, const fs::path& work
   report.suite = suite_id;
   report.psp_version = 0x010000;
   report.chip_id = chip_identity.chip_id;
+  report.disk_root = cs.hash(as_bytes("seed disk"));  // 32 or 48 bytes: cut to a root
+  report.disk_root.resize(attest::kDiskRootSize);
+  report.disk_version = 7;
+  report.disk_integrity = attest::DiskIntegrity::authenticated;
   report.policy = measure::Policy{}.encode();
   report.launch_digest = digest;
   report.firmware_check = attest::FirmwareCheck::matched;

@@ -132,12 +132,15 @@ AppraisalPolicy parse_appraisal_policy(std::string_view json_text, std::string_v
                                            "min_guard_mode",
                                            "npt_integrity",
                                            "required_policy_bits",
-                                           "memory_encryption_required"};
+                                           "memory_encryption_required",
+                                           "disk_root",
+                                           "min_disk_version"};
   for (const auto& [key, value] : doc.items()) {
     if (!known.contains(key)) {
       refuse(source, key,
              "unknown key (known: launch_digests, providers, chips, min_guard_mode, "
-             "npt_integrity, required_policy_bits, memory_encryption_required)");
+             "npt_integrity, required_policy_bits, memory_encryption_required, disk_root, "
+             "min_disk_version)");
     }
   }
 
@@ -170,6 +173,17 @@ AppraisalPolicy parse_appraisal_policy(std::string_view json_text, std::string_v
       refuse(source, "memory_encryption_required", "must be true or false");
     }
     p.memory_encryption_required = doc["memory_encryption_required"].get<bool>();
+  }
+  if (doc.contains("disk_root")) {
+    if (!doc["disk_root"].is_string()) refuse(source, "disk_root", "must be a hex string");
+    p.disk_root = hex_item(source, "disk_root", doc["disk_root"].get<std::string>(),
+                           {kDiskRootSize}, "a disk root has 32");
+  }
+  if (doc.contains("min_disk_version")) {
+    if (!doc["min_disk_version"].is_number_unsigned()) {
+      refuse(source, "min_disk_version", "must be a non-negative integer");
+    }
+    p.min_disk_version = doc["min_disk_version"].get<std::uint64_t>();
   }
   return p;
 }

@@ -23,6 +23,10 @@ struct AppraisalPolicy {
   std::vector<measure::NptIntegrity> npt_integrity;  // accepted characteristic values
   std::uint64_t required_policy_bits = 0;
   bool memory_encryption_required = false;
+  // The authenticated disk image: its expected root (kDiskRootSize bytes) and the least
+  // version accepted. Either one requires an authenticated image.
+  std::optional<Bytes> disk_root;
+  std::optional<std::uint64_t> min_disk_version;
 };
 
 // Parses the JSON text of a policy file; `source` names it in errors, and provider

@@ -17,6 +17,7 @@ constexpr int kAffirming = 2;             // recognized instance, approved confi
 constexpr int kApprovedBoot = 3;          // executables: approved boot-time executables
 constexpr int kUnsafeHardware = 32;       // hardware: a known, but not genuine, platform
 constexpr int kUnrecognizedRuntime = 33;  // executables: not the expected executables
+constexpr int kUnrecognizedFiles = 32;    // file-system: not the expected files
 constexpr int kContraindicated = 96;      // untrustworthy instance, visible memory, ...
 constexpr int kUnrecognizedInstance = 97;
 
@@ -74,6 +75,18 @@ int runtime_opaque(const Verification& v) {
   }
 }
 
+// The authenticated disk image against the tenant's expected root and minimum version:
+// approved when they were checked and hold; unrecognized when the report has no
+// authenticated image or another root; contraindicated for a rolled-back version.
+int file_system(const Verification& v) {
+  const CheckStatus root = status(v, CheckId::disk_root);
+  const CheckStatus version = status(v, CheckId::disk_version);
+  const bool has_image = v.report && v.report->disk_integrity == DiskIntegrity::authenticated;
+  if (version == CheckStatus::fail && has_image) return kContraindicated;
+  if (root == CheckStatus::fail || version == CheckStatus::fail) return kUnrecognizedFiles;
+  return root == CheckStatus::pass || version == CheckStatus::pass ? kAffirming : kNoClaim;
+}
+
 int storage_opaque(const Verification& v) {
   switch (status(v, CheckId::certificate)) {
     case CheckStatus::pass:
@@ -108,6 +121,7 @@ nlohmann::json ear_claims(const Verification& v, std::string_view verifier_build
       {"instance-identity", instance_identity(v)},
       {"configuration", configuration(v)},
       {"executables", executables(v)},
+      {"file-system", file_system(v)},
       {"hardware", hardware(v)},
       {"runtime-opaque", runtime_opaque(v)},
       {"storage-opaque", storage_opaque(v)},

@@ -11,7 +11,7 @@ namespace cvmsim::attest {
 namespace {
 
 constexpr std::string_view kMagic = "CVMSRPT1";
-constexpr std::uint16_t kVersion = 2;
+constexpr std::uint16_t kVersion = 3;
 constexpr std::size_t kDigestField = 48;
 
 template <typename Enum>
@@ -70,6 +70,16 @@ std::string_view to_string(NptIntegrityState v) {
   return "unknown";
 }
 
+std::string_view to_string(DiskIntegrity v) {
+  switch (v) {
+    case DiskIntegrity::none:
+      return "none";
+    case DiskIntegrity::authenticated:
+      return "authenticated";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(DramAliasCheck v) {
   switch (v) {
     case DramAliasCheck::not_run:
@@ -81,6 +91,16 @@ std::string_view to_string(DramAliasCheck v) {
 }
 
 Bytes Report::signed_body() const {
+  // What decode() would refuse is never signed: without an authenticated image the disk
+  // fields are zero, with one the root is a full root.
+  const bool authenticated = disk_integrity == DiskIntegrity::authenticated;
+  if (authenticated ? disk_root.size() != kDiskRootSize : !disk_root.empty() || disk_version != 0) {
+    throw AttestError(
+        AttestErrc::bad_report,
+        fmt::format("disk integrity {} with a {}-byte disk root and version {}: only an "
+                    "authenticated image has a root ({} bytes) and a version",
+                    to_string(disk_integrity), disk_root.size(), disk_version, kDiskRootSize));
+  }
   ByteWriter w;
   w.bytes(as_bytes(kMagic));
   w.u16(kVersion);
@@ -88,7 +108,10 @@ Bytes Report::signed_body() const {
   w.u8(simulated ? 1 : 0);
   w.u32(psp_version);
   w.fixed(chip_id, kChipIdSize);
-  w.zeros(48);
+  w.fixed(disk_root, kDiskRootSize);
+  w.u64(disk_version);
+  w.u8(static_cast<std::uint8_t>(disk_integrity));
+  w.zeros(7);
   w.u64(policy);
   w.fixed(launch_digest, kDigestField);
   w.u8(static_cast<std::uint8_t>(firmware_check));
@@ -134,9 +157,13 @@ Report Report::decode(ByteView data, std::string_view source) {
                                   source, to_hex(magic)));
   }
   if (const std::uint16_t version = r.u16("version"); version != kVersion) {
-    throw AttestError(AttestErrc::bad_report,
-                      fmt::format("{}: report version {} is not supported (expected {})", source,
-                                  version, kVersion));
+    throw AttestError(
+        AttestErrc::bad_report,
+        fmt::format("{}: report version {} is not supported (expected {}){}", source, version,
+                    kVersion,
+                    version < kVersion ? ": a report of an earlier cvmsim release; ask the PSP "
+                                         "for a new one"
+                                       : ""));
   }
   Report rep;
   rep.suite = crypto::suite_from_byte(r.u8("suite"), source);
@@ -147,7 +174,19 @@ Report Report::decode(ByteView data, std::string_view source) {
   rep.psp_version = r.u32("psp_version");
   // A fixed-size field: a chip id may well end in a zero byte.
   rep.chip_id = to_bytes(r.bytes("chip_id", kChipIdSize));
-  r.expect_zero("reserved_after_chip_id", 48);
+  const std::size_t disk_root_at = r.offset();
+  const ByteView disk_root = r.bytes("disk_root", kDiskRootSize);
+  const std::size_t disk_version_at = r.offset();
+  rep.disk_version = r.u64("disk_version");
+  rep.disk_integrity = checked_enum<DiskIntegrity>(r, "disk_integrity", 1);
+  if (rep.disk_integrity == DiskIntegrity::authenticated) {
+    rep.disk_root = to_bytes(disk_root);
+  } else if (!all_zero(disk_root)) {
+    r.fail_at("disk_root", disk_root_at, "must be zero without an authenticated image");
+  } else if (rep.disk_version != 0) {
+    r.fail_at("disk_version", disk_version_at, "must be zero without an authenticated image");
+  }
+  r.expect_zero("reserved_after_disk_integrity", 7);
   rep.policy = r.u64("policy");
   const std::size_t d = crypto::suite(rep.suite).digest_size();
   rep.launch_digest = to_bytes(r.fixed("launch_digest", kDigestField, d));

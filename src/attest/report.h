@@ -1,14 +1,20 @@
 // The attestation report: what the PSP signs in answer to an ATTEST secure call.
-// Fixed little-endian layout, version 2 (docs/formats.md "Attestation report"):
+// Fixed little-endian layout, version 3 (docs/formats.md "Attestation report"):
 //
 //   off  size  field
 //   0    8     magic "CVMSRPT1"
-//   8    2     version (2)
+//   8    2     version (3)
 //   10   1     suite (1 sm, 2 nist)
 //   11   1     flags: bit 0 = produced by the cvmsim simulator (always set here)
 //   12   4     PSP firmware version (major << 16 | minor << 8 | patch)
 //   16   16    chip id
-//   32   48    zero
+//   32   32    disk root: the hash tree root over an authenticated image's sector tags,
+//              zero when the VM has no authenticated image
+//   64   8     disk version: the image's monotonic version (the PSP's NV storage), zero
+//              when none
+//   72   1     disk integrity: 0 no authenticated image, 1 authenticated image (the root
+//              and version above are valid)
+//   73   7     zero
 //   80   8     policy
 //   88   48    launch digest (d bytes, zero padded)
 //   136  1     firmware check: 0 not checked, 1 matched the signed reference, 2 mismatch
@@ -47,6 +53,7 @@ inline constexpr std::size_t kReportSize = kReportSignedSize + 2 + kSignatureAre
 inline constexpr std::size_t kMaxReportSize = 1024;
 inline constexpr std::size_t kChipIdSize = 16;
 inline constexpr std::size_t kReportDataSize = 64;
+inline constexpr std::size_t kDiskRootSize = 32;
 
 enum class FirmwareCheck : std::uint8_t { not_checked = 0, matched = 1, mismatch = 2 };
 enum class CertificateCheck : std::uint8_t { none = 0, valid = 1, refused = 2 };
@@ -54,12 +61,20 @@ enum class NptIntegrityState : std::uint8_t { intact = 0, tampered = 1, not_guar
 // The PSP's boot-time DRAM alias probe (BadRAM). A platform where it found an alias never
 // starts, so no report says "failed".
 enum class DramAliasCheck : std::uint8_t { not_run = 0, passed = 1 };
+// Whether the VM runs from an authenticated disk image (sector tags under a hash tree whose
+// root and version the PSP keeps in its NV storage, so a rolled-back disk is refused).
+enum class DiskIntegrity : std::uint8_t { none = 0, authenticated = 1 };
 
 struct Report {
   crypto::SuiteId suite = crypto::SuiteId::sm;
   bool simulated = true;
   std::uint32_t psp_version = 0;
   Bytes chip_id;  // kChipIdSize bytes
+  // With DiskIntegrity::none the root is empty and the version 0 (encoded as zeros); with
+  // authenticated, the root has kDiskRootSize bytes. Anything else does not encode.
+  Bytes disk_root;
+  std::uint64_t disk_version = 0;
+  DiskIntegrity disk_integrity = DiskIntegrity::none;
   std::uint64_t policy = 0;
   Bytes launch_digest;
   FirmwareCheck firmware_check = FirmwareCheck::not_checked;
@@ -75,7 +90,8 @@ struct Report {
 
   [[nodiscard]] Bytes signed_body() const;
   [[nodiscard]] Bytes encode() const;
-  // Structural checks only; names `source` and the field on failure.
+  // Structural checks only; names `source` and the field on failure. Only version 3: a
+  // report of an earlier version is refused, as version 2 refused those of version 1.
   static Report decode(ByteView data, std::string_view source);
   // True when `attestation_key` (public) signed this report.
   [[nodiscard]] bool signature_valid(const crypto::Key& attestation_key) const;
@@ -88,5 +104,6 @@ std::string_view to_string(FirmwareCheck v);
 std::string_view to_string(CertificateCheck v);
 std::string_view to_string(NptIntegrityState v);
 std::string_view to_string(DramAliasCheck v);
+std::string_view to_string(DiskIntegrity v);
 
 }  // namespace cvmsim::attest

@@ -67,6 +67,11 @@ std::string psp_version_text(std::uint32_t v) {
   return fmt::format("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff);
 }
 
+// The disk root field as encoded: zeros without an authenticated image.
+std::string disk_root_field(const Report& r) {
+  return r.disk_root.empty() ? to_hex(Bytes(kDiskRootSize, 0)) : to_hex(r.disk_root);
+}
+
 std::string guard_mode_name(std::uint8_t mode) {
   return std::string(measure::to_string(static_cast<measure::GuardMode>(mode)));
 }
@@ -227,6 +232,78 @@ CheckResult check_certificate(const Report& r) {
   return skip(CheckId::certificate, "none: the VM submitted no image certificate");
 }
 
+bool authenticated(const Report& r) {
+  return r.disk_integrity == DiskIntegrity::authenticated;
+}
+
+// What the report says of its disk, for the details.
+std::string disk_text(const Report& r) {
+  if (!authenticated(r)) return "no authenticated disk image (disk integrity none)";
+  return fmt::format("authenticated disk image, root {} version {}", to_hex(r.disk_root),
+                     r.disk_version);
+}
+
+// Opt-in: without an expected root the check SKIPs (the report may still carry one).
+CheckResult check_disk_root(const Report& r, const Expectations& e) {
+  const std::optional<Bytes> listed = e.policy ? e.policy->disk_root : std::nullopt;
+  if (!e.disk_root && !listed) {
+    return skip(CheckId::disk_root, disk_text(r) +
+                                        "; no expected disk root given (--expect-disk-root or the "
+                                        "policy's disk_root)");
+  }
+  if (!authenticated(r)) {
+    return fail(CheckId::disk_root,
+                fmt::format("the report carries no authenticated disk image (disk integrity "
+                            "none), but disk root {} is expected: the VM runs from an image "
+                            "without sector tags, or from none",
+                            to_hex(e.disk_root ? *e.disk_root : *listed)));
+  }
+  if (e.disk_root && *e.disk_root != r.disk_root) {
+    return fail(CheckId::disk_root,
+                fmt::format("disk root {} is not the expected {}: another image, or another "
+                            "state of it",
+                            to_hex(r.disk_root), to_hex(*e.disk_root)));
+  }
+  if (listed && *listed != r.disk_root) {
+    return fail(CheckId::disk_root, fmt::format("disk root {} is not the policy's disk_root {}",
+                                                to_hex(r.disk_root), to_hex(*listed)));
+  }
+  return pass(CheckId::disk_root, fmt::format("disk root {} (authenticated image, version {})",
+                                              to_hex(r.disk_root), r.disk_version));
+}
+
+// Opt-in as well: a minimum version refuses a rolled-back image.
+CheckResult check_disk_version(const Report& r, const Expectations& e) {
+  const std::optional<std::uint64_t> listed = e.policy ? e.policy->min_disk_version : std::nullopt;
+  if (!e.min_disk_version && !listed) {
+    return skip(CheckId::disk_version,
+                disk_text(r) +
+                    "; no minimum disk version given (--min-disk-version or the "
+                    "policy's min_disk_version)");
+  }
+  const std::uint64_t minimum = std::max(e.min_disk_version.value_or(0), listed.value_or(0));
+  if (!authenticated(r)) {
+    return fail(CheckId::disk_version,
+                fmt::format("the report carries no authenticated disk image (disk integrity "
+                            "none), but disk version {} or later is expected",
+                            minimum));
+  }
+  if (e.min_disk_version && r.disk_version < *e.min_disk_version) {
+    return fail(CheckId::disk_version,
+                fmt::format("disk version {} is below the minimum {} (--min-disk-version): a "
+                            "rolled-back image",
+                            r.disk_version, *e.min_disk_version));
+  }
+  if (listed && r.disk_version < *listed) {
+    return fail(CheckId::disk_version,
+                fmt::format("disk version {} is below the policy's min_disk_version {}: a "
+                            "rolled-back image",
+                            r.disk_version, *listed));
+  }
+  return pass(CheckId::disk_version, fmt::format("disk version {} (at least {}), root {}",
+                                                 r.disk_version, minimum, to_hex(r.disk_root)));
+}
+
 CheckResult check_npt(const Report& r) {
   const bool guarded = r.guard_mode != 0;
   const bool says_guarded = r.npt_integrity != NptIntegrityState::not_guarded;
@@ -301,6 +378,8 @@ void check_content(const Report& r, const Expectations& e, std::vector<CheckResu
   out.push_back(check_provider(r, e));
   out.push_back(check_firmware(r));
   out.push_back(check_certificate(r));
+  out.push_back(check_disk_root(r, e));
+  out.push_back(check_disk_version(r, e));
   out.push_back(check_npt(r));
   out.push_back(check_appraisal(r, e));
 }
@@ -344,7 +423,7 @@ Verification verify_report(ByteView report_bytes, std::string_view report_source
   try {
     v.report = Report::decode(report_bytes, report_source);
     out.push_back(pass(CheckId::format,
-                       fmt::format("CVMSRPT1 version 2, suite {}, {} bytes",
+                       fmt::format("CVMSRPT1 version 3, suite {}, {} bytes",
                                    crypto::to_string(v.report->suite), report_bytes.size())));
   } catch (const Error& e) {
     out.push_back(fail(CheckId::format, fmt::format("not a valid report: {}", e.what())));
@@ -389,7 +468,8 @@ Verification verify_report(ByteView report_bytes, std::string_view report_source
     check_content(*v.report, expect, out);
   } else {
     for (CheckId id : {CheckId::nonce, CheckId::measurement, CheckId::provider, CheckId::firmware,
-                       CheckId::certificate, CheckId::npt_integrity, CheckId::appraisal}) {
+                       CheckId::certificate, CheckId::disk_root, CheckId::disk_version,
+                       CheckId::npt_integrity, CheckId::appraisal}) {
       out.push_back(skip(id, "no decodable report"));
     }
   }
@@ -418,6 +498,10 @@ std::string_view to_string(CheckId id) {
       return "firmware";
     case CheckId::certificate:
       return "certificate";
+    case CheckId::disk_root:
+      return "disk_root";
+    case CheckId::disk_version:
+      return "disk_version";
     case CheckId::npt_integrity:
       return "npt_integrity";
     case CheckId::appraisal:
@@ -467,6 +551,9 @@ std::vector<ReportField> describe_report(const Report& r) {
       {"simulated", r.simulated ? "yes (cvmsim simulator, not hardware evidence)" : "no"},
       {"psp_version", psp_version_text(r.psp_version)},
       {"chip_id", to_hex(r.chip_id)},
+      {"disk_root", disk_root_field(r)},
+      {"disk_version", std::to_string(r.disk_version)},
+      {"disk_integrity", std::string(to_string(r.disk_integrity))},
       {"policy", policy},
       {"launch_digest", to_hex(r.launch_digest)},
       {"firmware_check", std::string(to_string(r.firmware_check))},
@@ -490,11 +577,14 @@ nlohmann::ordered_json report_json(const Report& r) {
   }
   return {
       {"magic", "CVMSRPT1"},
-      {"version", 2},
+      {"version", 3},
       {"suite", crypto::to_string(r.suite)},
       {"simulated", r.simulated},
       {"psp_version", psp_version_text(r.psp_version)},
       {"chip_id", to_hex(r.chip_id)},
+      {"disk_root", disk_root_field(r)},
+      {"disk_version", r.disk_version},
+      {"disk_integrity", to_string(r.disk_integrity)},
       {"policy", r.policy},
       {"policy_decoded", policy_decoded},
       {"launch_digest", to_hex(r.launch_digest)},

@@ -35,6 +35,8 @@ enum class CheckId {
   provider,       // the verified reference came from the expected provider
   firmware,       // the PSP matched the launch against a signed reference
   certificate,    // the image certificate the VM submitted was valid
+  disk_root,      // the authenticated disk image has the expected root (when one is given)
+  disk_version,   // the authenticated disk image is at least the minimum version (when given)
   npt_integrity,  // the guarded NPT was never found tampered with
   appraisal,      // the platform meets the tenant's appraisal policy (--policy)
 };
@@ -62,8 +64,14 @@ struct Expectations {
   std::optional<Bytes> nonce;
   std::optional<Bytes> launch_digest;
   std::optional<crypto::Key> provider;  // its key id is measure::provider_key_id(key)
+  // The authenticated disk image the tenant expects: its root (kDiskRootSize bytes) and a
+  // minimum version (rollback). Either one, when given, requires an authenticated image;
+  // neither is required by default (their checks then SKIP).
+  std::optional<Bytes> disk_root;
+  std::optional<std::uint64_t> min_disk_version;
   // Launch digests and providers listed here are accepted too (both lists must hold when
-  // an expectation above is also given); its platform rules make the `appraisal` check.
+  // an expectation above is also given), and so for its disk root and minimum disk
+  // version; its platform rules make the `appraisal` check.
   std::optional<AppraisalPolicy> policy;
   // A report checked without a nonce, an expected measurement or an expected provider
   // proves nothing to the tenant (it may be replayed, or describe other firmware), so a

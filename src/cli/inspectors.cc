@@ -46,7 +46,7 @@ nlohmann::ordered_json describe_reference(ByteView data, const std::string& sour
 nlohmann::ordered_json describe_report(ByteView data, const std::string& source) {
   const attest::Report report = attest::Report::decode(data, source);
   nlohmann::ordered_json doc{{"artifact", "attestation report"},
-                             {"format", "CVMSRPT1 version 2 (docs/formats.md)"}};
+                             {"format", "CVMSRPT1 version 3 (docs/formats.md)"}};
   const nlohmann::ordered_json fields = attest::report_json(report);
   for (const auto& [key, value] : fields.items()) doc[key] = value;
   doc["note"] = "structural only; check the signature and expectations with cvmsim verify";

@@ -1,8 +1,11 @@
 // cvmsim verify: the tenant's check of an attestation report (docs/cli.md "cvmsim verify").
 #include <fmt/format.h>
 
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,8 @@ struct VerifyOptions {
   std::string nonce;
   std::string measurement;
   std::string provider;
+  std::string disk_root;
+  std::string min_disk_version;
   std::string policy;
   std::vector<std::string> require;  // memory protections the report's policy must have
   std::string ear_out;
@@ -49,6 +54,20 @@ Bytes hex_option(const std::string& option, const std::string& text) {
   } catch (const Error& e) {
     throw CLI::ValidationError(e.what());  // from_hex names the option already
   }
+}
+
+// A decimal u64: digits only (no sign, no spaces), at most 2^64 - 1.
+std::uint64_t disk_version_option(const std::string& text) {
+  const char* const end = text.data() + text.size();
+  std::uint64_t value = 0;
+  const auto [stop, error] = std::from_chars(text.data(), end, value, 10);
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front())) || stop != end ||
+      error != std::errc{}) {
+    throw CLI::ValidationError("--min-disk-version",
+                               fmt::format("'{}' is not a disk version (a decimal number, 0 to {})",
+                                           text, std::numeric_limits<std::uint64_t>::max()));
+  }
+  return value;
 }
 
 std::string root_path(const VerifyOptions& o) {
@@ -88,6 +107,16 @@ attest::Expectations expectations_from(const VerifyOptions& o) {
     e.launch_digest = std::move(digest);
   }
   if (!o.provider.empty()) e.provider = load_provider_public_key(o.provider);
+  if (!o.disk_root.empty()) {
+    Bytes root = hex_option("--expect-disk-root", o.disk_root);
+    if (root.size() != attest::kDiskRootSize) {
+      throw CLI::ValidationError("--expect-disk-root",
+                                 fmt::format("{} bytes; a disk root has {} (64 hex digits)",
+                                             root.size(), attest::kDiskRootSize));
+    }
+    e.disk_root = std::move(root);
+  }
+  if (!o.min_disk_version.empty()) e.min_disk_version = disk_version_option(o.min_disk_version);
   if (!o.policy.empty()) e.policy = attest::load_appraisal_policy(o.policy);
   for (const std::string& name : o.require) {
     const auto bit = measure::protection_bit(name);
@@ -280,9 +309,16 @@ void register_verify_command(CLI::App& app) {
   cmd->add_option("--expect-provider", o->provider,
                   "Expected provider: its certificate (provider.pem) or public key")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--expect-disk-root", o->disk_root,
+                  "Expected root of the authenticated disk image (64 hex digits); the report "
+                  "must carry an authenticated image with exactly this root");
+  cmd->add_option("--min-disk-version", o->min_disk_version,
+                  "Least accepted version of the authenticated disk image (decimal); the report "
+                  "must carry an authenticated image at this version or later");
   cmd->add_option("--policy", o->policy,
                   "Appraisal policy (JSON): accepted launch digests, providers, chips, minimum "
-                  "guard mode, NPT integrity, required policy bits (docs/formats.md)")
+                  "guard mode, NPT integrity, required policy bits, disk root and minimum disk "
+                  "version (docs/formats.md)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--require", o->require,
                   "Policy bits the report must show, comma separated: memory-integrity, "

@@ -205,6 +205,13 @@ Result Psp::attest(Vm& vm, const AttestCall& call, SecureCallResponse& out) {
   report.simulated = true;
   report.psp_version = kPspFirmwareVersion;
   report.chip_id = fuses_.identity.chip_id;
+  // An authenticated image: the root and version the PSP holds for it now (its NV storage
+  // keeps the same pair); an image without tags, or none, leaves the three fields zero.
+  if (!vm.image.disk_root.empty()) {
+    report.disk_integrity = attest::DiskIntegrity::authenticated;
+    report.disk_root = vm.image.disk_root;
+    report.disk_version = vm.image.disk_version;
+  }
   report.policy = vm.policy.encode();
   report.launch_digest = vm.digest.value();
   report.firmware_check = vm.firmware_check;

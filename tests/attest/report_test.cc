@@ -107,6 +107,134 @@ TEST_P(ReportForSuite, AnOutOfRangeFieldIsNamedAtItsDocumentedOffset) {
             "report.bin: field 'firmware_check' at offset 136: value 7 is out of range 0..2");
   EXPECT_EQ(message(139, 3),
             "report.bin: field 'npt_integrity' at offset 139: value 3 is out of range 0..2");
+  EXPECT_EQ(message(72, 2),
+            "report.bin: field 'disk_integrity' at offset 72: value 2 is out of range 0..1");
+}
+
+// An authenticated image: root, version and integrity at offsets 32, 64 and 72, and back.
+TEST_P(ReportForSuite, DiskFieldsRoundTrip) {
+  const crypto::Key key = crypto::suite(GetParam()).generate_key();
+  Report r = sample(GetParam());
+  r.disk_root = crypto::random_bytes(kDiskRootSize);
+  r.disk_version = 0x0102030405060708;
+  r.disk_integrity = DiskIntegrity::authenticated;
+  sign_report(r, key);
+  const Bytes encoded = r.encode();
+  ASSERT_EQ(encoded.size(), 426u);
+  EXPECT_EQ(encoded[8], 3);  // version 3, little-endian
+  EXPECT_EQ(encoded[9], 0);
+  EXPECT_EQ(Bytes(encoded.begin() + 32, encoded.begin() + 64), r.disk_root);
+  EXPECT_EQ(Bytes(encoded.begin() + 64, encoded.begin() + 72),
+            (Bytes{0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01}));
+  EXPECT_EQ(encoded[72], 1);
+  EXPECT_TRUE(all_zero(ByteView(encoded).subspan(73, 7)));
+  const Report back = Report::decode(encoded, "report.bin");
+  EXPECT_EQ(back.disk_root, r.disk_root);
+  EXPECT_EQ(back.disk_version, r.disk_version);
+  EXPECT_EQ(back.disk_integrity, DiskIntegrity::authenticated);
+  EXPECT_EQ(back.encode(), encoded);
+  EXPECT_TRUE(back.signature_valid(key.public_only()));
+
+  // Without an authenticated image the 48 bytes are zeros, and decode to an empty root.
+  const Report plain = sample(GetParam());
+  Report signed_plain = plain;
+  sign_report(signed_plain, key);
+  const Bytes zeros = signed_plain.encode();
+  EXPECT_TRUE(all_zero(ByteView(zeros).subspan(32, 48)));
+  const Report none = Report::decode(zeros, "report.bin");
+  EXPECT_EQ(none.disk_integrity, DiskIntegrity::none);
+  EXPECT_TRUE(none.disk_root.empty());
+  EXPECT_EQ(none.disk_version, 0u);
+}
+
+// Integrity 0 says "no authenticated image": a root or version beside it, or a byte in the
+// reserved tail, is not a report (the PSP never signs one).
+TEST_P(ReportForSuite, DiskFieldsWithoutAnAuthenticatedImageMustBeZero) {
+  Report r = sample(GetParam());
+  sign_report(r, crypto::suite(GetParam()).generate_key());
+  const Bytes good = r.encode();
+  auto message = [&](std::size_t offset, std::uint8_t value) -> std::string {
+    Bytes bad = good;
+    bad[offset] = value;
+    try {
+      (void)Report::decode(bad, "report.bin");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(message(32, 1),
+            "report.bin: field 'disk_root' at offset 32: must be zero without an authenticated "
+            "image");
+  EXPECT_EQ(message(63, 0xff),
+            "report.bin: field 'disk_root' at offset 32: must be zero without an authenticated "
+            "image");
+  EXPECT_EQ(message(64, 5),
+            "report.bin: field 'disk_version' at offset 64: must be zero without an "
+            "authenticated image");
+  EXPECT_NE(message(73, 1).find("'reserved_after_disk_integrity'"), std::string::npos);
+  EXPECT_NE(message(79, 1).find("'reserved_after_disk_integrity'"), std::string::npos);
+  // With integrity 1 the same bytes are a root and a version (the signature then decides).
+  Bytes authenticated = good;
+  authenticated[72] = 1;
+  authenticated[32] = 1;
+  authenticated[64] = 5;
+  const Report decoded = Report::decode(authenticated, "report.bin");
+  EXPECT_EQ(decoded.disk_integrity, DiskIntegrity::authenticated);
+  EXPECT_EQ(decoded.disk_root.size(), kDiskRootSize);
+  EXPECT_EQ(decoded.disk_root[0], 1);
+  EXPECT_EQ(decoded.disk_version, 5u);
+}
+
+// The PSP side refuses to sign what decode would refuse.
+TEST_P(ReportForSuite, InconsistentDiskFieldsAreNotSigned) {
+  const crypto::Key key = crypto::suite(GetParam()).generate_key();
+  auto signs = [&](auto edit) {
+    Report r = sample(GetParam());
+    edit(r);
+    try {
+      sign_report(r, key);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  EXPECT_FALSE(signs([](Report& r) { r.disk_root = Bytes(kDiskRootSize, 1); }));
+  EXPECT_FALSE(signs([](Report& r) { r.disk_version = 1; }));
+  EXPECT_FALSE(signs([](Report& r) { r.disk_integrity = DiskIntegrity::authenticated; }));
+  EXPECT_FALSE(signs([](Report& r) {
+    r.disk_integrity = DiskIntegrity::authenticated;
+    r.disk_root = Bytes(48, 1);
+  }));
+  EXPECT_TRUE(signs([](Report& r) {
+    r.disk_integrity = DiskIntegrity::authenticated;
+    r.disk_root = Bytes(kDiskRootSize, 0);  // a root that happens to be zero is still a root
+  }));
+}
+
+// Version 2 had zeros where the disk fields are now. Like version 1 before it, it is not
+// read: the version is part of what was signed, and one version means one encoding.
+TEST_P(ReportForSuite, EarlierVersionsAreRefusedNamingTheVersion) {
+  Report r = sample(GetParam());
+  sign_report(r, crypto::suite(GetParam()).generate_key());
+  Bytes v2 = r.encode();
+  v2[8] = 2;
+  try {
+    (void)Report::decode(v2, "old.bin");
+    ADD_FAILURE() << "a version-2 report was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "old.bin: report version 2 is not supported (expected 3): a report of an earlier "
+              "cvmsim release; ask the PSP for a new one");
+  }
+  Bytes v4 = r.encode();
+  v4[8] = 4;
+  try {
+    (void)Report::decode(v4, "new.bin");
+    ADD_FAILURE() << "a version-4 report was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "new.bin: report version 4 is not supported (expected 3)");
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, ReportForSuite, ::testing::Values(SuiteId::sm, SuiteId::nist),

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -77,6 +78,16 @@ class Verifier : public ::testing::TestWithParam<SuiteId> {
     return r;
   }
 
+  // `genuine` for a VM that runs from an authenticated disk image.
+  Report with_disk(const std::string& chip, std::uint64_t version = 5) const {
+    Report r = genuine(chip);
+    r.disk_integrity = DiskIntegrity::authenticated;
+    r.disk_root = disk_root;
+    r.disk_version = version;
+    sign_report(r, psp::load_chip_fuses(dir / chip).attestation_key);
+    return r;
+  }
+
   // Re-signs an edited report with `chip`'s attestation key.
   Bytes signed_by(Report r, const std::string& chip) const {
     sign_report(r, psp::load_chip_fuses(dir / chip).attestation_key);
@@ -102,14 +113,22 @@ class Verifier : public ::testing::TestWithParam<SuiteId> {
   std::optional<pki::Certificate> root;
   Bytes nonce;
   Bytes digest;
+  Bytes disk_root = crypto::random_bytes(kDiskRootSize);
 };
 
 // Only the checks in `failing` fail; every other one passes (or is skipped in `skipped`).
-// Without `with_policy` the appraisal check is expected to SKIP (no policy given).
+// Without `with_policy` the appraisal check is expected to SKIP (no policy given), and
+// without `with_disk` the disk checks (no expected disk root or version given).
 void expect_only_failures(const Verification& v, std::vector<CheckId> failing,
-                          std::vector<CheckId> skipped = {}, bool with_policy = false) {
+                          std::vector<CheckId> skipped = {}, bool with_policy = false,
+                          bool with_disk = false) {
   if (!with_policy) skipped.push_back(CheckId::appraisal);
-  ASSERT_EQ(v.checks.size(), 12u);
+  if (!with_disk) {
+    for (CheckId id : {CheckId::disk_root, CheckId::disk_version}) {
+      if (std::find(failing.begin(), failing.end(), id) == failing.end()) skipped.push_back(id);
+    }
+  }
+  ASSERT_EQ(v.checks.size(), 14u);
   for (const CheckResult& c : v.checks) {
     const bool should_fail = std::find(failing.begin(), failing.end(), c.id) != failing.end();
     const bool should_skip = std::find(skipped.begin(), skipped.end(), c.id) != skipped.end();
@@ -252,6 +271,12 @@ TEST(AppraisalPolicyFile, MalformedPoliciesNameTheKey) {
   refused(R"({"required_policy_bits": ["debug"]})", "memory-integrity, ciphertext-hiding");
   refused(R"({"memory_encryption_required": "yes"})", "true or false");
   refused(R"({"providers": ["no-such.pem"]})", "\"providers\": no-such.pem");
+  refused(R"({"disk_root": ["00"]})", "\"disk_root\": must be a hex string");
+  refused(R"({"disk_root": "0011"})", "\"disk_root\": 0011 has 2 bytes; a disk root has 32");
+  refused(R"({"disk_root": "zz"})", "\"disk_root\"");
+  refused(R"({"min_disk_version": -1})", "\"min_disk_version\": must be a non-negative");
+  refused(R"({"min_disk_version": "3"})", "\"min_disk_version\"");
+  refused(R"({"min_disk_version": 1.5})", "\"min_disk_version\"");
   EXPECT_EQ(policy_from("{}").required_policy_bits, 0u);
 }
 
@@ -451,6 +476,117 @@ TEST_P(Verifier, PlatformStateChecks) {
   EXPECT_EQ(hw.failure(), FailureClass::expectation);
 }
 
+TEST_P(Verifier, DiskRootAndMinimumVersion) {
+  const Bytes report = with_disk("chipA", 5).encode();
+  // Not asked for: both SKIP, saying what the report carries.
+  Verification v = verify(report);
+  expect_only_failures(v, {});
+  EXPECT_NE(v.check(CheckId::disk_root).detail.find(to_hex(disk_root)), std::string::npos)
+      << v.check(CheckId::disk_root).detail;
+  EXPECT_NE(v.check(CheckId::disk_root).detail.find("--expect-disk-root"), std::string::npos);
+  EXPECT_NE(v.check(CheckId::disk_version).detail.find("--min-disk-version"), std::string::npos);
+
+  // The expected root and a version at or below the report's: both PASS.
+  Expectations e = all_expectations();
+  e.disk_root = disk_root;
+  for (std::uint64_t minimum : {0, 4, 5}) {
+    e.min_disk_version = minimum;
+    v = verify(report, "chipA.pem", &e);
+    expect_only_failures(v, {}, {}, false, true);
+    EXPECT_TRUE(v.passed());
+  }
+  // Another root: the disk_root check FAILs (an expectation), naming both roots.
+  Bytes other = disk_root;
+  other[0] ^= 1;
+  e.disk_root = other;
+  v = verify(report, "chipA.pem", &e);
+  expect_only_failures(v, {CheckId::disk_root}, {}, false, true);
+  EXPECT_EQ(v.failure(), FailureClass::expectation);
+  EXPECT_NE(v.check(CheckId::disk_root).detail.find("is not the expected " + to_hex(other)),
+            std::string::npos)
+      << v.check(CheckId::disk_root).detail;
+  // A newer minimum: a rolled-back image.
+  e.disk_root = disk_root;
+  e.min_disk_version = 6;
+  v = verify(report, "chipA.pem", &e);
+  expect_only_failures(v, {CheckId::disk_version}, {}, false, true);
+  EXPECT_NE(v.check(CheckId::disk_version).detail.find("disk version 5 is below the minimum 6"),
+            std::string::npos)
+      << v.check(CheckId::disk_version).detail;
+  // The largest version is just a number.
+  e.min_disk_version = std::numeric_limits<std::uint64_t>::max();
+  expect_only_failures(
+      verify(with_disk("chipA", e.min_disk_version.value()).encode(), "chipA.pem", &e), {}, {},
+      false, true);
+}
+
+TEST_P(Verifier, DiskExpectationsFailAReportWithoutAnAuthenticatedImage) {
+  const Bytes report = genuine("chipA").encode();  // no authenticated image
+  Expectations e = all_expectations();
+  e.disk_root = disk_root;
+  e.min_disk_version = 0;  // even the least version needs an authenticated image
+  const Verification v = verify(report, "chipA.pem", &e);
+  expect_only_failures(v, {CheckId::disk_root, CheckId::disk_version});
+  EXPECT_EQ(v.failure(), FailureClass::expectation);
+  for (CheckId id : {CheckId::disk_root, CheckId::disk_version}) {
+    EXPECT_NE(v.check(id).detail.find("no authenticated disk image"), std::string::npos)
+        << v.check(id).detail;
+  }
+  // Each option alone fails its own check only.
+  Expectations root_only = all_expectations();
+  root_only.disk_root = disk_root;
+  expect_only_failures(verify(report, "chipA.pem", &root_only), {CheckId::disk_root});
+  Expectations version_only = all_expectations();
+  version_only.min_disk_version = 1;
+  expect_only_failures(verify(report, "chipA.pem", &version_only), {CheckId::disk_version});
+}
+
+TEST_P(Verifier, AppraisalPolicyDiskRules) {
+  const Bytes report = with_disk("chipA", 5).encode();
+  Expectations e = all_expectations();
+  e.policy = policy_from(
+      fmt::format(R"({{"disk_root": "{}", "min_disk_version": 5}})", to_hex(disk_root)));
+  expect_only_failures(verify(report, "chipA.pem", &e), {}, {}, true, true);
+
+  Bytes other = disk_root;
+  other[31] ^= 1;
+  e.policy = policy_from(fmt::format(R"({{"disk_root": "{}"}})", to_hex(other)));
+  Verification v = verify(report, "chipA.pem", &e);
+  expect_only_failures(v, {CheckId::disk_root}, {CheckId::disk_version}, true, true);
+  EXPECT_NE(v.check(CheckId::disk_root).detail.find("policy's disk_root"), std::string::npos);
+
+  e.policy = policy_from(R"({"min_disk_version": 9})");
+  v = verify(report, "chipA.pem", &e);
+  expect_only_failures(v, {CheckId::disk_version}, {CheckId::disk_root}, true, true);
+  EXPECT_NE(v.check(CheckId::disk_version).detail.find("policy's min_disk_version 9"),
+            std::string::npos);
+  // Given both, both must hold: the option passes, the policy does not.
+  e.min_disk_version = 3;
+  expect_only_failures(verify(report, "chipA.pem", &e), {CheckId::disk_version},
+                       {CheckId::disk_root}, true, true);
+  // Without an authenticated image, the policy's rules fail too.
+  e.min_disk_version.reset();
+  expect_only_failures(verify(genuine("chipA").encode(), "chipA.pem", &e), {CheckId::disk_version},
+                       {CheckId::disk_root}, true, true);
+}
+
+TEST_P(Verifier, EarFileSystemClaimFollowsTheDiskChecks) {
+  auto file_system = [&](const Report& r, const Expectations& e) {
+    const auto ear = ear_claims(verify(r.encode(), "chipA.pem", &e), "t", 0, "p");
+    return ear["submods"]["cvmsim-cvm"]["ear.trustworthiness-vector"]["file-system"].get<int>();
+  };
+  Expectations e = all_expectations();
+  EXPECT_EQ(file_system(with_disk("chipA"), e), 0);  // not asked: no claim
+  e.disk_root = disk_root;
+  e.min_disk_version = 5;
+  EXPECT_EQ(file_system(with_disk("chipA"), e), 2);      // approved
+  EXPECT_EQ(file_system(genuine("chipA"), e), 32);       // no authenticated image
+  EXPECT_EQ(file_system(with_disk("chipA", 4), e), 96);  // rolled back
+  e.disk_root = Bytes(kDiskRootSize, 7);
+  e.min_disk_version.reset();
+  EXPECT_EQ(file_system(with_disk("chipA"), e), 32);  // another root
+}
+
 TEST_P(Verifier, DescribeReportGivesHexFields) {
   const Report r = genuine("chipA");
   std::map<std::string, std::string> fields;
@@ -461,6 +597,19 @@ TEST_P(Verifier, DescribeReportGivesHexFields) {
   EXPECT_EQ(fields.at("psp_version"), "1.2.3");
   EXPECT_EQ(fields.at("guard_mode"), "detect");
   EXPECT_NE(fields.at("simulated").find("not hardware"), std::string::npos);
+  EXPECT_EQ(fields.at("disk_integrity"), "none");
+  EXPECT_EQ(fields.at("disk_root"), std::string(2 * kDiskRootSize, '0'));
+  EXPECT_EQ(fields.at("disk_version"), "0");
+  fields.clear();
+  for (const auto& f : describe_report(with_disk("chipA", 12))) fields[f.name] = f.value;
+  EXPECT_EQ(fields.at("disk_integrity"), "authenticated");
+  EXPECT_EQ(fields.at("disk_root"), to_hex(disk_root));
+  EXPECT_EQ(fields.at("disk_version"), "12");
+  const auto json = report_json(with_disk("chipA", 12));
+  EXPECT_EQ(json["version"], 3);
+  EXPECT_EQ(json["disk_root"], to_hex(disk_root));
+  EXPECT_EQ(json["disk_version"], 12);
+  EXPECT_EQ(json["disk_integrity"], "authenticated");
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, Verifier, ::testing::Values(SuiteId::sm, SuiteId::nist),

@@ -61,10 +61,17 @@ class VerifyCli : public ::testing::TestWithParam<std::string> {
   std::string path(const std::string& name) const { return (dir / name).string(); }
 
   // The report the PSP of `chip` signs for a VM launched from the measured firmware.
+  // With a `disk_root`, the VM runs from an authenticated image at `disk_version`.
   Bytes make_report(const std::string& chip, ByteView report_data,
-                    const std::string& provider = "provider", std::uint64_t policy = 0x502) const {
+                    const std::string& provider = "provider", std::uint64_t policy = 0x502,
+                    const Bytes& disk_root = {}, std::uint64_t disk_version = 0) const {
     const psp::ChipFuses fuses = psp::load_chip_fuses(dir / chip);
     attest::Report r;
+    if (!disk_root.empty()) {
+      r.disk_integrity = attest::DiskIntegrity::authenticated;
+      r.disk_root = disk_root;
+      r.disk_version = disk_version;
+    }
     r.psp_version = 0x010000;
     r.chip_id = fuses.identity.chip_id;
     r.policy = policy;
@@ -131,6 +138,8 @@ TEST_P(VerifyCli, GenuineReportPassesWithTextAndJson) {
     EXPECT_NE(r.out.find(std::string("PASS  ") + check), std::string::npos) << check << r.out;
   }
   EXPECT_NE(r.out.find("SKIP  certificate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SKIP  disk_root"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SKIP  disk_version"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SKIP  appraisal"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("UNCHECKED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("SIMULATED"), std::string::npos) << r.out;
@@ -149,11 +158,14 @@ TEST_P(VerifyCli, GenuineReportPassesWithTextAndJson) {
   EXPECT_EQ(doc["report"]["asid"], 1);
   EXPECT_EQ(doc["report"]["policy"], 0x502);
   EXPECT_EQ(doc["report"]["simulated"], true);
-  EXPECT_EQ(doc["report"]["version"], 2);
+  EXPECT_EQ(doc["report"]["version"], 3);
+  EXPECT_EQ(doc["report"]["disk_integrity"], "none");
+  EXPECT_EQ(doc["report"]["disk_root"], std::string(64, '0'));
+  EXPECT_EQ(doc["report"]["disk_version"], 0);
   EXPECT_EQ(doc["report"]["policy_decoded"],
             "guard=detect,integrity=merkle,memory-encryption=on,debug=off");
   EXPECT_TRUE(doc["report"]["signature_length"].is_number_unsigned());
-  ASSERT_EQ(doc["checks"].size(), 12u);
+  ASSERT_EQ(doc["checks"].size(), 14u);
   EXPECT_TRUE(doc["unchecked"].empty());
   for (const auto& check : doc["checks"]) {
     EXPECT_TRUE(check["status"] == "PASS" || check["status"] == "SKIP") << check.dump();
@@ -373,6 +385,68 @@ TEST_P(VerifyCli, RequiredProtectionsFailAReportWithoutThem) {
   EXPECT_NE(r.err.find("rollback-proof"), std::string::npos) << r.err;
 }
 
+// --expect-disk-root and --min-disk-version: the report must carry an authenticated image
+// with that root, at that version or later.
+TEST_P(VerifyCli, DiskRootAndMinimumVersion) {
+  const Bytes root = crypto::random_bytes(attest::kDiskRootSize);
+  write_file_atomic(dir / "disk.bin",
+                    make_report("chipA", from_hex(nonce), "provider", 0x502, root, 7));
+  auto r = verify("disk.bin", {{"--expect-disk-root", to_hex(root)}, {"--min-disk-version", "7"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  disk_root"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  disk_version"), std::string::npos) << r.out;
+  // The report's fields, in text and JSON.
+  EXPECT_NE(r.out.find("disk_integrity      authenticated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("disk_root           " + to_hex(root)), std::string::npos) << r.out;
+  r = verify("disk.bin", {{"--expect-disk-root", to_hex(root)}, {"-o", "json"}});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["report"]["disk_root"], to_hex(root));
+  EXPECT_EQ(doc["report"]["disk_version"], 7);
+  EXPECT_EQ(doc["report"]["disk_integrity"], "authenticated");
+  EXPECT_TRUE(doc["unchecked"].empty());  // opt-in checks: a SKIP is not "unchecked"
+
+  // Another root; a newer minimum (a rolled-back disk).
+  Bytes other = root;
+  other[5] ^= 0x40;
+  r = verify("disk.bin", {{"--expect-disk-root", to_hex(other)}});
+  expect_failed(r, kExpectation, "disk_root");
+  EXPECT_NE(r.out.find("is not the expected " + to_hex(other)), std::string::npos) << r.out;
+  r = verify("disk.bin", {{"--min-disk-version", "8"}});
+  expect_failed(r, kExpectation, "disk_version");
+  EXPECT_NE(r.out.find("disk version 7 is below the minimum 8"), std::string::npos) << r.out;
+  r = verify("disk.bin", {{"--min-disk-version", "8"}, {"-o", "json"}});
+  EXPECT_EQ(r.exit_code, kExpectation);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["failed_checks"], nlohmann::json::array({"disk_version"}));
+
+  // A report without an authenticated image fails both options.
+  r = verify("report.bin", {{"--expect-disk-root", to_hex(root)}, {"--min-disk-version", "0"}});
+  expect_failed(r, kExpectation, "disk_root");
+  EXPECT_NE(r.err.find("verify FAILED: disk_root, disk_version ("), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("no authenticated disk image"), std::string::npos) << r.out;
+
+  // The appraisal policy's keys do the same.
+  write_text_file_atomic(dir / "disk-policy.json",
+                         R"({"disk_root": ")" + to_hex(root) + R"(", "min_disk_version": 7})");
+  EXPECT_EQ(verify("disk.bin", {{"--policy", path("disk-policy.json")}}).exit_code, 0);
+  expect_failed(verify("report.bin", {{"--policy", path("disk-policy.json")}}), kExpectation,
+                "disk_root");
+
+  // Bad values are usage errors naming the option.
+  for (const std::string& bad : std::vector<std::string>{"xyz", "0011", std::string(66, 'a')}) {
+    r = verify("disk.bin", {{"--expect-disk-root", bad}});
+    EXPECT_EQ(r.exit_code, kUsage) << bad << r.out << r.err;
+    EXPECT_NE(r.err.find("--expect-disk-root"), std::string::npos) << r.err;
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"-1", "seven", "7x", "18446744073709551616", " 7"}) {
+    r = verify("disk.bin", {{"--min-disk-version", bad}});
+    EXPECT_EQ(r.exit_code, kUsage) << bad << r.out << r.err;
+    EXPECT_NE(r.err.find("--min-disk-version"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(verify("disk.bin", {{"--min-disk-version", "0"}}).exit_code, 0);
+}
+
 TEST_P(VerifyCli, EarClaimsSetBesideTheNativeOutput) {
   auto r = verify("report.bin", {{"--ear-out", path("ear.json")}});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -404,6 +478,8 @@ TEST_P(VerifyCli, InspectRecognisesReports) {
   EXPECT_EQ(doc["launch_digest"], measurement);
   EXPECT_EQ(doc["asid"], 1);
   EXPECT_EQ(doc["dram_alias_check"], "passed");  // the PSP probed for DRAM aliases at boot
+  EXPECT_EQ(doc["format"], "CVMSRPT1 version 3 (docs/formats.md)");
+  EXPECT_EQ(doc["disk_integrity"], "none");
   // The fields in the format's order (docs/formats.md, "Attestation report").
   std::vector<std::string> keys;
   for (const auto& [key, value] : doc.items()) keys.push_back(key);
@@ -413,6 +489,9 @@ TEST_P(VerifyCli, InspectRecognisesReports) {
                                               "simulated",
                                               "psp_version",
                                               "chip_id",
+                                              "disk_root",
+                                              "disk_version",
+                                              "disk_integrity",
                                               "policy",
                                               "policy_decoded",
                                               "launch_digest",
@@ -440,6 +519,15 @@ TEST_P(VerifyCli, InspectRecognisesReports) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_LT(text.out.find("guard_mode:"), text.out.find("asid:")) << text.out;
   EXPECT_LT(text.out.find("asid:"), text.out.find("certificate_digest:")) << text.out;
+  // An authenticated image's root and version.
+  const Bytes root = crypto::random_bytes(attest::kDiskRootSize);
+  write_file_atomic(dir / "disk.bin",
+                    make_report("chipA", from_hex(nonce), "provider", 0x502, root, 42));
+  const auto disk = run_cli({"inspect", path("disk.bin")});
+  ASSERT_EQ(disk.exit_code, 0) << disk.err;
+  EXPECT_NE(disk.out.find("disk_root: " + to_hex(root)), std::string::npos) << disk.out;
+  EXPECT_NE(disk.out.find("disk_version: 42"), std::string::npos) << disk.out;
+  EXPECT_NE(disk.out.find("disk_integrity: authenticated"), std::string::npos) << disk.out;
 }
 
 // The shell snippet that follows `<!-- MARKER -->` in docs/formats.md.
