@@ -165,6 +165,23 @@ bool refused_with(const vmm::RunResult& run, psp::Status status) {
          std::string::npos;
 }
 
+// Prevented at the PSP, explained by `by`, when the boot's console shows `status`.
+bool prevented_with(Outcome& out, const vmm::RunResult& run, psp::Status status, std::string by) {
+  if (!refused_with(run, status)) return false;
+  out.kind = OutcomeKind::prevented;
+  out.by = std::move(by);
+  out.layer = Layer::psp_command;
+  out.status = status;
+  return true;
+}
+
+// Any other end of the boot: the attack succeeded if the VM booted, else the guest stopped.
+void ended_otherwise(Outcome& out, const vmm::RunResult& run) {
+  out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
+  out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
+  if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
+}
+
 Outcome sector_replay(const RunOptions& o) {
   Bench bench(o);
   const auto image = bench.world().dir() / "disk.img";
@@ -221,24 +238,15 @@ Outcome authenticated_replay(const RunOptions& o, bool with_tags) {
   if (third.console.find("boot number 2 of this image") != std::string::npos) {
     out.kind = OutcomeKind::succeeded;
     out.effect += ": the third boot reports boot number 2 again (rollback)";
-  } else if (refused_with(third, psp::Status::disk_rolled_back)) {
-    out.kind = OutcomeKind::prevented;
-    out.by =
-        "IMAGE_CERT refused with disk_rolled_back (root_mismatch): the tags give the root of "
-        "the image after the first boot, the PSP's NV storage holds the root after the second";
-    out.layer = Layer::psp_command;
-    out.status = psp::Status::disk_rolled_back;
-  } else if (refused_with(third, psp::Status::tag_mismatch)) {
-    out.kind = OutcomeKind::prevented;
-    out.by =
-        "the disk controller checked the replayed sector against its current tag: DISK_IO "
-        "refused with tag_mismatch, nothing reached memory";
-    out.layer = Layer::psp_command;
-    out.status = psp::Status::tag_mismatch;
-  } else {
-    out.kind = booted(third) ? OutcomeKind::succeeded : OutcomeKind::prevented;
-    out.by = fmt::format("the boot ended with status {}", third.exit_status.value_or(0xffff));
-    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
+  } else if (!prevented_with(out, third, psp::Status::disk_rolled_back,
+                             "IMAGE_CERT refused with disk_rolled_back (root_mismatch): the tags "
+                             "give the root of the image after the first boot, the PSP's NV "
+                             "storage holds the root after the second") &&
+             !prevented_with(out, third, psp::Status::tag_mismatch,
+                             "the disk controller checked the replayed sector against its "
+                             "current tag: DISK_IO refused with tag_mismatch, nothing reached "
+                             "memory")) {
+    ended_otherwise(out, third);
   }
   return out;
 }
@@ -269,17 +277,10 @@ Outcome sector_flip_authenticated(const RunOptions& o) {
   out.note = kImageIndependent;
   out.effect =
       fmt::format("one bit of the motd's ciphertext flipped (image offset {:#x})", motd + 7);
-  if (refused_with(run, psp::Status::tag_mismatch)) {
-    out.kind = OutcomeKind::prevented;
-    out.by =
-        "DISK_IO refused with tag_mismatch: the sector no longer matches its tag, and "
-        "nothing of it reached memory";
-    out.layer = Layer::psp_command;
-    out.status = psp::Status::tag_mismatch;
-  } else {
-    out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
-    out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
-    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
+  if (!prevented_with(out, run, psp::Status::tag_mismatch,
+                      "DISK_IO refused with tag_mismatch: the sector no longer matches its "
+                      "tag, and nothing of it reached memory")) {
+    ended_otherwise(out, run);
     if (booted(run)) out.effect += ": the VM booted and read a garbled motd";
   }
   return out;
@@ -305,17 +306,10 @@ Outcome header_transplant_authenticated(const RunOptions& o) {
   out.effect =
       "the LUKS2 headers of another image packed from the same volume for the same chip "
       "replaced this image's";
-  if (refused_with(run, psp::Status::disk_rolled_back)) {
-    out.kind = OutcomeKind::prevented;
-    out.by =
-        "IMAGE_CERT refused with disk_rolled_back (root_mismatch): the certificate's tag key "
-        "and root belong to the other image";
-    out.layer = Layer::psp_command;
-    out.status = psp::Status::disk_rolled_back;
-  } else {
-    out.kind = booted(run) ? OutcomeKind::succeeded : OutcomeKind::prevented;
-    out.by = fmt::format("the boot ended with status {}", run.exit_status.value_or(0xffff));
-    if (out.kind == OutcomeKind::prevented) out.layer = Layer::guest;
+  if (!prevented_with(out, run, psp::Status::disk_rolled_back,
+                      "IMAGE_CERT refused with disk_rolled_back (root_mismatch): the "
+                      "certificate's tag key and root belong to the other image")) {
+    ended_otherwise(out, run);
   }
   return out;
 }
