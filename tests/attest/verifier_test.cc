@@ -489,7 +489,7 @@ TEST_P(Verifier, DiskRootAndMinimumVersion) {
   // The expected root and a version at or below the report's: both PASS.
   Expectations e = all_expectations();
   e.disk_root = disk_root;
-  for (std::uint64_t minimum : {0, 4, 5}) {
+  for (const std::uint64_t minimum : {std::uint64_t{0}, std::uint64_t{4}, std::uint64_t{5}}) {
     e.min_disk_version = minimum;
     v = verify(report, "chipA.pem", &e);
     expect_only_failures(v, {}, {}, false, true);

@@ -50,7 +50,7 @@ TEST_P(SectorTags, TagIsTheHmacOfTheSectorNumberAndCiphertextUnderTheDerivedKey)
   const Bytes tag_key = hmac(suite, image_key, as_bytes(label));
   for (std::uint64_t i = 0; i < 3; ++i) {
     Bytes message(8);
-    for (int b = 0; b < 8; ++b) message[b] = static_cast<std::uint8_t>((40 + i) >> (8 * b));
+    for (std::size_t b = 0; b < 8; ++b) message[b] = static_cast<std::uint8_t>((40 + i) >> (8 * b));
     message.insert(message.end(), ciphertext.begin() + static_cast<std::ptrdiff_t>(i * 512),
                    ciphertext.begin() + static_cast<std::ptrdiff_t>((i + 1) * 512));
     EXPECT_EQ(Bytes(tags.begin() + static_cast<std::ptrdiff_t>(i * 32),
@@ -79,7 +79,7 @@ TEST_P(SectorTags, FirstMismatchFindsTheAlteredSector) {
 TEST_P(SectorTags, TreeFollowsTheDefinitionAndUpdatesMatchARebuild) {
   const SuiteId suite = GetParam();
   const Bytes tags = random_bytes(3 * kSectorTagSize);
-  const auto tag = [&](int i) { return ByteView(tags).subspan(i * 32, 32); };
+  const auto tag = [&](std::size_t i) { return ByteView(tags).subspan(i * 32, 32); };
   // Three tags: the third leaf has no sibling and moves up unchanged.
   const Bytes l0 = digest(suite, 0, tag(0)), l1 = digest(suite, 0, tag(1)),
               l2 = digest(suite, 0, tag(2));
