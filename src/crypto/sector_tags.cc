@@ -32,7 +32,10 @@ EvpMacCtxPtr keyed_hmac(SuiteId suite, ByteView key) {
   const std::array<OSSL_PARAM, 2> params{
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
       OSSL_PARAM_construct_end()};
-  detail::check(EVP_MAC_init(ctx.get(), key.data(), key.size(), params.data()), "HMAC init");
+  // An empty key still needs a non-null pointer (a null key means "keep the old one").
+  static constexpr std::uint8_t kNoKey = 0;
+  const std::uint8_t* key_data = key.empty() ? &kNoKey : key.data();
+  detail::check(EVP_MAC_init(ctx.get(), key_data, key.size(), params.data()), "HMAC init");
   return ctx;
 }
 
@@ -194,6 +197,14 @@ void TagTree::rehash(std::uint64_t first, std::uint64_t last) {
       }
     }
   }
+}
+
+Bytes suite_hmac(SuiteId suite, ByteView key, ByteView message) {
+  const EvpMacCtxPtr ctx = keyed_hmac(suite, key);
+  detail::check(EVP_MAC_update(ctx.get(), message.data(), message.size()), "HMAC update");
+  Bytes out(kSectorTagSize);
+  finish_mac(ctx.get(), out.data());
+  return out;
 }
 
 Bytes tag_tree_root(SuiteId suite, ByteView tags) {

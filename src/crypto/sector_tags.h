@@ -80,6 +80,10 @@ class TagTree {
   std::vector<Bytes> levels_;
 };
 
+// HMAC-M(key, message), M as above (32 bytes): the tags' MAC, and the seal of the PSP's
+// non-volatile storage (psp/nv_storage.h). Throws CryptoError{library} if OpenSSL fails.
+Bytes suite_hmac(SuiteId suite, ByteView key, ByteView message);
+
 // The root of the tree over `tags` without keeping the tree.
 Bytes tag_tree_root(SuiteId suite, ByteView tags);
 

@@ -1,8 +1,5 @@
 #include "psp/nv_storage.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -19,6 +16,7 @@
 #include "common/checked.h"
 #include "common/common_error.h"
 #include "common/file_io.h"
+#include "crypto/sector_tags.h"
 
 // Layouts (docs/formats.md, "PSP non-volatile storage"), all little-endian.
 //
@@ -88,39 +86,9 @@ struct NvLoadFailure {
   NvFault fault;
 };
 
-// HMAC-SM3 (sm) or HMAC-SHA-256 (nist) through OpenSSL's EVP_MAC. Throws
-// std::runtime_error when OpenSSL fails (it does not for these inputs).
-Bytes nv_hmac(crypto::SuiteId suite, ByteView key, ByteView message) {
-  struct MacFree {
-    void operator()(EVP_MAC* mac) const noexcept { EVP_MAC_free(mac); }
-    void operator()(EVP_MAC_CTX* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
-  };
-  const std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-  if (!mac) throw std::runtime_error("EVP_MAC_fetch(HMAC) failed");
-  const std::unique_ptr<EVP_MAC_CTX, MacFree> ctx(EVP_MAC_CTX_new(mac.get()));
-  if (!ctx) throw std::runtime_error("EVP_MAC_CTX_new failed");
-  std::string digest(suite == crypto::SuiteId::sm ? "SM3" : "SHA256");
-  const std::array<OSSL_PARAM, 2> params{
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
-      OSSL_PARAM_construct_end()};
-  // An empty key still needs a non-null pointer (a null key means "keep the old one").
-  static constexpr std::uint8_t kNoKey = 0;
-  const std::uint8_t* key_data = key.empty() ? &kNoKey : key.data();
-  if (EVP_MAC_init(ctx.get(), key_data, key.size(), params.data()) != 1 ||
-      EVP_MAC_update(ctx.get(), message.data(), message.size()) != 1) {
-    throw std::runtime_error("HMAC computation failed");
-  }
-  Bytes out(kNvMacSize);
-  std::size_t written = 0;
-  if (EVP_MAC_final(ctx.get(), out.data(), &written, out.size()) != 1 || written != kNvMacSize) {
-    throw std::runtime_error("HMAC computation failed");
-  }
-  return out;
-}
-
 // Appends the MAC of everything in `body` to it.
 Bytes nv_seal(crypto::SuiteId suite, ByteView key, Bytes body) {
-  const Bytes mac = nv_hmac(suite, key, body);
+  const Bytes mac = crypto::suite_hmac(suite, key, body);
   append(body, mac);
   return body;
 }
@@ -129,7 +97,7 @@ Bytes nv_seal(crypto::SuiteId suite, ByteView key, Bytes body) {
 ByteView nv_unseal(crypto::SuiteId suite, ByteView key, ByteView file) {
   if (file.size() < kNvMacSize) throw NvLoadFailure{NvFault::bad_seal};
   const ByteView body = file.first(file.size() - kNvMacSize);
-  const Bytes expected = nv_hmac(suite, key, body);
+  const Bytes expected = crypto::suite_hmac(suite, key, body);
   if (!equal_constant_time(expected, file.last(kNvMacSize))) {
     throw NvLoadFailure{NvFault::bad_seal};
   }
@@ -443,7 +411,8 @@ NvFault NvStorage::store(const DiskRecord& record) {
 
 Bytes derive_nv_seal_key(const crypto::Key& wrapping_private_key) {
   std::string pem = wrapping_private_key.private_pem();
-  Bytes key = nv_hmac(wrapping_private_key.suite(), as_bytes(pem), as_bytes(kNvSealLabel));
+  Bytes key =
+      crypto::suite_hmac(wrapping_private_key.suite(), as_bytes(pem), as_bytes(kNvSealLabel));
   secure_wipe(MutableByteView(reinterpret_cast<std::uint8_t*>(pem.data()),  // NOLINT
                               pem.size()));
   return key;
