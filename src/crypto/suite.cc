@@ -1,5 +1,6 @@
 #include "crypto/suite.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "crypto/crypto_error.h"
@@ -11,6 +12,13 @@ Bytes Suite::hash(ByteView data) const {
   auto context = new_hash();
   context->update(data);
   return context->finish();
+}
+
+std::size_t Suite::max_signature_size(const Key& key) {
+  // For an EC key OpenSSL reports the DER-encoded maximum (ECDSA_size's bound).
+  const int size = EVP_PKEY_get_size(key.get());
+  if (size <= 0) throw_openssl("EVP_PKEY_get_size");
+  return static_cast<std::size_t>(size);
 }
 
 const Suite& suite(SuiteId id) {

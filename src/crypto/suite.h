@@ -38,6 +38,10 @@ class Suite {
   [[nodiscard]] virtual Key generate_key() const = 0;
   // DER-encoded (r, s) signature over `message` (the suite hashes it).
   [[nodiscard]] virtual Bytes sign(const Key& private_key, ByteView message) const = 0;
+  // The longest DER signature `key` can give. A DER integer drops leading zero bytes and
+  // adds one before a set top bit, so one key's signatures differ in length by a few bytes;
+  // callers that must reserve room for a signature not yet made reserve this.
+  [[nodiscard]] static std::size_t max_signature_size(const Key& key);
   [[nodiscard]] virtual bool verify(const Key& public_key, ByteView message,
                                     ByteView signature) const = 0;
 

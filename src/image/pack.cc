@@ -126,7 +126,11 @@ Layout plan_layout(const PackRequest& request, const crypto::Key& provider_key, 
       fields.allowed_measurements = request.allowed_measurements;
       layout.certificates.push_back(
           issue_image_certificate(std::move(fields), image_key, chip.wrapping_key, provider_key));
-      v.tokens.push_back({chip.chip_id, layout.certificates.back().encode()});
+      ImageCertificate room = layout.certificates.back();
+      // With integrity the signature is made again over the root, and its DER length may
+      // differ: the metadata must fit the longest signature the provider key can give.
+      if (request.integrity) room.signature.resize(crypto::Suite::max_signature_size(provider_key));
+      v.tokens.push_back({chip.chip_id, room.encode()});
     }
     if (luks2_metadata_fits(v)) return layout;
     secure_wipe(v.volume_key);
@@ -255,20 +259,15 @@ class SegmentEncryptor {
   std::exception_ptr error_;
 };
 
-// Signs the tags' root into every certificate and refreshes the tokens. A signature's DER
-// length varies by a byte or two; signing again until it has its old length keeps the
-// metadata the size plan_layout() made room for.
+// Signs the tags' root into every certificate and refreshes the tokens. plan_layout()
+// made room for the longest signature, so the metadata still fits whatever length the
+// new signatures have.
 void finish_certificates(Layout& layout, const crypto::Key& provider_key, ByteView root) {
   const crypto::Suite& suite = crypto::suite(provider_key.suite());
   for (std::size_t i = 0; i < layout.certificates.size(); ++i) {
     ImageCertificate& cert = layout.certificates[i];
     std::copy(root.begin(), root.end(), cert.integrity->root.begin());
-    const std::size_t length = cert.signature.size();
-    for (int attempt = 0;; ++attempt) {
-      cert.signature = suite.sign(provider_key, cert.signed_body());
-      if (cert.signature.size() == length) break;
-      if (attempt == 64) bad_input("the provider's signatures keep changing length");
-    }
+    cert.signature = suite.sign(provider_key, cert.signed_body());
     layout.volume.tokens[i].certificate = cert.encode();
   }
 }
