@@ -155,7 +155,8 @@ BENCHMARK(BM_GuestSequentialReadProtections)->Unit(benchmark::kMillisecond)->Ite
 // Authenticated images (pack --integrity) against plain protected ones: the same
 // difference of two boots for each, interleaved in every iteration (the target: the
 // authenticated read rate >= 0.5 of the plain one). The authenticated read checks every
-// sector's tag (HMAC-SM3 or HMAC-SHA-256 over the ciphertext) before it decrypts.
+// sector's tag (Poly1305 over the ciphertext, enciphered with SM4 or AES-256) before it
+// decrypts, and a boot hashes the tree's leaves (one per 256 tags).
 void BM_GuestSequentialReadAuthenticated(benchmark::State& state) {
   const auto suite = static_cast<crypto::SuiteId>(state.range(0));
   const auto sector_size = static_cast<std::uint32_t>(state.range(1));

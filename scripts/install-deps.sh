@@ -8,7 +8,7 @@ packages=(
   libssl-dev openssl libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libgcrypt20-dev libunicorn-dev
   cryptsetup-bin librsvg2-bin libxml2-utils zlib1g-dev help2man clang-format-14
-  python3
+  python3 python3-cryptography
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -7,7 +7,8 @@ An independent reader of docs/formats.md ("Image certificate", "Encrypted image 
 
   1. reads the LUKS2 primary header's JSON and takes the certificate (CVMSICRT version 2)
      of the first "cvmsim-image-cert" token (or of the token for --chip);
-  2. recomputes every data sector's tag from its ciphertext and compares it with the tag
+  2. recomputes every data sector's tag from its ciphertext (Poly1305, then one block of
+     SM4 or AES-256, from the python3-cryptography package) and compares it with the tag
      stored in the tag area;
   3. recomputes the hash tree root over the stored tags and compares it with the
      certificate's root, or with --expect-root (e.g. the disk root of an attestation
@@ -31,8 +32,12 @@ import struct
 import subprocess
 import sys
 
-TAG_SIZE = 32
-TAG_KEY_LABEL = b"cvmsim-sector-tag-v1"
+TAG_SIZE = 16
+NODE_SIZE = 32  # a tree node and the root
+TAGS_PER_LEAF = 256  # a tree leaf covers a tag page
+POLY_KEY_LABEL = b"cvmsim-sector-tag-v2 poly1305"
+BLOCK_KEY_LABEL = b"cvmsim-sector-tag-v2 block"
+BLOCK_KEY_BYTES = {"sm": 16, "nist": 32}  # SM4, AES-256
 ALIGNMENT = 4096
 CERT_TOKEN = "cvmsim-image-cert"
 SUITES = {1: "sm", 2: "nist"}
@@ -100,6 +105,30 @@ class Primitives:
             return h.digest()
 
         return mac
+
+
+# --- The tag: E(K_blk, Poly1305(K_poly, u64le(sector) || ciphertext)) -----------------------
+
+
+def tag_function(suite, poly_key, block_key):
+    """A function (first sector, list of ciphertexts) -> their tags, concatenated."""
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.poly1305 import Poly1305
+    except ImportError as e:
+        raise BadInput(f"the tags need Poly1305, SM4 and AES from python3-cryptography: {e}") from e
+    block_key = block_key[:BLOCK_KEY_BYTES[suite]]
+    algorithm = algorithms.SM4(block_key) if suite == "sm" else algorithms.AES(block_key)
+
+    def tags(first, ciphertexts):
+        hashed = b"".join(
+            Poly1305.generate_tag(poly_key, struct.pack("<Q", first + i) + c)
+            for i, c in enumerate(ciphertexts))
+        # ECB: each 16-byte value enciphered on its own, one block per tag.
+        encryptor = Cipher(algorithm, modes.ECB()).encryptor()
+        return encryptor.update(hashed) + encryptor.finalize()
+
+    return tags
 
 
 # --- The LUKS2 header and the certificate -------------------------------------------------
@@ -178,7 +207,7 @@ def parse_certificate(cert):
     data_offset, data_length = struct.unpack_from("<QQ", cert, 40)
     mode = cert[72]
     tag_offset, = struct.unpack_from("<Q", cert, 80)
-    root = bytes(cert[88:120])
+    root = bytes(cert[88:88 + NODE_SIZE])
     if sector_size not in (512, 4096):
         raise BadInput(f"certificate sector size {sector_size}")
     if data_offset % ALIGNMENT or data_length == 0 or data_length % sector_size:
@@ -206,9 +235,11 @@ def parse_certificate(cert):
 
 
 def tree_root(h, tags):
-    """leaf i = H(0x00 || tag i); parent = H(0x01 || left || right); a last node without a
-    sibling moves up unchanged; the root is the one node left."""
-    level = [h.hash(b"\x00" + tags[i:i + TAG_SIZE]) for i in range(0, len(tags), TAG_SIZE)]
+    """leaf j = M(0x00 || tags of the page j: 256 tags, the last page possibly fewer);
+    parent = M(0x01 || left || right); a last node without a sibling moves up unchanged; the
+    root is the one node left."""
+    page = TAGS_PER_LEAF * TAG_SIZE
+    level = [h.hash(b"\x00" + tags[i:i + page]) for i in range(0, len(tags), page)]
     while len(level) > 1:
         up = [h.hash(b"\x01" + level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
@@ -225,8 +256,8 @@ def verify(image_path, key, expect_root, chip, use_openssl_command):
             raise BadInput(f"the key is {len(key)} bytes; a {cert['suite']} image key is "
                            f"{cert['key_bits'] // 8}")
         h = Primitives(cert["suite"], use_openssl_command)
-        tag_key = h.keyed(key)(TAG_KEY_LABEL)  # K_tag = HMAC-M(image key, label)
-        tag_of = h.keyed(tag_key)
+        derive = h.keyed(key)  # K_poly and K_blk: HMAC-M(image key, label)
+        tags_of = tag_function(cert["suite"], derive(POLY_KEY_LABEL), derive(BLOCK_KEY_LABEL))
         sector_size = cert["sector_size"]
         sectors = cert["data_length"] // sector_size
         tags = read_exact(f, cert["tag_offset"], sectors * TAG_SIZE, "tag area")
@@ -235,12 +266,12 @@ def verify(image_path, key, expect_root, chip, use_openssl_command):
             count = min(per_chunk, sectors - first)
             data = read_exact(f, cert["data_offset"] + first * sector_size, count * sector_size,
                               "data segment")
+            computed = tags_of(first, [data[i * sector_size:(i + 1) * sector_size]
+                                       for i in range(count)])
             for i in range(count):
                 sector = first + i
-                ciphertext = data[i * sector_size:(i + 1) * sector_size]
-                computed = tag_of(struct.pack("<Q", sector) + ciphertext)
                 stored = tags[sector * TAG_SIZE:(sector + 1) * TAG_SIZE]
-                if not hmac.compare_digest(computed, stored):
+                if not hmac.compare_digest(computed[i * TAG_SIZE:(i + 1) * TAG_SIZE], stored):
                     return 1, (f"tags: sector {sector} does not match its tag (data at image "
                                f"offset {cert['data_offset'] + sector * sector_size}, tag at "
                                f"{cert['tag_offset'] + sector * TAG_SIZE}): the sector or its "
@@ -281,7 +312,7 @@ def main(argv=None):
         "(docs/formats.md, \"Sector tags and the hash tree\").")
     parser.add_argument("image", help="the image file (cvmsim pack --integrity)")
     parser.add_argument("key", help="the raw image key: 32 bytes (sm) or 64 bytes (nist)")
-    parser.add_argument("--expect-root", type=hex_bytes(32), metavar="HEX",
+    parser.add_argument("--expect-root", type=hex_bytes(NODE_SIZE), metavar="HEX",
                         help="the root the tags must give (64 hex digits, e.g. an attestation "
                         "report's disk root) instead of the certificate's")
     parser.add_argument("--chip", type=lambda s: hex_bytes(16)(s).hex(), metavar="HEX",

@@ -21,7 +21,14 @@ const char* mac_digest(SuiteId suite) {
   return suite == SuiteId::sm ? "SM3" : "SHA256";
 }
 
-constexpr std::string_view kTagKeyLabel = "cvmsim-sector-tag-v1";
+// The suite's block cipher as one-block ECB, which enciphers the Poly1305 values.
+const char* block_cipher(SuiteId suite) {
+  return suite == SuiteId::sm ? "SM4-ECB" : "AES-256-ECB";
+}
+
+constexpr std::string_view kPolyKeyLabel = "cvmsim-sector-tag-v2 poly1305";
+constexpr std::string_view kBlockKeyLabel = "cvmsim-sector-tag-v2 block";
+constexpr std::size_t kPolyKeySize = 32;  // r ‖ s (RFC 8439 §2.5; OpenSSL clamps r)
 
 // An HMAC context holding its key: each message re-initialises it without the key, which
 // OpenSSL serves from the padded key states it computed once.
@@ -39,68 +46,91 @@ EvpMacCtxPtr keyed_hmac(SuiteId suite, ByteView key) {
   return ctx;
 }
 
-void finish_mac(EVP_MAC_CTX* ctx, std::uint8_t* out) {
-  std::size_t length = 0;
-  detail::check(EVP_MAC_final(ctx, out, &length, kSectorTagSize), "HMAC final");
-  if (length != kSectorTagSize) detail::check(0, "HMAC length");
-}
-
 }  // namespace
 
+std::string_view sector_tag_algorithm(SuiteId suite) {
+  return suite == SuiteId::sm ? "poly1305-sm4" : "poly1305-aes256";
+}
+
 struct SectorTagger::State {
-  EvpMacCtxPtr ctx;
+  EvpMacCtxPtr poly;
+  std::array<std::uint8_t, kPolyKeySize> poly_key{};
+  detail::EvpCipherCtxPtr block;
+  Bytes computed;  // first_mismatch's tags, kept to spare an allocation per transfer
+
+  ~State() { secure_wipe(poly_key); }
 };
 
 SectorTagger::SectorTagger(SuiteId suite, ByteView image_key) : state_(std::make_unique<State>()) {
-  std::array<std::uint8_t, kSectorTagSize> tag_key{};
-  {
-    const EvpMacCtxPtr derive = keyed_hmac(suite, image_key);
-    detail::check(
-        EVP_MAC_update(derive.get(), reinterpret_cast<const std::uint8_t*>(kTagKeyLabel.data()),
-                       kTagKeyLabel.size()),
-        "HMAC update");
-    finish_mac(derive.get(), tag_key.data());
-  }
-  state_->ctx = keyed_hmac(suite, tag_key);
-  secure_wipe(tag_key);
+  Bytes poly_key = suite_hmac(suite, image_key, as_bytes(kPolyKeyLabel));
+  std::copy_n(poly_key.begin(), kPolyKeySize, state_->poly_key.begin());
+  secure_wipe(poly_key);
+  const EvpMacPtr poly(
+      detail::check_ptr(EVP_MAC_fetch(nullptr, "POLY1305", nullptr), "Poly1305 fetch"));
+  state_->poly.reset(detail::check_ptr(EVP_MAC_CTX_new(poly.get()), "Poly1305 context"));
+
+  using EvpCipherPtr = std::unique_ptr<EVP_CIPHER, detail::OpenSslDeleter<EVP_CIPHER_free>>;
+  const EvpCipherPtr cipher(
+      detail::check_ptr(EVP_CIPHER_fetch(nullptr, block_cipher(suite), nullptr), "cipher fetch"));
+  // K_blk: the first 16 (SM4) or 32 (AES-256) bytes of HMAC-M(image key, label).
+  Bytes block_key = suite_hmac(suite, image_key, as_bytes(kBlockKeyLabel));
+  state_->block.reset(detail::check_ptr(EVP_CIPHER_CTX_new(), "cipher context"));
+  const bool keyed = static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher.get())) <=
+                         block_key.size() &&
+                     EVP_EncryptInit_ex2(state_->block.get(), cipher.get(), block_key.data(),
+                                         nullptr, nullptr) == 1;
+  secure_wipe(block_key);
+  detail::check(keyed ? 1 : 0, "tag cipher init");
+  detail::check(EVP_CIPHER_CTX_set_padding(state_->block.get(), 0), "tag cipher padding");
 }
 
 SectorTagger::~SectorTagger() = default;
 
 void SectorTagger::tag_units(std::uint64_t first_sector, std::uint32_t sector_size,
                              ByteView ciphertext, MutableByteView tags) {
-  const std::size_t n = ciphertext.size() / sector_size;
+  const std::size_t n = sector_size == 0 ? 0 : ciphertext.size() / sector_size;
   if (sector_size == 0 || ciphertext.size() % sector_size != 0 ||
       tags.size() != n * kSectorTagSize) {
     throw CryptoError(CryptoErrc::bad_length, "sector tags: not whole sectors or tag space");
   }
-  EVP_MAC_CTX* ctx = state_->ctx.get();
+  if (n == 0) return;
+  EVP_MAC_CTX* poly = state_->poly.get();
   for (std::size_t i = 0; i < n; ++i) {
     std::array<std::uint8_t, 8> number{};
     const std::uint64_t sector = first_sector + i;
     for (std::size_t b = 0; b < 8; ++b) number[b] = static_cast<std::uint8_t>(sector >> (8 * b));
-    detail::check(EVP_MAC_init(ctx, nullptr, 0, nullptr), "HMAC init");
-    detail::check(EVP_MAC_update(ctx, number.data(), number.size()), "HMAC update");
-    detail::check(EVP_MAC_update(ctx, ciphertext.data() + i * sector_size, sector_size),
-                  "HMAC update");
-    finish_mac(ctx, tags.data() + i * kSectorTagSize);
+    // OpenSSL's Poly1305 takes its key anew for every message (a one-time key by design).
+    detail::check(EVP_MAC_init(poly, state_->poly_key.data(), kPolyKeySize, nullptr),
+                  "Poly1305 init");
+    detail::check(EVP_MAC_update(poly, number.data(), number.size()), "Poly1305 update");
+    detail::check(EVP_MAC_update(poly, ciphertext.data() + i * sector_size, sector_size),
+                  "Poly1305 update");
+    std::size_t length = 0;
+    detail::check(EVP_MAC_final(poly, tags.data() + i * kSectorTagSize, &length, kSectorTagSize),
+                  "Poly1305 final");
+    if (length != kSectorTagSize) detail::check(0, "Poly1305 length");
   }
+  // One call enciphers every sector's value: ECB is one block cipher call per tag.
+  int written = 0;
+  detail::check(EVP_EncryptUpdate(state_->block.get(), tags.data(), &written, tags.data(),
+                                  static_cast<int>(tags.size())),
+                "tag cipher");
+  if (static_cast<std::size_t>(written) != tags.size()) detail::check(0, "tag cipher length");
 }
 
 std::optional<std::size_t> SectorTagger::first_mismatch(std::uint64_t first_sector,
                                                         std::uint32_t sector_size,
                                                         ByteView ciphertext, ByteView tags) {
-  std::array<std::uint8_t, kSectorTagSize> computed{};
   const std::size_t n = sector_size == 0 ? 0 : ciphertext.size() / sector_size;
   if (tags.size() != n * kSectorTagSize) {
     throw CryptoError(CryptoErrc::bad_length, "sector tags: tag count differs from sectors");
   }
+  Bytes& computed = state_->computed;
+  computed.resize(tags.size());
+  tag_units(first_sector, sector_size, ciphertext, computed);
   for (std::size_t i = 0; i < n; ++i) {
-    tag_units(first_sector + i, sector_size, ciphertext.subspan(i * sector_size, sector_size),
-              computed);
-    if (CRYPTO_memcmp(computed.data(), tags.data() + i * kSectorTagSize, kSectorTagSize) != 0) {
-      return i;
-    }
+    const std::size_t at = i * kSectorTagSize;
+    if (CRYPTO_memcmp(computed.data() + at, tags.data() + at, kSectorTagSize) != 0) return i;
   }
   return std::nullopt;
 }
@@ -114,16 +144,20 @@ class NodeHash {
       : md_(detail::check_ptr(EVP_MD_fetch(nullptr, mac_digest(suite), nullptr), "digest fetch")),
         ctx_(detail::check_ptr(EVP_MD_CTX_new(), "digest context")) {}
 
-  void leaf(const std::uint8_t* tag, std::uint8_t* out) { hash(0x00, tag, nullptr, out); }
+  void leaf(const std::uint8_t* tags, std::size_t size, std::uint8_t* out) {
+    hash(0x00, tags, size, nullptr, out);
+  }
   void parent(const std::uint8_t* left, const std::uint8_t* right, std::uint8_t* out) {
-    hash(0x01, left, right, out);
+    hash(0x01, left, kTagRootSize, right, out);
   }
 
  private:
-  void hash(std::uint8_t prefix, const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out) {
+  // M(prefix ‖ a[0, a_size) ‖ b[0, 32)), without b when it is null.
+  void hash(std::uint8_t prefix, const std::uint8_t* a, std::size_t a_size, const std::uint8_t* b,
+            std::uint8_t* out) {
     detail::check(EVP_DigestInit_ex(ctx_.get(), md_.get(), nullptr), "digest init");
     detail::check(EVP_DigestUpdate(ctx_.get(), &prefix, 1), "digest update");
-    detail::check(EVP_DigestUpdate(ctx_.get(), a, kTagRootSize), "digest update");
+    detail::check(EVP_DigestUpdate(ctx_.get(), a, a_size), "digest update");
     if (b != nullptr) detail::check(EVP_DigestUpdate(ctx_.get(), b, kTagRootSize), "digest update");
     unsigned length = 0;
     detail::check(EVP_DigestFinal_ex(ctx_.get(), out, &length), "digest final");
@@ -137,11 +171,11 @@ class NodeHash {
 
 TagTree::TagTree(SuiteId suite, Bytes tags) : suite_(suite) {
   if (tags.empty() || tags.size() % kSectorTagSize != 0) {
-    throw CryptoError(CryptoErrc::bad_length, "tag tree: the tags are not whole 32-byte tags");
+    throw CryptoError(CryptoErrc::bad_length, "tag tree: the tags are not whole 16-byte tags");
   }
   count_ = tags.size() / kSectorTagSize;
   levels_.push_back(std::move(tags));
-  for (std::uint64_t n = count_;; n = (n + 1) / 2) {
+  for (std::uint64_t n = (count_ + kTagsPerLeaf - 1) / kTagsPerLeaf;; n = (n + 1) / 2) {
     levels_.emplace_back(n * kTagRootSize);
     if (n == 1) break;
   }
@@ -173,13 +207,18 @@ void TagTree::set(std::uint64_t first, ByteView tags) {
   if (n != 0) rehash(first, first + n);
 }
 
-// Recomputes the leaves of tags [first, last) and every node above them.
+// Recomputes the leaves over tags [first, last) and every node above them.
 void TagTree::rehash(std::uint64_t first, std::uint64_t last) {
   NodeHash hash(suite_);
-  const std::uint8_t* tags = levels_[0].data();
+  const ByteView tags = levels_[0];
   std::uint8_t* leaves = levels_[1].data();
-  for (std::uint64_t i = first; i < last; ++i) {
-    hash.leaf(tags + i * kSectorTagSize, leaves + i * kTagRootSize);
+  first /= kTagsPerLeaf;
+  last = (last + kTagsPerLeaf - 1) / kTagsPerLeaf;
+  for (std::uint64_t j = first; j < last; ++j) {
+    const std::uint64_t begin = j * kTagsPerLeaf * kSectorTagSize;
+    const std::uint64_t size = std::min<std::uint64_t>(kTagsPerLeaf * kSectorTagSize,
+                                                       tags.size() - begin);
+    hash.leaf(tags.data() + begin, size, leaves + j * kTagRootSize);
   }
   for (std::size_t l = 2; l < levels_.size(); ++l) {
     const std::uint64_t below = levels_[l - 1].size() / kTagRootSize;
@@ -202,8 +241,10 @@ void TagTree::rehash(std::uint64_t first, std::uint64_t last) {
 Bytes suite_hmac(SuiteId suite, ByteView key, ByteView message) {
   const EvpMacCtxPtr ctx = keyed_hmac(suite, key);
   detail::check(EVP_MAC_update(ctx.get(), message.data(), message.size()), "HMAC update");
-  Bytes out(kSectorTagSize);
-  finish_mac(ctx.get(), out.data());
+  Bytes out(kSuiteHmacSize);
+  std::size_t length = 0;
+  detail::check(EVP_MAC_final(ctx.get(), out.data(), &length, out.size()), "HMAC final");
+  if (length != out.size()) detail::check(0, "HMAC length");
   return out;
 }
 

@@ -18,7 +18,7 @@ namespace {
 constexpr std::string_view kMagic = "CVMSICRT";
 constexpr std::uint16_t kVersion = 1;
 constexpr std::uint16_t kVersionWithIntegrity = 2;  // version 1 + the integrity block
-constexpr std::uint8_t kIntegrityHmacTree = 1;      // HMAC sector tags + hash tree
+constexpr std::uint8_t kIntegrityTagTree = 1;  // sector tags (crypto/sector_tags.h) + hash tree
 constexpr std::string_view kKeyContextLabel = "cvmsim-image-key-v1";
 
 [[noreturn]] void reject(std::string_view source, std::string_view field, std::size_t offset,
@@ -49,8 +49,8 @@ Bytes read_sized(ByteReader& r, std::string_view length_field, std::string_view 
 SectorIntegrity decode_integrity(ByteReader& r, const ImageCertificate& cert) {
   const std::string_view source = r.source();
   std::size_t at = r.offset();
-  if (const auto mode = r.u8("integrity"); mode != kIntegrityHmacTree) {
-    reject(source, "integrity", at, fmt::format("{} is no integrity mode (1 hmac-tree)", mode));
+  if (const auto mode = r.u8("integrity"); mode != kIntegrityTagTree) {
+    reject(source, "integrity", at, fmt::format("{} is no integrity mode (1 tag-tree)", mode));
   }
   r.expect_zero("reserved", 7);
   SectorIntegrity integrity;
@@ -68,7 +68,7 @@ SectorIntegrity decode_integrity(ByteReader& r, const ImageCertificate& cert) {
   }
   // The tags take 32 bytes per sector: less than the sectors themselves, so no overflow
   // past the data length's; the end is checked anyway.
-  if (!add_checked(integrity.tag_offset, cert.data_sectors() * 32)) {
+  if (!add_checked(integrity.tag_offset, cert.data_sectors() * crypto::kSectorTagSize)) {
     reject(source, "tag_offset", at, "tag offset + tag area overflows 64 bits");
   }
   const ByteView root = r.bytes("tag_root", integrity.root.size());
@@ -215,7 +215,7 @@ Bytes ImageCertificate::signed_body() const {
   w.u64(data_length);
   w.bytes(chip_id);
   if (integrity) {
-    w.u8(kIntegrityHmacTree);
+    w.u8(kIntegrityTagTree);
     w.zeros(7);
     w.u64(integrity->tag_offset);
     w.bytes(integrity->root);

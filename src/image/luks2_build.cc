@@ -9,6 +9,7 @@
 
 #include "common/hex.h"
 #include "crypto/crypto_error.h"
+#include "crypto/sector_tags.h"
 #include "crypto/suite.h"
 #include "image/base64.h"
 #include "image/image_error.h"
@@ -91,7 +92,7 @@ std::string luks2_metadata_text(const Luks2Volume& volume) {
         {"keyslots", json::array()},
         {"offset", std::to_string(volume.tag_area->offset)},
         {"size", std::to_string(volume.tag_area->size)},
-        {"tag_size", 32},
+        {"tag_size", crypto::kSectorTagSize},
         {"mac", volume.tag_area->mac}};
   }
   const json metadata = {

@@ -34,7 +34,7 @@ struct Luks2Token {
 struct Luks2TagArea {
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
-  std::string mac;  // "hmac(sm3)" or "hmac(sha256)"
+  std::string mac;  // crypto::sector_tag_algorithm(suite): "poly1305-sm4", "poly1305-aes256"
 };
 
 struct Luks2Volume {

@@ -108,9 +108,8 @@ Layout plan_layout(const PackRequest& request, const crypto::Key& provider_key, 
       integrity = SectorIntegrity{round_up_or_throw(data_end, kDataAlignment, "tag offset"), {}};
       const std::uint64_t tag_bytes = data_length / request.sector_size * crypto::kSectorTagSize;
       (void)add_or_throw(integrity->tag_offset, tag_bytes, "image size");
-      v.tag_area =
-          Luks2TagArea{integrity->tag_offset, tag_bytes,
-                       request.suite == crypto::SuiteId::sm ? "hmac(sm3)" : "hmac(sha256)"};
+      v.tag_area = Luks2TagArea{integrity->tag_offset, tag_bytes,
+                                std::string(crypto::sector_tag_algorithm(request.suite))};
     }
     for (const PackChip& chip : request.chips) {
       ImageCertificate fields;

@@ -33,7 +33,7 @@ struct PackRequest {
   std::uint32_t sector_size = 4096;
   std::vector<PackChip> chips;
   std::vector<Bytes> allowed_measurements;  // launch digests; empty = any
-  // An authenticated image: a 32-byte tag per data sector after the data segment and the
+  // An authenticated image: a 16-byte tag per data sector after the data segment and the
   // root of the hash tree over them in every certificate (crypto/sector_tags.h).
   bool integrity = false;
   unsigned threads = 0;               // 0: one per core

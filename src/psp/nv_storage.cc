@@ -36,7 +36,7 @@
 //   56  1  flags: bit 0 = a pending write follows; other bits zero
 //   57  7  zero
 //   64  …  when pending: first sector u64, sector count C u32 (0..2048), zero u32,
-//          old tags (32·C), new tags (32·C), new root (32)
+//          old tags (16·C), new tags (16·C), new root (32)
 //
 // counter.bin (56 bytes):
 //   0   8  magic "CVMSNVC1"
@@ -56,9 +56,9 @@ constexpr std::string_view kNvStorageFile = "storage.bin";
 constexpr std::string_view kNvCounterFile = "counter.bin";
 constexpr std::string_view kNvSealLabel = "cvmsim-psp-nv-seal-v1";
 
-constexpr std::size_t kNvMacSize = 32;   // HMAC-SM3 and HMAC-SHA-256 alike
-constexpr std::size_t kNvRootSize = 32;  // a root, and each sector tag
-constexpr std::size_t kNvTagSize = 32;
+constexpr std::size_t kNvMacSize = crypto::kSuiteHmacSize;  // HMAC-SM3 and HMAC-SHA-256 alike
+constexpr std::size_t kNvRootSize = crypto::kTagRootSize;
+constexpr std::size_t kNvTagSize = crypto::kSectorTagSize;
 // The most sectors one pending write covers: one 1 MiB DMA transfer of 512-byte sectors.
 constexpr std::uint32_t kNvMaxPendingSectors = 2048;
 

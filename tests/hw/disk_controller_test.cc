@@ -48,6 +48,7 @@ static_assert(UsableByThePsp<DiskController> && !UsableWithoutThePsp<DiskControl
 constexpr std::uint64_t kSegment = 64 * 1024;  // data segment offset in the file
 constexpr std::uint64_t kSectors = 64;
 constexpr std::uint32_t kAsid = 3;
+constexpr std::uint64_t kTag = crypto::kSectorTagSize;
 
 struct Rig {
   // `tagged`: an authenticated image, its tags right after the data segment.
@@ -435,15 +436,15 @@ TEST_P(TaggedDisk, AWriteReplacesTagsAndAReplayedOldSectorIsRefused) {
   ASSERT_TRUE(std::holds_alternative<DiskController::StagedWrite>(staged));
   const auto& write = std::get<DiskController::StagedWrite>(staged);
   EXPECT_EQ(write.first_sector, 4u);
-  EXPECT_EQ(write.old_tags, file_bytes(rig, tag_offset + 4 * 32, 4096 / ss * 32));
+  EXPECT_EQ(write.old_tags, file_bytes(rig, tag_offset + 4 * kTag, 4096 / ss * kTag));
   EXPECT_EQ(file_bytes(rig, kSegment + 4 * ss, ss), old_sector) << "staging wrote the disk";
   EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), old_root);
   // Another transfer must wait for the staged write.
   EXPECT_EQ(rig.disks.run_dma(test_passkey(), 8, rig.read(0, 4096)).fault, DmaFault::aborted);
   ASSERT_TRUE(rig.disks.commit_write(test_passkey()).ok());
   EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), write.new_root);
-  EXPECT_EQ(file_bytes(rig, tag_offset + 4 * 32, 4096 / ss * 32), write.new_tags);
-  const Bytes all_tags = file_bytes(rig, tag_offset, 64 * 32);
+  EXPECT_EQ(file_bytes(rig, tag_offset + 4 * kTag, 4096 / ss * kTag), write.new_tags);
+  const Bytes all_tags = file_bytes(rig, tag_offset, 64 * kTag);
   EXPECT_EQ(crypto::tag_tree_root(suite, all_tags), write.new_root);
   ASSERT_TRUE(rig.disks.run_dma(test_passkey(), 9, rig.read(4, 4096)).ok());
   EXPECT_EQ(rig.seen(4096), fresh);
@@ -486,7 +487,7 @@ TEST_P(TaggedDisk, SettlingACutShortWriteKeepsWhatEachSectorMatches) {
     const auto write = std::get<DiskController::StagedWrite>(staged);
     ASSERT_TRUE(rig.disks.commit_write(test_passkey()).ok());
     if (crash_point == 0) put_file_bytes(rig, kSegment + 8 * ss, old_data);
-    if (crash_point <= 1) put_file_bytes(rig, tag_offset + 8 * 32, write.old_tags);
+    if (crash_point <= 1) put_file_bytes(rig, tag_offset + 8 * kTag, write.old_tags);
     // The next boot: the keyslot again, from the file.
     rig.disks.clear_keyslot(test_passkey(), 5);
     rig.disks.program_keyslot(test_passkey(), 5, rig.keyslot);
@@ -495,7 +496,7 @@ TEST_P(TaggedDisk, SettlingACutShortWriteKeepsWhatEachSectorMatches) {
     ASSERT_EQ(settled.outcome, DiskController::Settle::settled);
     const Bytes expected = crash_point == 0 ? old_root : write.new_root;
     EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), expected);
-    EXPECT_EQ(crypto::tag_tree_root(suite, file_bytes(rig, tag_offset, 32 * 32)), expected);
+    EXPECT_EQ(crypto::tag_tree_root(suite, file_bytes(rig, tag_offset, 32 * kTag)), expected);
     // A root other than the committed one before the write is not settled on.
     Bytes wrong = old_root;
     wrong[0] ^= 1;
@@ -512,7 +513,7 @@ TEST_P(TaggedDisk, ASectorMatchingNeitherTagIsNotSettled) {
   auto staged = rig.disks.stage_write(test_passkey(), 1, write_of(rig, 8, 4096));
   const auto write = std::get<DiskController::StagedWrite>(staged);
   ASSERT_TRUE(rig.disks.commit_write(test_passkey()).ok());
-  put_file_bytes(rig, *rig.keyslot.tag_offset + 8 * 32, write.old_tags);
+  put_file_bytes(rig, *rig.keyslot.tag_offset + 8 * kTag, write.old_tags);
   Bytes garbage = crypto::random_bytes(ss);
   put_file_bytes(rig, kSegment + 8 * ss, garbage);
   rig.disks.clear_keyslot(test_passkey(), 5);

@@ -184,7 +184,7 @@ TEST_P(PackedImage, CryptsetupReadsItTheChipRecoversTheKeyAndTheDataDecryptsToTh
 
   // An independent XTS implementation decrypts the data segment back to the input.
   const Bytes image = read_file(image_path, 64 << 20);
-  // An authenticated image ends with its tags (32 bytes a sector from the next 4 KiB
+  // An authenticated image ends with its tags (16 bytes a sector from the next 4 KiB
   // boundary), the file rounded up to 4 KiB.
   const std::uint64_t data_end = cert.data_offset + cert.data_length;
   if (c.integrity) {
@@ -359,7 +359,8 @@ TEST_P(PackedImageTags, TheIndependentScriptVerifiesTheTagsAndNamesAChangedSecto
     return static_cast<std::ptrdiff_t>(cert.data_offset + sector * c.sector_size);
   };
   const auto tag_at = [&](std::uint64_t sector) {
-    return static_cast<std::ptrdiff_t>(cert.integrity->tag_offset + sector * 32);
+    return static_cast<std::ptrdiff_t>(cert.integrity->tag_offset +
+                                       sector * crypto::kSectorTagSize);
   };
   const auto check_copy = [&](const Bytes& changed) {
     write_file_atomic(id.dir() / "changed.luks", changed);
@@ -377,7 +378,7 @@ TEST_P(PackedImageTags, TheIndependentScriptVerifiesTheTagsAndNamesAChangedSecto
   r = check_copy(changed);
   EXPECT_TRUE(names_sector(r, flipped)) << r.exit_code << r.out << r.err;
   changed = image;
-  changed[static_cast<std::size_t>(tag_at(sectors - 1)) + 31] ^= 0x80;
+  changed[static_cast<std::size_t>(tag_at(sectors - 1)) + crypto::kSectorTagSize - 1] ^= 0x80;
   r = check_copy(changed);
   EXPECT_TRUE(names_sector(r, sectors - 1)) << r.exit_code << r.out << r.err;
   // Two sectors swapped with their tags: each tag covers its sector number.
@@ -396,9 +397,11 @@ TEST_P(PackedImageTags, TheIndependentScriptVerifiesTheTagsAndNamesAChangedSecto
   tagger.tag_units(
       flipped, c.sector_size,
       ByteView(changed).subspan(static_cast<std::size_t>(data_at(flipped)), c.sector_size),
-      MutableByteView(changed).subspan(static_cast<std::size_t>(tag_at(flipped)), 32));
+      MutableByteView(changed).subspan(static_cast<std::size_t>(tag_at(flipped)),
+                                       crypto::kSectorTagSize));
   const std::string new_root = to_hex(crypto::tag_tree_root(
-      suite, ByteView(changed).subspan(static_cast<std::size_t>(tag_at(0)), sectors * 32)));
+      suite, ByteView(changed).subspan(static_cast<std::size_t>(tag_at(0)),
+                                       sectors * crypto::kSectorTagSize)));
   ASSERT_NE(new_root, root);
   r = check_copy(changed);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;

@@ -714,7 +714,7 @@ TEST(CrashConsistencyWindows, AKillInEachWindowOfTheWriteProtocolIsSettled) {
 TEST(CrashConsistencyTorn, AWriteCutShortInsideItsSectorsSettlesSectorBySector) {
   ASSERT_EQ(thread_count(), 1);
   constexpr std::uint32_t kSector = 4096;
-  constexpr std::uint64_t kTag = 32;
+  constexpr std::uint64_t kTag = crypto::kSectorTagSize;
   CrashLab lab(SuiteId::sm, kSector, /*integrity=*/true);
   const Bytes fresh = read_file(lab.image());
   const std::uint64_t data_offset = lab.packed().data_offset;

@@ -75,8 +75,8 @@ DiskRecord record(std::uint8_t n, std::uint64_t version, std::uint32_t pending_s
   r.version = version;
   if (pending_sectors > 0) {
     r.pending = PendingDiskWrite{.first_sector = 1000u + n,
-                                 .old_tags = filled(32 * pending_sectors, 1),
-                                 .new_tags = filled(32 * pending_sectors, 2),
+                                 .old_tags = filled(16 * pending_sectors, 1),
+                                 .new_tags = filled(16 * pending_sectors, 2),
                                  .new_root = filled(32, 3)};
   }
   return r;
@@ -105,7 +105,7 @@ class StorageImage {
     put_le(body_, first, 8);
     put_le(body_, count, 4);
     put_le(body_, 0, 4);
-    append(body_, filled(64ull * count + 32, 9));
+    append(body_, filled(32ull * count + 32, 9));  // 16-byte old and new tags, root
   }
   Bytes& body() { return body_; }
   [[nodiscard]] Bytes sealed(SuiteId suite, ByteView key) const {
@@ -219,7 +219,7 @@ TEST_P(NvStorageTest, RecordsRoundTripThroughTheFilesIncludingAPendingWrite) {
 
   // Three records, one of them (c) with a pending write of 2048 sectors: header, 3 record
   // heads, c's pending write, MAC.
-  EXPECT_EQ(read(storage()).size(), 24u + 3 * 64 + (16 + 2048 * 64 + 32) + 32);
+  EXPECT_EQ(read(storage()).size(), 24u + 3 * 64 + (16 + 2048 * 32 + 32) + 32);
 }
 
 TEST_P(NvStorageTest, FilesHaveTheDocumentedLayout) {
@@ -231,7 +231,7 @@ TEST_P(NvStorageTest, FilesHaveTheDocumentedLayout) {
   ASSERT_EQ(nv.store(earlier), NvFault::none);
 
   const Bytes s = read(storage());
-  ASSERT_EQ(s.size(), 24u + 64 + (64 + 16 + 3 * 64 + 32) + 32);
+  ASSERT_EQ(s.size(), 24u + 64 + (64 + 16 + 3 * 32 + 32) + 32);
   EXPECT_EQ(std::string(s.begin(), s.begin() + 8), "CVMSNVS1");
   EXPECT_EQ(le(s, 8, 2), 1u);
   EXPECT_EQ(s[10], static_cast<std::uint8_t>(suite()));
@@ -247,15 +247,15 @@ TEST_P(NvStorageTest, FilesHaveTheDocumentedLayout) {
   EXPECT_EQ(le(s, 88, 8), earlier.pending->first_sector);
   EXPECT_EQ(le(s, 96, 4), 3u);
   EXPECT_EQ(le(s, 100, 4), 0u);
-  EXPECT_EQ(Bytes(s.begin() + 104, s.begin() + 200), earlier.pending->old_tags);
-  EXPECT_EQ(Bytes(s.begin() + 200, s.begin() + 296), earlier.pending->new_tags);
-  EXPECT_EQ(Bytes(s.begin() + 296, s.begin() + 328), earlier.pending->new_root);
-  EXPECT_TRUE(std::equal(later.image_uuid.begin(), later.image_uuid.end(), s.begin() + 328));
-  EXPECT_EQ(Bytes(s.begin() + 344, s.begin() + 376), later.root);
-  EXPECT_EQ(le(s, 376, 8), later.version);
-  EXPECT_EQ(s[384], 0);
-  EXPECT_EQ(Bytes(s.begin() + 392, s.end()),
-            reference_hmac(suite(), seal_key_, ByteView(s).first(392)));
+  EXPECT_EQ(Bytes(s.begin() + 104, s.begin() + 152), earlier.pending->old_tags);
+  EXPECT_EQ(Bytes(s.begin() + 152, s.begin() + 200), earlier.pending->new_tags);
+  EXPECT_EQ(Bytes(s.begin() + 200, s.begin() + 232), earlier.pending->new_root);
+  EXPECT_TRUE(std::equal(later.image_uuid.begin(), later.image_uuid.end(), s.begin() + 232));
+  EXPECT_EQ(Bytes(s.begin() + 248, s.begin() + 280), later.root);
+  EXPECT_EQ(le(s, 280, 8), later.version);
+  EXPECT_EQ(s[288], 0);
+  EXPECT_EQ(Bytes(s.begin() + 296, s.end()),
+            reference_hmac(suite(), seal_key_, ByteView(s).first(296)));
 
   const Bytes c = read(counter());
   ASSERT_EQ(c.size(), 56u);

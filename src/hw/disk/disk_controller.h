@@ -118,7 +118,7 @@ class DiskController {
   // staged write (fault aborted, interrupt). Other transfers wait for the staged one.
   struct StagedWrite {
     std::uint64_t first_sector = 0;
-    Bytes old_tags;  // 32 bytes per sector
+    Bytes old_tags;  // crypto::kSectorTagSize bytes per sector
     Bytes new_tags;
     Bytes new_root;
   };
