@@ -75,10 +75,10 @@ SectorTagger::SectorTagger(SuiteId suite, ByteView image_key) : state_(std::make
   // K_blk: the first 16 (SM4) or 32 (AES-256) bytes of HMAC-M(image key, label).
   Bytes block_key = suite_hmac(suite, image_key, as_bytes(kBlockKeyLabel));
   state_->block.reset(detail::check_ptr(EVP_CIPHER_CTX_new(), "cipher context"));
-  const bool keyed = static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher.get())) <=
-                         block_key.size() &&
-                     EVP_EncryptInit_ex2(state_->block.get(), cipher.get(), block_key.data(),
-                                         nullptr, nullptr) == 1;
+  const bool keyed =
+      static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher.get())) <= block_key.size() &&
+      EVP_EncryptInit_ex2(state_->block.get(), cipher.get(), block_key.data(), nullptr, nullptr) ==
+          1;
   secure_wipe(block_key);
   detail::check(keyed ? 1 : 0, "tag cipher init");
   detail::check(EVP_CIPHER_CTX_set_padding(state_->block.get(), 0), "tag cipher padding");
@@ -216,8 +216,8 @@ void TagTree::rehash(std::uint64_t first, std::uint64_t last) {
   last = (last + kTagsPerLeaf - 1) / kTagsPerLeaf;
   for (std::uint64_t j = first; j < last; ++j) {
     const std::uint64_t begin = j * kTagsPerLeaf * kSectorTagSize;
-    const std::uint64_t size = std::min<std::uint64_t>(kTagsPerLeaf * kSectorTagSize,
-                                                       tags.size() - begin);
+    const std::uint64_t size =
+        std::min<std::uint64_t>(kTagsPerLeaf * kSectorTagSize, tags.size() - begin);
     hash.leaf(tags.data() + begin, size, leaves + j * kTagRootSize);
   }
   for (std::size_t l = 2; l < levels_.size(); ++l) {

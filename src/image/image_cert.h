@@ -68,7 +68,9 @@ struct ImageCertificate {
   [[nodiscard]] bool signature_valid() const;  // by provider_key
   [[nodiscard]] std::uint64_t data_sectors() const { return data_length / sector_size; }
   // The size of the tag area (32 bytes per data sector); 0 without integrity.
-  [[nodiscard]] std::uint64_t tag_bytes() const { return integrity ? data_sectors() * crypto::kSectorTagSize : 0; }
+  [[nodiscard]] std::uint64_t tag_bytes() const {
+    return integrity ? data_sectors() * crypto::kSectorTagSize : 0;
+  }
 };
 
 // The wrap context: "cvmsim-image-key-v1" || image_uuid || chip_id.

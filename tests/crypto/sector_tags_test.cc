@@ -59,8 +59,8 @@ Bytes encipher_block(SuiteId suite, ByteView key, ByteView block) {
 Bytes poly1305(ByteView key, ByteView message) {
   Bytes out(16);
   std::size_t length = 0;
-  EVP_Q_mac(nullptr, "POLY1305", nullptr, nullptr, nullptr, key.data(), key.size(),
-            message.data(), message.size(), out.data(), out.size(), &length);
+  EVP_Q_mac(nullptr, "POLY1305", nullptr, nullptr, nullptr, key.data(), key.size(), message.data(),
+            message.size(), out.data(), out.size(), &length);
   out.resize(length);
   return out;
 }
@@ -71,8 +71,10 @@ TEST_P(SectorTags, TagIsThePoly1305OfTheSectorNumberAndCiphertextEncipheredUnder
   const Bytes ciphertext = random_bytes(3 * 512);
   Bytes tags(3 * kSectorTagSize);
   SectorTagger(suite, image_key).tag_units(40, 512, ciphertext, tags);
-  const Bytes poly_key = hmac(suite, image_key, as_bytes(std::string("cvmsim-sector-tag-v2 poly1305")));
-  const Bytes block_key = hmac(suite, image_key, as_bytes(std::string("cvmsim-sector-tag-v2 block")));
+  const Bytes poly_key =
+      hmac(suite, image_key, as_bytes(std::string("cvmsim-sector-tag-v2 poly1305")));
+  const Bytes block_key =
+      hmac(suite, image_key, as_bytes(std::string("cvmsim-sector-tag-v2 block")));
   for (std::uint64_t i = 0; i < 3; ++i) {
     Bytes message(8);
     for (std::size_t b = 0; b < 8; ++b) message[b] = static_cast<std::uint8_t>((40 + i) >> (8 * b));

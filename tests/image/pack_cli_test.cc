@@ -399,9 +399,9 @@ TEST_P(PackedImageTags, TheIndependentScriptVerifiesTheTagsAndNamesAChangedSecto
       ByteView(changed).subspan(static_cast<std::size_t>(data_at(flipped)), c.sector_size),
       MutableByteView(changed).subspan(static_cast<std::size_t>(tag_at(flipped)),
                                        crypto::kSectorTagSize));
-  const std::string new_root = to_hex(crypto::tag_tree_root(
-      suite, ByteView(changed).subspan(static_cast<std::size_t>(tag_at(0)),
-                                       sectors * crypto::kSectorTagSize)));
+  const std::string new_root = to_hex(
+      crypto::tag_tree_root(suite, ByteView(changed).subspan(static_cast<std::size_t>(tag_at(0)),
+                                                             sectors * crypto::kSectorTagSize)));
   ASSERT_NE(new_root, root);
   r = check_copy(changed);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
