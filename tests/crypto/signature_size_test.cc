@@ -39,7 +39,9 @@ TEST_P(SignatureSize, EverySignatureFitsTheMaximumAndLengthsDoVary) {
 INSTANTIATE_TEST_SUITE_P(Suites, SignatureSize,
                          ::testing::Values(SignatureBound{SuiteId::sm, 32},
                                            SignatureBound{SuiteId::nist, 48}),
-                         [](const auto& info) { return std::string(to_string(info.param.suite)); });
+                         [](const auto& param_info) {
+                           return std::string(to_string(param_info.param.suite));
+                         });
 
 }  // namespace
 }  // namespace cvmsim::crypto
