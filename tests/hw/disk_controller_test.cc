@@ -466,9 +466,16 @@ TEST_P(TaggedDisk, ACancelledWriteLeavesTheDiskAsItWas) {
   EXPECT_EQ(file_bytes(rig, 0, before.size()), before);
   EXPECT_EQ(rig.disks.tag_root(test_passkey(), 5), root);
   EXPECT_EQ(rig.interrupts(), 1u);  // the cancelled write still completes
-  // A read is not a write to stage, and a plain keyslot has nothing to stage.
+  // A read is not a write to stage, and a raw write (no keyslot) is refused as every raw
+  // write is.
   EXPECT_TRUE(std::holds_alternative<DmaCompletion>(
       rig.disks.stage_write(test_passkey(), 4, rig.read(0, 4096))));
+  DmaDescriptor raw = write_of(rig, 0, 4096);
+  raw.keyslot.reset();
+  const auto refused = rig.disks.stage_write(test_passkey(), 5, raw);
+  ASSERT_TRUE(std::holds_alternative<DmaCompletion>(refused));
+  EXPECT_EQ(std::get<DmaCompletion>(refused).fault, DmaFault::raw_write);
+  EXPECT_EQ(file_bytes(rig, 0, before.size()), before);
 }
 
 // A crash between the sectors and their tags, or before either: the next boot's keyslot

@@ -442,8 +442,11 @@ std::variant<DiskController::StagedWrite, DmaCompletion> DiskController::stage_w
   Slot* slot = nullptr;
   std::uint64_t offset = 0;
   DmaVerdict verdict = checked_slot(descriptor, slot, offset);
-  if (verdict.ok() && (descriptor.direction != DmaDirection::to_disk || !slot->tree)) {
-    verdict = {DmaFault::bad_length, descriptor.start};  // not a write to an authenticated disk
+  if (verdict.ok() &&
+      (descriptor.direction != DmaDirection::to_disk || slot == nullptr || !slot->tree)) {
+    // Not a write to an authenticated disk: a read, or a write through a plain keyslot (a raw
+    // write, without one, was refused above; the null check keeps that local).
+    verdict = {DmaFault::bad_length, descriptor.start};
   }
   if (verdict.ok() && staged_) verdict = {DmaFault::aborted, staged_->tag};
   if (!verdict.ok()) {
