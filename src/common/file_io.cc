@@ -154,6 +154,12 @@ void write_file_atomic(const std::filesystem::path& path, ByteView contents, uns
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename into place");
 }
 
+void sync_directory(const std::filesystem::path& dir) {
+  const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) throw_io("open the directory", dir, errno);
+  if (::fsync(fd.get()) != 0) throw_io("sync the directory", dir, errno);
+}
+
 void write_text_file_atomic(const std::filesystem::path& path, std::string_view contents,
                             unsigned mode) {
   write_file_atomic(path, as_bytes(contents), mode);

@@ -53,7 +53,13 @@ std::string read_text_file(const std::filesystem::path& path,
                            std::uint64_t max_size = kDefaultMaxFileSize);
 
 // Atomically replaces `path`. `mode` is the permission of the new file (0600 for secrets).
+// The new file's bytes are fsynced before the rename; the rename itself is durable only once
+// the directory is synced (sync_directory).
 void write_file_atomic(const std::filesystem::path& path, ByteView contents, unsigned mode = 0644);
+
+// fsync of the directory `dir`: makes the renames and creations inside it durable, so that
+// a power cut cannot bring an older file back. Throws CommonError{io}.
+void sync_directory(const std::filesystem::path& dir);
 void write_text_file_atomic(const std::filesystem::path& path, std::string_view contents,
                             unsigned mode = 0644);
 

@@ -249,11 +249,23 @@ Bytes nv_encode_counter(crypto::SuiteId suite, ByteView key, std::uint64_t count
   return nv_seal(suite, key, out.take());
 }
 
-// Creates `dir` (mode 0700) unless it exists. Throws std::system_error.
+// Creates `dir` (mode 0700) unless it exists, durably. Throws std::system_error or
+// CommonError{io}.
 void nv_make_dir(const std::filesystem::path& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    sync_directory(dir.parent_path());
+  } else if (errno != EEXIST) {
     throw std::system_error(errno, std::generic_category(), "mkdir " + dir.string());
   }
+}
+
+// Replaces `path` durably: write_file_atomic fsyncs the new file, then the directory's
+// fsync keeps the rename. A power cut must not undo a store the PSP has acted on (written
+// sectors after a pending record, a root in a report), nor separate the storage from the
+// counter. Throws CommonError{io}.
+void nv_write_durably(const std::filesystem::path& path, ByteView bytes) {
+  write_file_atomic(path, bytes, 0600);
+  sync_directory(path.parent_path());
 }
 
 }  // namespace
@@ -310,7 +322,7 @@ NvFault NvStorage::load() {
         // Finish the interrupted store. If this fails too the storage stays one ahead,
         // which is still accepted, and the next store() retries first.
         try {
-          write_file_atomic(counter_path, nv_encode_counter(suite_, seal_key_, sequence_), 0600);
+          nv_write_durably(counter_path, nv_encode_counter(suite_, seal_key_, sequence_));
           counter_ = sequence_;
         } catch (const std::exception&) {
         }
@@ -366,7 +378,7 @@ NvFault NvStorage::store(const DiskRecord& record) {
     // A counter left one behind (a failed update) catches up first, so that the storage
     // is never two ahead of it.
     if (counter_ < sequence_) {
-      write_file_atomic(counter_path, nv_encode_counter(suite_, seal_key_, sequence_), 0600);
+      nv_write_durably(counter_path, nv_encode_counter(suite_, seal_key_, sequence_));
       counter_ = sequence_;
     }
     ByteWriter out;
@@ -386,7 +398,7 @@ NvFault NvStorage::store(const DiskRecord& record) {
     if (index == records_.size()) nv_encode_record(out, record);
     const Bytes sealed = nv_seal(suite_, seal_key_, out.take());
     nv_make_dir(dir_);
-    write_file_atomic(storage_path, sealed, 0600);
+    nv_write_durably(storage_path, sealed);
   } catch (const std::exception&) {
     return NvFault::write_failed;
   }
@@ -401,7 +413,7 @@ NvFault NvStorage::store(const DiskRecord& record) {
   }
   sequence_ = *next_sequence;
   try {
-    write_file_atomic(counter_path, nv_encode_counter(suite_, seal_key_, sequence_), 0600);
+    nv_write_durably(counter_path, nv_encode_counter(suite_, seal_key_, sequence_));
     counter_ = sequence_;
   } catch (const std::exception&) {
     // Left one behind: load() accepts that, and the next store() catches it up first.

@@ -56,5 +56,20 @@ TEST(FileIo, ReadErrorsNameThePathAndLimit) {
   EXPECT_THROW((void)read_file(dir.path()), CommonError);
 }
 
+TEST(FileIo, SyncDirectoryTakesADirectoryAndNamesWhatIsNot) {
+  test::TempDir dir;
+  EXPECT_NO_THROW(sync_directory(dir.path()));
+  write_file_atomic(dir / "file", Bytes{1});
+  for (const auto& not_a_directory : {dir / "file", dir / "missing"}) {
+    try {
+      sync_directory(not_a_directory);
+      FAIL() << not_a_directory;
+    } catch (const CommonError& e) {
+      EXPECT_EQ(e.code(), CommonErrc::io);
+      EXPECT_NE(std::string(e.what()).find(not_a_directory.string()), std::string::npos);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cvmsim

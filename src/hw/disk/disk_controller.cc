@@ -429,6 +429,9 @@ void DiskController::write_staged() {
   w.slot->tree->set(w.descriptor.start, w.new_tags);  // the sectors on disk are the new ones
   file.write_at(*w.slot->config.tag_offset + w.descriptor.start * crypto::kSectorTagSize,
                 w.new_tags);
+  // Durable before the PSP commits the new root: after a power cut the disk must hold what
+  // the committed root says (or the pending record settles it), never less.
+  file.sync();
   stats_.sectors_encrypted += w.descriptor.length / w.slot->config.sector_size;
   stats_.bytes_to_disk += w.descriptor.length;
   staged_.reset();
@@ -527,6 +530,7 @@ DiskController::SettleResult DiskController::settle_write(PspPasskey, std::uint3
   if (file.writable()) {
     try {
       file.write_at(*slot.config.tag_offset + first_sector * crypto::kSectorTagSize, chosen);
+      file.sync();  // durable before the PSP commits the settled root, as in write_staged
     } catch (const HwError&) {
       return {Settle::io_failed};
     }
