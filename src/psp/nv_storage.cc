@@ -1,11 +1,16 @@
 #include "psp/nv_storage.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -290,15 +295,93 @@ std::string_view to_string(NvFault fault) {
   return "unknown";
 }
 
+namespace {
+
+// Which file `path` is: device, inode, size, modification and change times (a rename makes
+// a new one); none when it does not exist, all ones when it cannot be examined (a stamp
+// nothing matches).
+NvFileStamp nv_stamp(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    NvFileStamp unknown = std::array<std::int64_t, 7>{};
+    unknown->fill(-1);
+    return unknown;
+  }
+  return std::array<std::int64_t, 7>{
+      static_cast<std::int64_t>(st.st_dev),          static_cast<std::int64_t>(st.st_ino),
+      static_cast<std::int64_t>(st.st_size),         static_cast<std::int64_t>(st.st_mtim.tv_sec),
+      static_cast<std::int64_t>(st.st_mtim.tv_nsec), static_cast<std::int64_t>(st.st_ctim.tv_sec),
+      static_cast<std::int64_t>(st.st_ctim.tv_nsec)};
+}
+
+// An exclusive flock on the storage directory for as long as it lives: the processes that
+// run this chip's PSP read and replace storage.bin and counter.bin one at a time.
+class NvDirLock {
+ public:
+  // Throws CommonError{io} or std::system_error.
+  explicit NvDirLock(const std::filesystem::path& dir)
+      : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "open " + dir.string());
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        const int err = errno;
+        ::close(fd_);
+        throw std::system_error(err, std::generic_category(), "flock " + dir.string());
+      }
+    }
+  }
+  // The lock, or none when `dir` does not exist (nothing to read, nothing to guard).
+  static std::optional<NvDirLock> if_present(const std::filesystem::path& dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) return std::nullopt;
+    return std::optional<NvDirLock>(std::in_place, dir);
+  }
+  NvDirLock(const NvDirLock&) = delete;
+  NvDirLock& operator=(const NvDirLock&) = delete;
+  NvDirLock(NvDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  NvDirLock& operator=(NvDirLock&&) = delete;
+  ~NvDirLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the lock
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
 NvStorage::NvStorage(std::filesystem::path dir, crypto::SuiteId suite, Bytes seal_key)
     : dir_(std::move(dir)), suite_(suite), seal_key_(std::move(seal_key)) {}
 
 NvFault NvStorage::load() {
   if (loaded_) return *loaded_;
+  NvFault verdict = NvFault::unreadable;
+  try {
+    // Another process of this chip (each one runs the same PSP) may be storing: read a
+    // storage and its counter as one (no lock when the directory does not exist yet).
+    const std::optional<NvDirLock> lock = NvDirLock::if_present(dir_);
+    verdict = read_files();
+  } catch (const std::exception&) {
+    verdict = NvFault::unreadable;
+  }
+  if (verdict != NvFault::none) forget();
+  loaded_ = verdict;
+  return verdict;
+}
+
+void NvStorage::forget() {
+  records_.clear();
+  sequence_ = 0;
+  counter_ = 0;
+}
+
+NvFault NvStorage::read_files() {
   const std::filesystem::path storage_path = dir_ / kNvStorageFile;
   const std::filesystem::path counter_path = dir_ / kNvCounterFile;
   NvFault verdict = NvFault::none;
   try {
+    const NvFileStamp stamp = nv_stamp(storage_path);
     std::optional<NvStorageImage> image;
     if (auto file = nv_read_optional(storage_path, kNvMaxStorageFileSize)) {
       image = nv_decode_storage(nv_unseal(suite_, seal_key_, *file), suite_, storage_path);
@@ -317,6 +400,7 @@ NvFault NvStorage::load() {
     } else {
       sequence_ = sequence;
       counter_ = counter;
+      storage_stamp_ = stamp;
       if (image) records_ = std::move(image->records);
       if (counter_ < sequence_) {
         // Finish the interrupted store. If this fails too the storage stays one ahead,
@@ -333,12 +417,6 @@ NvFault NvStorage::load() {
   } catch (const std::exception&) {
     verdict = NvFault::unreadable;
   }
-  if (verdict != NvFault::none) {
-    records_.clear();
-    sequence_ = 0;
-    counter_ = 0;
-  }
-  loaded_ = verdict;
   return verdict;
 }
 
@@ -355,6 +433,32 @@ NvFault NvStorage::store(const DiskRecord& record) {
   if (verdict != NvFault::none) return verdict;
   if (!nv_record_encodable(record)) return NvFault::malformed;
 
+  const std::filesystem::path storage_path = dir_ / kNvStorageFile;
+  const std::filesystem::path counter_path = dir_ / kNvCounterFile;
+  std::optional<NvDirLock> lock;
+  try {
+    nv_make_dir(dir_);
+    lock.emplace(dir_);
+  } catch (const std::exception&) {
+    return NvFault::write_failed;
+  }
+  // Keep what another process of this chip stored since this one last read or wrote
+  // storage.bin (the records of its images): when the file is not the one this process
+  // knows, read the files again under the lock. A storage older than the one this process
+  // last saw was put back by the host.
+  if (nv_stamp(storage_path) != storage_stamp_) {
+    const std::uint64_t seen = sequence_;
+    const NvFault fresh = read_files();
+    // Files that cannot be read now fail this store only; edited, forged or older ones are
+    // refused from now on, as a load would refuse them.
+    if (fresh == NvFault::unreadable) return NvFault::write_failed;
+    if (fresh != NvFault::none || sequence_ < seen) {
+      forget();
+      loaded_ = fresh != NvFault::none ? fresh : NvFault::rolled_back;
+      return *loaded_;
+    }
+  }
+
   const std::size_t index =
       static_cast<std::size_t>(std::lower_bound(records_.begin(), records_.end(), record.image_uuid,
                                                 [](const DiskRecord& existing, const auto& uuid) {
@@ -367,8 +471,6 @@ NvFault NvStorage::store(const DiskRecord& record) {
   const auto next_sequence = add_checked<std::uint64_t>(sequence_, 1);
   if (!next_sequence) return NvFault::write_failed;
 
-  const std::filesystem::path storage_path = dir_ / kNvStorageFile;
-  const std::filesystem::path counter_path = dir_ / kNvCounterFile;
   std::optional<DiskRecord> copy;
   try {
     // Everything that can fail for want of memory happens before storage.bin is replaced,
@@ -399,6 +501,7 @@ NvFault NvStorage::store(const DiskRecord& record) {
     const Bytes sealed = nv_seal(suite_, seal_key_, out.take());
     nv_make_dir(dir_);
     nv_write_durably(storage_path, sealed);
+    storage_stamp_ = nv_stamp(storage_path);
   } catch (const std::exception&) {
     return NvFault::write_failed;
   }

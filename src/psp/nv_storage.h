@@ -70,6 +70,9 @@ std::string_view to_string(NvFault fault);
 
 inline constexpr std::size_t kMaxNvRecords = 1024;
 
+// Which file a path named when last seen (nv_storage.cc); none: there was no file.
+using NvFileStamp = std::optional<std::array<std::int64_t, 7>>;
+
 class NvStorage {
  public:
   // `dir` is CHIPDIR/psp-nv (created on the first store), `seal_key` the chip's derived
@@ -79,19 +82,22 @@ class NvStorage {
 
   // Loads and checks both files (once; later calls return the loaded state's verdict).
   // No files at all: an empty storage with counter 0; no counter.bin: counter 0. A storage
-  // one ahead of the counter is accepted and the counter rewritten. Never throws.
+  // one ahead of the counter is accepted and the counter rewritten. Several processes may
+  // run the same chip: reads and stores hold an exclusive flock on `dir`. Never throws.
   NvFault load();
   // The record for an image, after a successful load(); null when there is none (or the
   // load failed). The pointer is valid until the next store().
   [[nodiscard]] const DiskRecord* find(const std::array<std::uint8_t, 16>& image_uuid) const;
   // Inserts or replaces the image's record and persists the whole storage with the next
   // sequence number, then the counter. Requires a successful load() (calls it if not yet
-  // called, and returns its fault). On any fault the in-memory state and both files are as
-  // they were. Once storage.bin is in place the store has happened and returns none even
-  // if counter.bin could not be written: the storage is then one ahead of the counter,
-  // which load() accepts, and the next store() brings the counter level first. A record
+  // called, and returns its fault). Reads the files again first, under the lock, so that
+  // records another process stored meanwhile are kept; files older than this process last
+  // saw are rolled_back (and stay refused). On any other fault both files are as they were
+  // and the state in memory is theirs. Once storage.bin is in place the store has happened and
+  // returns none even if counter.bin could not be written: the storage is then one ahead of the
+  // counter, which load() accepts, and the next store() brings the counter level first. A record
   // whose root is not 32 bytes, or whose pending write has more than 2048 sectors, tags
-  // that are not 32 bytes per sector, a new root that is not 32 bytes or a sector range
+  // that are not 16 bytes per sector, a new root that is not 32 bytes or a sector range
   // that passes 2^64, is refused as malformed. Never throws.
   NvFault store(const DiskRecord& record);
 
@@ -102,7 +108,11 @@ class NvStorage {
   std::filesystem::path dir_;
   crypto::SuiteId suite_;
   Bytes seal_key_;
-  std::optional<NvFault> loaded_;  // the verdict of the first load()
+  NvFault read_files();  // into the members below when the files verify; never throws
+  void forget();         // empties the members below
+
+  std::optional<NvFault> loaded_;  // the verdict of the first load() (or of a refused store)
+  NvFileStamp storage_stamp_;      // storage.bin as this process last read or wrote it
   std::uint64_t sequence_ = 0;     // of the storage in memory (= the counter once stored)
   std::uint64_t counter_ = 0;      // what counter.bin holds: sequence_ or sequence_ - 1
   std::vector<DiskRecord> records_;

@@ -115,6 +115,45 @@ TEST_P(NvStorageWrite, ACounterThatCannotBeWrittenIsCaughtUpBeforeTheNextStore) 
   for (std::uint8_t n = 1; n <= 3; ++n) EXPECT_NE(again.find(uuid_of(n)), nullptr);
 }
 
+// Two processes running the same chip's PSP (two VMs of different images): each store
+// keeps the records the other stored since, instead of writing back its own old copy.
+TEST_P(NvStorageWrite, TwoProcessesOfOneChipKeepEachOthersRecords) {
+  NvStorage a = open();
+  NvStorage b = open();
+  ASSERT_EQ(a.load(), NvFault::none);
+  ASSERT_EQ(b.load(), NvFault::none);  // both read the empty storage
+  ASSERT_EQ(a.store(record(1, 1)), NvFault::none);
+  ASSERT_EQ(b.store(record(2, 1)), NvFault::none);
+  ASSERT_EQ(a.store(record(1, 2)), NvFault::none);
+  EXPECT_EQ(a.sequence(), 3u);
+  EXPECT_EQ(*a.find(uuid_of(2)), record(2, 1));
+  NvStorage later = open();
+  ASSERT_EQ(later.load(), NvFault::none);
+  EXPECT_EQ(later.sequence(), 3u);
+  EXPECT_EQ(*later.find(uuid_of(1)), record(1, 2));
+  EXPECT_EQ(*later.find(uuid_of(2)), record(2, 1));
+  EXPECT_EQ(read(counter()), sealed_counter(suite(), seal_key_, 3));
+}
+
+// The host puts back both files of an earlier store, a pair that verifies on its own: the
+// process that wrote the later ones refuses them at its next store, and from then on.
+TEST_P(NvStorageWrite, AnOlderPairPutBackWhileRunningIsRolledBack) {
+  NvStorage nv = open();
+  ASSERT_EQ(nv.load(), NvFault::none);
+  ASSERT_EQ(nv.store(record(1, 1)), NvFault::none);
+  const Bytes storage_1 = read(storage());
+  const Bytes counter_1 = read(counter());
+  ASSERT_EQ(nv.store(record(1, 2)), NvFault::none);
+  fs::remove(storage());
+  fs::remove(counter());
+  write(storage(), storage_1);
+  write(counter(), counter_1);
+  EXPECT_EQ(nv.store(record(1, 3)), NvFault::rolled_back);
+  EXPECT_EQ(nv.find(uuid_of(1)), nullptr);
+  EXPECT_EQ(nv.store(record(1, 3)), NvFault::rolled_back);
+  EXPECT_EQ(read(storage()), storage_1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Suites, NvStorageWrite, ::testing::Values(SuiteId::sm, SuiteId::nist),
                          suite_name);
 
