@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -349,6 +350,24 @@ class NvDirLock {
   int fd_;
 };
 
+// Removes the temporary files of stores that a killed process left behind
+// (write_file_atomic's ".storage.bin.tmp-XXXXXX" and ".counter.bin.tmp-XXXXXX"). Only under
+// the lock: a live store holds it while its temporary file exists. Best effort: a file that
+// cannot be removed stays, as harmless as before.
+void nv_remove_stale_temporaries(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    for (const std::string_view file : {kNvStorageFile, kNvCounterFile}) {
+      if (name.starts_with("." + std::string(file) + ".tmp-")) {
+        std::error_code ignored;
+        std::filesystem::remove(it->path(), ignored);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 NvStorage::NvStorage(std::filesystem::path dir, crypto::SuiteId suite, Bytes seal_key)
@@ -361,6 +380,7 @@ NvFault NvStorage::load() {
     // Another process of this chip (each one runs the same PSP) may be storing: read a
     // storage and its counter as one (no lock when the directory does not exist yet).
     const std::optional<NvDirLock> lock = NvDirLock::if_present(dir_);
+    if (lock) nv_remove_stale_temporaries(dir_);
     verdict = read_files();
   } catch (const std::exception&) {
     verdict = NvFault::unreadable;

@@ -154,6 +154,25 @@ TEST_P(NvStorageWrite, AnOlderPairPutBackWhileRunningIsRolledBack) {
   EXPECT_EQ(read(storage()), storage_1);
 }
 
+// A store killed before its rename leaves its temporary file; the next open removes such
+// files (under the lock, so never one of a live store) and nothing else.
+TEST_P(NvStorageWrite, TemporariesOfAKilledStoreAreRemovedAtTheNextOpen) {
+  NvStorage nv = open();
+  ASSERT_EQ(nv.load(), NvFault::none);
+  ASSERT_EQ(nv.store(record(1, 1)), NvFault::none);
+  write(dir_ / ".storage.bin.tmp-a1B2c3", Bytes(100, 1));
+  write(dir_ / ".counter.bin.tmp-XyZ789", Bytes(10, 2));
+  write(dir_ / ".notes.tmp-a1B2c3", Bytes(3, 3));
+  NvStorage after = open();
+  ASSERT_EQ(after.load(), NvFault::none);
+  EXPECT_EQ(*after.find(uuid_of(1)), record(1, 1));
+  EXPECT_FALSE(fs::exists(dir_ / ".storage.bin.tmp-a1B2c3"));
+  EXPECT_FALSE(fs::exists(dir_ / ".counter.bin.tmp-XyZ789"));
+  EXPECT_TRUE(fs::exists(dir_ / ".notes.tmp-a1B2c3"));
+  EXPECT_TRUE(fs::exists(storage()));
+  EXPECT_TRUE(fs::exists(counter()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Suites, NvStorageWrite, ::testing::Values(SuiteId::sm, SuiteId::nist),
                          suite_name);
 
