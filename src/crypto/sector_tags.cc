@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -94,6 +95,10 @@ void SectorTagger::tag_units(std::uint64_t first_sector, std::uint32_t sector_si
   if (sector_size == 0 || ciphertext.size() % sector_size != 0 ||
       tags.size() != n * kSectorTagSize) {
     throw CryptoError(CryptoErrc::bad_length, "sector tags: not whole sectors or tag space");
+  }
+  // The cipher call below takes an int length (callers pass a transfer or a pack chunk).
+  if (tags.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw CryptoError(CryptoErrc::bad_length, "sector tags: more than 2 GiB of tags in one call");
   }
   if (n == 0) return;
   EVP_MAC_CTX* poly = state_->poly.get();
