@@ -6,9 +6,11 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <stdexcept>
 #include <vector>
@@ -113,6 +115,35 @@ BENCHMARK(BM_GuestSequentialRead)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(5);
 
+// The read rates of two kinds of boot, A and B, each measured as the difference between a
+// boot of the large image and one of the small one, all four interleaved in every
+// iteration so that load from elsewhere on the machine hits them alike.
+struct ReadRates {
+  double a = 0;  // bytes per second
+  double b = 0;
+  // B's time per byte over A's, from the fastest boot of each of the four: less disturbed
+  // by other load than the mean.
+  double fastest_b_over_a = 0;
+};
+
+// `boots`: A small, B small, A large, B large, each returning its seconds.
+ReadRates interleaved_read_rates(benchmark::State& state, std::uint64_t bytes_apart,
+                                 const std::array<std::function<double()>, 4>& boots) {
+  std::array<std::vector<double>, 4> seconds;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < boots.size(); ++k) seconds[k].push_back(boots[k]());
+  }
+  const auto total = [&](std::size_t k) {
+    return std::accumulate(seconds[k].begin(), seconds[k].end(), 0.0);
+  };
+  const auto fastest = [&](std::size_t k) {
+    return *std::min_element(seconds[k].begin(), seconds[k].end());
+  };
+  const double bytes = static_cast<double>(bytes_apart) * static_cast<double>(state.iterations());
+  return {bytes / (total(2) - total(0)), bytes / (total(3) - total(1)),
+          (fastest(3) - fastest(1)) / (fastest(2) - fastest(0))};
+}
+
 // The memory protections' cost on the guest's disk reads (docs/benchmarks.md, "Memory
 // protections"): the same difference of two boots, sm and 4 KiB sectors, with the policy
 // without them and with memory-integrity and ciphertext-hiding both on, interleaved in
@@ -126,29 +157,17 @@ void BM_GuestSequentialReadProtections(benchmark::State& state) {
   measure::Policy protected_policy;
   protected_policy.memory_integrity = true;
   protected_policy.ciphertext_hiding = true;
-  // Seconds per boot: plain small, protected small, plain large, protected large.
-  std::vector<double> seconds[4];
-  for (auto _ : state) {
-    seconds[0].push_back(timed_read_boot(small, state));
-    seconds[1].push_back(timed_read_boot(small, state, protected_policy));
-    seconds[2].push_back(timed_read_boot(large, state));
-    seconds[3].push_back(timed_read_boot(large, state, protected_policy));
-  }
-  const auto total = [&](int k) {
-    return std::accumulate(seconds[k].begin(), seconds[k].end(), 0.0);
-  };
-  const auto fastest = [&](int k) {
-    return *std::min_element(seconds[k].begin(), seconds[k].end());
-  };
-  const auto bytes = static_cast<double>(large.bytes - small.bytes);
-  const double iterations = static_cast<double>(state.iterations());
-  const double plain_rate = bytes * iterations / (total(2) - total(0));
-  const double protected_rate = bytes * iterations / (total(3) - total(1));
-  state.counters["guest_MBps"] = plain_rate / 1e6;
-  state.counters["protected_MBps"] = protected_rate / 1e6;
+  const ReadRates rates =
+      interleaved_read_rates(state, large.bytes - small.bytes,
+                             {[&] { return timed_read_boot(small, state); },
+                              [&] { return timed_read_boot(small, state, protected_policy); },
+                              [&] { return timed_read_boot(large, state); },
+                              [&] { return timed_read_boot(large, state, protected_policy); }});
+  state.counters["guest_MBps"] = rates.a / 1e6;
+  state.counters["protected_MBps"] = rates.b / 1e6;
   // Time per byte with the protections over time per byte without (<= 1.10: the target).
-  state.counters["cost_ratio"] = plain_rate / protected_rate;
-  state.counters["cost_ratio_min"] = (fastest(3) - fastest(1)) / (fastest(2) - fastest(0));
+  state.counters["cost_ratio"] = rates.a / rates.b;
+  state.counters["cost_ratio_min"] = rates.fastest_b_over_a;
 }
 BENCHMARK(BM_GuestSequentialReadProtections)->Unit(benchmark::kMillisecond)->Iterations(15);
 
@@ -164,28 +183,16 @@ void BM_GuestSequentialReadAuthenticated(benchmark::State& state) {
   DiskRig large(suite, sector_size, kVolumeBytes);
   DiskRig small_tagged(suite, sector_size, kSmallVolumeBytes, "checksum", true);
   DiskRig large_tagged(suite, sector_size, kVolumeBytes, "checksum", true);
-  // Seconds per boot: plain small, tagged small, plain large, tagged large.
-  std::vector<double> seconds[4];
-  for (auto _ : state) {
-    seconds[0].push_back(timed_read_boot(small, state));
-    seconds[1].push_back(timed_read_boot(small_tagged, state));
-    seconds[2].push_back(timed_read_boot(large, state));
-    seconds[3].push_back(timed_read_boot(large_tagged, state));
-  }
-  const auto total = [&](int k) {
-    return std::accumulate(seconds[k].begin(), seconds[k].end(), 0.0);
-  };
-  const auto fastest = [&](int k) {
-    return *std::min_element(seconds[k].begin(), seconds[k].end());
-  };
-  const auto bytes = static_cast<double>(large.bytes - small.bytes);
-  const double iterations = static_cast<double>(state.iterations());
-  const double plain_rate = bytes * iterations / (total(2) - total(0));
-  const double tagged_rate = bytes * iterations / (total(3) - total(1));
-  state.counters["plain_MBps"] = plain_rate / 1e6;
-  state.counters["authenticated_MBps"] = tagged_rate / 1e6;
-  state.counters["ratio"] = tagged_rate / plain_rate;
-  state.counters["ratio_min"] = (fastest(2) - fastest(0)) / (fastest(3) - fastest(1));
+  const ReadRates rates =
+      interleaved_read_rates(state, large.bytes - small.bytes,
+                             {[&] { return timed_read_boot(small, state); },
+                              [&] { return timed_read_boot(small_tagged, state); },
+                              [&] { return timed_read_boot(large, state); },
+                              [&] { return timed_read_boot(large_tagged, state); }});
+  state.counters["plain_MBps"] = rates.a / 1e6;
+  state.counters["authenticated_MBps"] = rates.b / 1e6;
+  state.counters["ratio"] = rates.b / rates.a;
+  state.counters["ratio_min"] = 1 / rates.fastest_b_over_a;
 }
 BENCHMARK(BM_GuestSequentialReadAuthenticated)
     ->ArgsProduct({{static_cast<int>(crypto::SuiteId::sm), static_cast<int>(crypto::SuiteId::nist)},

@@ -81,22 +81,27 @@ TEST_P(ReportForSuite, ChipIdEndingInZeroRoundTrips) {
   EXPECT_EQ(Report::decode(r.encode(), "r").chip_id, r.chip_id);
 }
 
+// What decoding `report` says once byte `offset` is `value`: the error, or "accepted".
+std::string decode_message(Bytes report, std::size_t offset, std::uint8_t value) {
+  report[offset] = value;
+  try {
+    (void)Report::decode(report, "report.bin");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
 // A value judged after it was read is reported at the offset where its field starts,
 // the offset docs/formats.md gives (the reader is past it by then).
 TEST_P(ReportForSuite, AnOutOfRangeFieldIsNamedAtItsDocumentedOffset) {
   Report r = sample(GetParam());
   sign_report(r, crypto::suite(GetParam()).generate_key());
   const Bytes good = r.encode();
-  auto message = [&](std::size_t offset, std::uint8_t value) -> std::string {
-    Bytes bad = good;
-    bad[offset] = value;
-    if (offset == 320) bad[321] = 0;
-    try {
-      (void)Report::decode(bad, "report.bin");
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "accepted";
+  auto message = [&](std::size_t offset, std::uint8_t value) {
+    Bytes base = good;
+    if (offset == 320) base[321] = 0;  // the signature length's high byte
+    return decode_message(std::move(base), offset, value);
   };
   EXPECT_EQ(message(320, 0),
             "report.bin: field 'signature_length' at offset 320: is 0, must be 1..104");
@@ -153,15 +158,8 @@ TEST_P(ReportForSuite, DiskFieldsWithoutAnAuthenticatedImageMustBeZero) {
   Report r = sample(GetParam());
   sign_report(r, crypto::suite(GetParam()).generate_key());
   const Bytes good = r.encode();
-  auto message = [&](std::size_t offset, std::uint8_t value) -> std::string {
-    Bytes bad = good;
-    bad[offset] = value;
-    try {
-      (void)Report::decode(bad, "report.bin");
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "accepted";
+  auto message = [&](std::size_t offset, std::uint8_t value) {
+    return decode_message(good, offset, value);
   };
   EXPECT_EQ(message(32, 1),
             "report.bin: field 'disk_root' at offset 32: must be zero without an authenticated "
