@@ -78,6 +78,61 @@ TEST_P(MerkleForSuite, EveryLeafChangesTheRoot) {
   }
 }
 
+TEST_P(MerkleForSuite, LeavesLeftEmptyGiveTheRootOfZeroDigests) {
+  // Grows the tree page by page (128 leaves), setting only a few leaves of each, as the
+  // guard does for a fresh table: the leaves not set must count as zero digests, and the
+  // incremental root must equal a recomputation over all of them.
+  NodeHasher hasher(GetParam());
+  MemoryNodeStore store(hasher.digest_size());
+  MerkleTree tree(hasher, store);
+  const std::size_t d = hasher.digest_size();
+  Bytes leaves;
+  std::mt19937 rng(11);
+  Bytes previous_root = tree.root();
+  for (int page = 0; page < 40; ++page) {
+    const std::uint64_t count = leaves.size() / d;
+    ASSERT_TRUE(tree.grow(count + 128));
+    leaves.resize(leaves.size() + 128 * d, 0);
+    for (int n = static_cast<int>(rng() % 3); n > 0; --n) {
+      const std::uint64_t index = count + rng() % 128;
+      const Bytes leaf = random_leaf(hasher, rng);
+      tree.set_leaf(index, leaf);
+      std::copy(leaf.begin(), leaf.end(), leaves.begin() + static_cast<std::ptrdiff_t>(index * d));
+    }
+    tree.commit();
+    ASSERT_EQ(tree.root(), MerkleTree::root_of(hasher, leaves)) << "page " << page;
+    if (!all_zero(previous_root) && tree.depth() > MerkleTree::level_counts(count).size()) {
+      // A taller tree over the same non-zero leaves has a new top, even with no leaf set.
+      EXPECT_NE(tree.root(), previous_root) << "page " << page;
+    }
+    previous_root = tree.root();
+  }
+}
+
+TEST_P(MerkleForSuite, EmptySubtreesAreTheZeroDigestAndAnythingElseIsNot) {
+  NodeHasher hasher(GetParam());
+  const std::size_t d = hasher.digest_size();
+  EXPECT_EQ(MerkleTree::root_of(hasher, Bytes(200 * d, 0)), Bytes(d, 0));
+  // One non-zero leaf anywhere gives a non-zero root; moving it changes the root.
+  std::mt19937 rng(5);
+  const Bytes leaf = random_leaf(hasher, rng);
+  Bytes seen;
+  for (std::uint64_t index : {0u, 1u, 2u, 3u, 100u, 199u}) {
+    Bytes leaves(200 * d, 0);
+    std::copy(leaf.begin(), leaf.end(), leaves.begin() + static_cast<std::ptrdiff_t>(index * d));
+    const Bytes root = MerkleTree::root_of(hasher, leaves);
+    EXPECT_FALSE(all_zero(root)) << "leaf " << index;
+    EXPECT_EQ(seen.size() % d, 0u);
+    for (std::size_t i = 0; i < seen.size(); i += d) {
+      EXPECT_NE(Bytes(seen.begin() + static_cast<std::ptrdiff_t>(i),
+                      seen.begin() + static_cast<std::ptrdiff_t>(i + d)),
+                root)
+          << "leaf " << index;
+    }
+    append(seen, root);
+  }
+}
+
 TEST_P(MerkleForSuite, LevelsFollowTheArity) {
   EXPECT_EQ(MerkleTree::level_counts(1), (std::vector<std::uint64_t>{1}));
   EXPECT_EQ(MerkleTree::level_counts(3), (std::vector<std::uint64_t>{3, 1}));

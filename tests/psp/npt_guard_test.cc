@@ -105,6 +105,27 @@ TEST_P(DetectMode, UntouchedTablesPassEveryCheck) {
   EXPECT_EQ(g.vmm->run(g.vm).fate, VmFate::exited);
 }
 
+// A fresh leaf table's empty chunks cost no hash (their leaf is the zero digest): an entry
+// forged into one must still be found, by the next walk through it and by the periodic
+// check.
+TEST_P(DetectMode, AnEntryForgedIntoAnEmptyChunkOfAFreshTableIsFound) {
+  GuardedVm g(GuardMode::detect, GetParam());
+  g.donate(64);
+  const std::uint64_t block = 0x20000000;
+  ASSERT_TRUE(g.map_one(block).ok());  // a new leaf table with one entry
+  npt::Editor editor(g.platform->memory_controller(), hw::kHostAccess);
+  const auto root = g.platform->psp().vm_info(g.vm)->npt_root;
+  const std::uint64_t forged_gpa = block + 64 * hw::kFrameSize;  // chunk 16 of 128, empty
+  const std::uint64_t entry = *editor.leaf_entry_address(root, forged_gpa, nullptr);
+  ASSERT_EQ(editor.read_entry(entry), 0u);
+  const std::uint64_t stolen = g.platform->frames().allocate(1)->hpa;
+  editor.write_entry(entry, stolen | 0x7);
+  // A mapping whose walk reads the forged chunk (its neighbour entry) is refused.
+  EXPECT_EQ(g.map_one(forged_gpa + hw::kFrameSize).result.status, psp::Status::npt_tampered);
+  EXPECT_EQ(g.platform->psp().periodic_check(), std::vector<psp::VmHandle>{g.vm});
+  EXPECT_EQ(g.platform->psp().vm_info(g.vm)->stop_reason, psp::StopReason::npt_tampered);
+}
+
 // The Merkle tree's interior is settled in batches: leaves are always current, the root
 // catches up at the latest after kDeferredLeaves leaves and whenever it is read. An edit
 // made while leaves wait is still found by the next command that walks it and by the

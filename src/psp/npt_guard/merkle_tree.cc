@@ -1,8 +1,25 @@
 #include "psp/npt_guard/merkle_tree.h"
 
 #include <algorithm>
+#include <span>
 
 namespace cvmsim::psp {
+namespace {
+
+// A node over `children` (k digests back to back, behind the domain byte at message[0]).
+// Children that are all zero digests give the zero digest without hashing: a subtree of
+// empty chunks is zero at every height, so a fresh, still-empty table page costs no hash
+// and growing the tree by empty leaves changes no stored node (docs/formats.md).
+void node_of(NodeHasher& hasher, std::span<std::uint8_t> message, MutableByteView out) {
+  if (all_zero(ByteView(message).subspan(1))) {
+    std::fill(out.begin(), out.end(), std::uint8_t{0});
+    return;
+  }
+  message[0] = 0x01;
+  hasher.digest(message, out);
+}
+
+}  // namespace
 
 MerkleTree::MerkleTree(NodeHasher& hasher, NodeStore& store)
     : hasher_(hasher),
@@ -23,9 +40,12 @@ bool MerkleTree::grow(std::uint64_t leaves) {
   for (std::size_t level = 0; level < counts.size(); ++level) {
     if (!store_.reserve(level, counts[level])) return false;
   }
-  // Levels that gained nodes are recomputed through the new leaves' ancestors at commit:
-  // every node whose child set changed is an ancestor of a new leaf.
+  // New leaves read as zero digests, and a missing child counts as one, so no node below
+  // the old root changes value. A taller tree puts new nodes above the old root: marking
+  // leaf 0 rehashes that spine (the old root is child 0 of each) at the next commit.
+  const bool taller = counts.size() > counts_.size() && counts_.front() > 0;
   counts_ = counts;
+  if (taller) dirty_.push_back(0);
   return true;
 }
 
@@ -37,13 +57,12 @@ void MerkleTree::set_leaf(std::uint64_t index, ByteView digest) {
 void MerkleTree::hash_children(std::size_t level, std::uint64_t parent, MutableByteView out) {
   // One contiguous message: 0x01 || child_0 || child_1 || child_2.
   std::uint8_t message[1 + kArity * kMaxDigestSize];
-  message[0] = 0x01;
   for (std::uint64_t j = 0; j < kArity; ++j) {
     const std::uint64_t child = parent * kArity + j;
     const ByteView node = child < counts_[level] ? store_.node(level, child) : ByteView(zero_);
     std::copy(node.begin(), node.end(), message + 1 + j * digest_size_);
   }
-  hasher_.digest({message, 1 + kArity * digest_size_}, out);
+  node_of(hasher_, {message, 1 + kArity * digest_size_}, out);
 }
 
 void MerkleTree::commit() {
@@ -77,13 +96,16 @@ Bytes MerkleTree::root_of(NodeHasher& hasher, Bytes leaves) {
   while (count > 1) {
     const std::uint64_t parents = (count + kArity - 1) / kArity;
     Bytes up(parents * d);
+    Bytes message(1 + kArity * d);
     for (std::uint64_t p = 0; p < parents; ++p) {
-      hasher.begin(0x01);
       for (std::uint64_t j = 0; j < kArity; ++j) {
         const std::uint64_t child = p * kArity + j;
-        hasher.update(child < count ? ByteView(leaves).subspan(child * d, d) : ByteView(zero));
+        const ByteView node =
+            child < count ? ByteView(leaves).subspan(child * d, d) : ByteView(zero);
+        std::copy(node.begin(), node.end(),
+                  message.begin() + static_cast<std::ptrdiff_t>(1 + j * d));
       }
-      hasher.finish(MutableByteView(up).subspan(p * d, d));
+      node_of(hasher, message, MutableByteView(up).subspan(p * d, d));
     }
     leaves = std::move(up);
     count = parents;

@@ -21,7 +21,8 @@ TableGuard::TableGuard(crypto::SuiteId suite, measure::NptIntegrity algorithm, h
       hasher_(suite),
       store_(psp, hasher_.digest_size()),
       tree_(hasher_, store_),
-      full_value_(hasher_.digest_size(), 0) {
+      full_value_(hasher_.digest_size(), 0),
+      page_(hw::kFrameSize) {
   // The value of no committed table: both algorithms start from what a recomputation
   // over zero pages gives.
   hasher_.begin(0x02);
@@ -53,6 +54,17 @@ void TableGuard::note_write(std::uint64_t entry_hpa) {
   if (noted_.empty() || noted_.back() != chunk) noted_.push_back(chunk);
 }
 
+void TableGuard::chunk_leaf(std::uint64_t chunk_hpa, ByteView chunk, MutableByteView out) {
+  // An empty chunk (no entry present) has the zero digest as its leaf, wherever it is: it
+  // maps nothing, and a table page's place is the PSP's own list, not its bytes. Any other
+  // chunk's leaf is a hash, which is never the zero digest but with probability 2^-8d.
+  if (all_zero(chunk)) {
+    std::fill(out.begin(), out.end(), std::uint8_t{0});
+    return;
+  }
+  hasher_.leaf(chunk_hpa, chunk, out);
+}
+
 bool TableGuard::check_chunks(hw::MemoryController& mc, std::span<const std::uint64_t> chunks) {
   if (tampered_) return false;
   if (algorithm_ == measure::NptIntegrity::full) {
@@ -72,7 +84,7 @@ bool TableGuard::check_chunks(hw::MemoryController& mc, std::span<const std::uin
       if (!all_zero(bytes)) return false;  // a pending table is zeros until the PSP writes
       continue;
     }
-    hasher_.leaf(chunk, bytes, out);
+    chunk_leaf(chunk, bytes, out);
     const std::uint64_t leaf =
         it->second * kGuardChunksPerPage + (chunk % hw::kFrameSize) / kGuardChunkSize;
     if (!equal_constant_time(out, tree_.leaf(leaf))) return false;
@@ -94,7 +106,7 @@ bool TableGuard::check_pages(hw::MemoryController& mc, std::span<const std::uint
 bool TableGuard::pending_are_clean(hw::MemoryController& mc, std::vector<std::uint64_t>& noted) {
   std::sort(noted.begin(), noted.end());
   noted.erase(std::unique(noted.begin(), noted.end()), noted.end());
-  Bytes page(committed_ < tables_.size() ? hw::kFrameSize : 0);
+  Bytes& page = page_;
   for (std::size_t i = committed_; i < tables_.size(); ++i) {
     mc.read(tables_[i], page, psp_);
     for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
@@ -126,12 +138,15 @@ bool TableGuard::commit(hw::MemoryController& mc) {
   }
   std::uint8_t digest[kMaxDigestSize];
   const MutableByteView out(digest, hasher_.digest_size());
-  Bytes page(first_new < tables_.size() ? hw::kFrameSize : 0);
+  Bytes& page = page_;
   for (std::size_t i = first_new; i < tables_.size(); ++i) {
     mc.read(tables_[i], page, psp_);
     for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
-      hasher_.leaf(tables_[i] + c * kGuardChunkSize,
-                   ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize), out);
+      const ByteView chunk = ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize);
+      // A new leaf already reads as the zero digest, an empty chunk's leaf: only the
+      // chunks the PSP wrote need a hash (one or two in a fresh leaf table).
+      if (all_zero(chunk)) continue;
+      hasher_.leaf(tables_[i] + c * kGuardChunkSize, chunk, out);
       tree_.set_leaf(i * kGuardChunksPerPage + c, out);
     }
   }
@@ -140,7 +155,7 @@ bool TableGuard::commit(hw::MemoryController& mc) {
     const std::uint64_t index = index_.at(page_of(chunk));
     if (index >= first_new) continue;  // hashed whole above
     mc.read(chunk, bytes, psp_);
-    hasher_.leaf(chunk, bytes, out);
+    chunk_leaf(chunk, bytes, out);
     tree_.set_leaf(index * kGuardChunksPerPage + (chunk % hw::kFrameSize) / kGuardChunkSize, out);
   }
   committed_ = tables_.size();
@@ -158,7 +173,7 @@ void TableGuard::update_pages(hw::MemoryController& mc, std::span<const std::uin
 
 Bytes TableGuard::full_digest(hw::MemoryController& mc, std::size_t pages) {
   hasher_.begin(0x02);
-  Bytes page(hw::kFrameSize);
+  Bytes& page = page_;
   std::uint8_t address[8];
   for (std::size_t i = 0; i < pages; ++i) {
     for (int b = 0; b < 8; ++b) address[b] = static_cast<std::uint8_t>(tables_[i] >> (8 * b));
@@ -174,13 +189,13 @@ Bytes TableGuard::full_digest(hw::MemoryController& mc, std::size_t pages) {
 Bytes TableGuard::merkle_leaves(hw::MemoryController& mc, std::size_t pages) {
   const std::size_t d = hasher_.digest_size();
   Bytes leaves(pages * kGuardChunksPerPage * d);
-  Bytes page(hw::kFrameSize);
+  Bytes& page = page_;
   for (std::size_t i = 0; i < pages; ++i) {
     mc.read(tables_[i], page, psp_);
     for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
-      hasher_.leaf(tables_[i] + c * kGuardChunkSize,
-                   ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize),
-                   MutableByteView(leaves).subspan((i * kGuardChunksPerPage + c) * d, d));
+      chunk_leaf(tables_[i] + c * kGuardChunkSize,
+                 ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize),
+                 MutableByteView(leaves).subspan((i * kGuardChunksPerPage + c) * d, d));
     }
   }
   return leaves;
@@ -201,12 +216,12 @@ bool TableGuard::check_all(hw::MemoryController& mc) {
 bool TableGuard::page_matches_leaves(hw::MemoryController& mc, std::uint64_t page_index) {
   std::uint8_t digest[kMaxDigestSize];
   const MutableByteView out(digest, hasher_.digest_size());
-  Bytes page(hw::kFrameSize);
+  Bytes& page = page_;
   mc.read(tables_[page_index], page, psp_);
   bool same = true;
   for (std::uint64_t c = 0; c < kGuardChunksPerPage; ++c) {
-    hasher_.leaf(tables_[page_index] + c * kGuardChunkSize,
-                 ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize), out);
+    chunk_leaf(tables_[page_index] + c * kGuardChunkSize,
+               ByteView(page).subspan(c * kGuardChunkSize, kGuardChunkSize), out);
     same = equal_constant_time(out, tree_.leaf(page_index * kGuardChunksPerPage + c)) && same;
   }
   return same;

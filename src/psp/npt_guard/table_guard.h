@@ -5,14 +5,15 @@
 //           update (the literal algorithm: cost grows with the table).
 //   merkle: a ternary Merkle tree whose leaves are H(0x00 || chunk_hpa || chunk) over the
 //           32-byte chunks (4 entries) of every table page, 128 leaves per page in install
-//           order. Only the root, a sweep position and the indices of leaves not yet
-//           under the root live in PSP-private memory; every
-//           tree level lives in PSP-owned frames (FrameUse::merkle, write-blocked) taken
-//           from the VM's donated table pool. A check before an update rehashes only the
-//           chunks the update's walks read or write and compares them with their stored
-//           leaves; writing one entry rehashes one chunk at once. Its log3(n) ancestors
-//           and the root are brought up to date in batches (settle()): when
-//           kDeferredLeaves leaves are waiting, and before anyone reads the root.
+//           order; an empty chunk's leaf, and a node over empty subtrees, is the zero
+//           digest, so a fresh table page costs the hashes of the chunks written in it. Only the
+//           root, a sweep position and the indices of leaves not yet under the root live in
+//           PSP-private memory; every tree level lives in PSP-owned frames (FrameUse::merkle,
+//           write-blocked) taken from the VM's donated table pool. A check before an update
+//           rehashes only the chunks the update's walks read or write and compares them with their
+//           stored leaves; writing one entry rehashes one chunk at once. Its log3(n) ancestors and
+//           the root are brought up to date in batches (settle()): when kDeferredLeaves leaves are
+//           waiting, and before anyone reads the root.
 //
 // Why the batching is sound: every check before an update, and the amortised sweep,
 // compares chunks with their stored *leaves*, which are always current; the root is read
@@ -114,6 +115,9 @@ class TableGuard {
   [[nodiscard]] const Bytes& value();
 
  private:
+  // A chunk's Merkle leaf: H(0x00 || chunk_hpa || chunk), or the zero digest when the
+  // chunk is all zeros (docs/formats.md, "NPT digest").
+  void chunk_leaf(std::uint64_t chunk_hpa, ByteView chunk, MutableByteView out);
   [[nodiscard]] bool pending_are_clean(hw::MemoryController& mc, std::vector<std::uint64_t>& noted);
   [[nodiscard]] bool page_matches_leaves(hw::MemoryController& mc, std::uint64_t page_index);
   [[nodiscard]] Bytes full_digest(hw::MemoryController& mc, std::size_t pages);
@@ -130,6 +134,8 @@ class TableGuard {
   std::size_t committed_ = 0;                               // tables_[0, committed_) hashed
   std::vector<std::uint64_t> noted_;                        // chunk hpas written
   Bytes full_value_;
+  // One table page read back at a time; kept, so that a command allocates nothing.
+  Bytes page_;
   std::uint64_t sweep_position_ = 0;
   bool tampered_ = false;
 };
