@@ -357,7 +357,7 @@ void MemoryController::set_tag(PspPasskey, std::uint64_t hpa, FrameTag new_tag) 
 }
 
 void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, FrameTag new_tag,
-                                      std::uint64_t frames) {
+                                      std::uint64_t frames, Zeroing how) {
   const std::uint64_t frame_hpa = hpa / kFrameSize * kFrameSize;
   const std::uint64_t length = mul_or_throw(frames, kFrameSize, "frames to scrub");
   memory_.check_range(frame_hpa, length);
@@ -378,7 +378,12 @@ void MemoryController::set_tag_zeroed(PspPasskey passkey, std::uint64_t hpa, Fra
     return;
   }
   if (new_tag.asid != 0) (void)key(new_tag.asid);  // throws HwError{no_key}
-  memory_.zero(frame_hpa, length);  // the plaintext, under the new slot: one system call
+  // The plaintext, under the new slot.
+  if (how == Zeroing::in_place) {
+    std::memset(memory_.span(frame_hpa, length), 0, length);
+  } else {
+    memory_.zero(frame_hpa, length);
+  }
   for (std::uint64_t f = frame_hpa; f < frame_hpa + length; f += kFrameSize) store_tag(f, new_tag);
   notify_write(frame_hpa, length);
   notify_retag(frame_hpa, length);

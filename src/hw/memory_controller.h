@@ -127,6 +127,13 @@ struct FrameTag {
   bool operator==(const FrameTag&) const = default;
 };
 
+// How set_tag_zeroed() puts the zeros in. `release` hands the frames' host pages back (one
+// system call per run; the next touch of each page faults a zeroed one in): for frames
+// that may stay untouched. `in_place` writes the zeros: for frames the host keeps resident
+// and the PSP writes next (NPT and Merkle frames), where a page fault costs far more than
+// the write (10-25 us per fault on a virtualised host, docs/benchmarks.md).
+enum class Zeroing : std::uint8_t { release, in_place };
+
 class MemoryController {
  public:
   MemoryController(HostMemory& memory, crypto::SuiteId suite, bool strict = false);
@@ -189,8 +196,10 @@ class MemoryController {
   void set_tag(PspPasskey, std::uint64_t hpa, FrameTag tag);
   // Re-tags `frames` frames from `hpa` and fills them with zeros as seen through their new
   // key slot: set_tag() followed by a write of zeros, without converting the old content
-  // first (a PSP handing a frame to a VM scrubs it anyway).
-  void set_tag_zeroed(PspPasskey, std::uint64_t hpa, FrameTag tag, std::uint64_t frames = 1);
+  // first (a PSP handing a frame to a VM scrubs it anyway). `how` changes the cost, not
+  // what anyone reads afterwards.
+  void set_tag_zeroed(PspPasskey, std::uint64_t hpa, FrameTag tag, std::uint64_t frames = 1,
+                      Zeroing how = Zeroing::release);
 
  private:
   const crypto::XtsCipher& key(std::uint32_t asid) const;

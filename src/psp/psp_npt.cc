@@ -40,9 +40,11 @@ std::optional<std::uint64_t> Psp::take_merkle_frame(Vm& vm) {
   const std::uint64_t frame = vm.table_pool.back();
   vm.table_pool.pop_back();
   // Write-blocked for everyone but the PSP in every guarded mode: the tree's nodes are
-  // read back unverified, so the host must not be able to change them.
+  // read back unverified, so the host must not be able to change them. Zeroed in place:
+  // the PSP writes a node into it next.
   mc_.set_tag_zeroed(hw::PspPasskey{}, frame,
-                     {0, vm.handle, hw::FrameUse::merkle, hw::FrameGuard::write_blocked});
+                     {0, vm.handle, hw::FrameUse::merkle, hw::FrameGuard::write_blocked}, 1,
+                     hw::Zeroing::in_place);
   return frame;
 }
 
@@ -139,11 +141,18 @@ Response Psp::handle(const NptDonate& c) {
   const hw::FrameGuard guard = vm->policy.guard == measure::GuardMode::isolate
                                    ? hw::FrameGuard::write_blocked
                                    : hw::FrameGuard::none;
-  for (std::uint64_t frame : c.frames) {
-    claim_frame(frame);
-    mc_.set_tag_zeroed(hw::PspPasskey{}, frame, {0, vm->handle, hw::FrameUse::npt, guard});
-    vm->table_pool.push_back(frame);
+  const hw::FrameTag pool_tag{0, vm->handle, hw::FrameUse::npt, guard};
+  for (std::size_t i = 0; i < c.frames.size();) {
+    // Scrub each run of consecutive frames at once. In place: pool frames become tables
+    // and Merkle frames, which the PSP writes as soon as it takes them.
+    std::size_t run = 1;
+    while (i + run < c.frames.size() && c.frames[i + run] == c.frames[i] + run * hw::kFrameSize)
+      ++run;
+    for (std::size_t j = i; j < i + run; ++j) claim_frame(c.frames[j]);
+    mc_.set_tag_zeroed(hw::PspPasskey{}, c.frames[i], pool_tag, run, hw::Zeroing::in_place);
+    i += run;
   }
+  vm->table_pool.insert(vm->table_pool.end(), c.frames.begin(), c.frames.end());
   wire_guard(*vm);
   return {Result::success(), {}};
 }

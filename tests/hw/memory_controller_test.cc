@@ -82,6 +82,42 @@ TEST_P(EngineForSuite, RetaggingZeroedGivesTheNewOwnerZerosWhateverTheFrameHeld)
   EXPECT_EQ(mc.tag(0x20000).asid, 1u);
 }
 
+TEST_P(EngineForSuite, ZeroingInPlaceReadsAsReleasingButKeepsTheFramesResident) {
+  // Two runs of 3 frames with the same leftovers, scrubbed for the same slot both ways.
+  mc.load_key(psp(), 1, vek1);
+  const std::uint64_t released = 0x40000;
+  const std::uint64_t in_place = 0x80000;
+  mc.write(released, Bytes(3 * kFrameSize, 0x77), kHostAccess);
+  mc.write(in_place, Bytes(3 * kFrameSize, 0x77), kHostAccess);
+  const std::uint64_t resident = memory.resident_bytes();
+  const FrameTag tag{1, 1, FrameUse::guest, FrameGuard::none};
+  mc.set_tag_zeroed(psp(), released, tag, 3, Zeroing::release);
+  EXPECT_EQ(memory.resident_bytes(), resident - 3 * kFrameSize);  // handed back
+  mc.set_tag_zeroed(psp(), in_place, tag, 3, Zeroing::in_place);
+  EXPECT_EQ(memory.resident_bytes(), resident - 3 * kFrameSize);  // kept
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    const std::uint64_t offset = i * kFrameSize;
+    EXPECT_EQ(mc.tag(in_place + offset), tag);
+    Bytes zeros(kFrameSize, 0xff);
+    mc.read(in_place + offset, zeros, guest(1));
+    EXPECT_EQ(zeros, Bytes(kFrameSize, 0)) << i;
+    // The host sees each frame's own encryption of zeros, both ways (the tweak differs).
+    Bytes a(kFrameSize);
+    Bytes b(kFrameSize);
+    mc.read(released + offset, a, kHostAccess);
+    mc.read(in_place + offset, b, kHostAccess);
+    Bytes expected_a(kFrameSize);
+    Bytes expected_b(kFrameSize);
+    const auto xts = crypto::suite(GetParam()).new_xts(vek1);
+    xts->encrypt_unit(crypto::plain64_tweak((released + offset) / kFrameSize), Bytes(kFrameSize, 0),
+                      expected_a);
+    xts->encrypt_unit(crypto::plain64_tweak((in_place + offset) / kFrameSize), Bytes(kFrameSize, 0),
+                      expected_b);
+    EXPECT_EQ(a, expected_a) << i;
+    EXPECT_EQ(b, expected_b) << i;
+  }
+}
+
 TEST_P(EngineForSuite, ARunRetaggedZeroedAcrossAChunkBoundaryIsZerosInEveryFrame) {
   mc.load_key(psp(), 1, vek1);
   const std::uint64_t first = kChunkSize - 2 * kFrameSize;  // two frames each side
@@ -318,9 +354,10 @@ TEST(EngineDifferential, FastRepresentationMatchesStrictModel) {
           if (rng() % 2 == 0) {
             fast.set_tag(psp(), frame, t);
             strict.set_tag(psp(), frame, t);
-          } else {  // re-tag and scrub in one step: zeros under the new slot
-            fast.set_tag_zeroed(psp(), frame, t);
-            strict.set_tag_zeroed(psp(), frame, t);
+          } else {  // re-tag and scrub in one step: zeros under the new slot, either way
+            const Zeroing how = rng() % 2 == 0 ? Zeroing::release : Zeroing::in_place;
+            fast.set_tag_zeroed(psp(), frame, t, 1, how);
+            strict.set_tag_zeroed(psp(), frame, t, 1, how);
           }
           break;
         }
