@@ -3,6 +3,7 @@
 // is a map of free runs, so a sparse 1 TiB host costs memory per run, not per frame.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -30,6 +31,8 @@ class FrameAllocator {
   void free(FrameRun run);
 
   [[nodiscard]] std::uint64_t free_frames() const noexcept { return free_frames_; }
+  // Runs the free frames form: aligned allocations step over every run too small for them.
+  [[nodiscard]] std::size_t free_runs() const noexcept { return free_runs_.size(); }
   [[nodiscard]] std::uint64_t total_frames() const noexcept { return total_frames_; }
 
  private:

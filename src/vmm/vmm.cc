@@ -178,18 +178,36 @@ void Vmm::expect(GuestVm& vm, const psp::Command& command) {
   }
 }
 
-void Vmm::donate_tables(GuestVm& vm, std::size_t frames) {
-  psp::NptDonate donate{vm.handle, {}};
-  // One run when there is one, made resident at once, as a hypervisor backs the memory it
-  // gives the PSP: the PSP writes these frames as tables and Merkle nodes, and a page fault
-  // apiece would cost more than the writes (one MADV_POPULATE_WRITE for the run instead).
-  if (const auto run = platform_.frames().allocate(frames)) {
-    platform_.memory().populate(run->hpa, run->frames * hw::kFrameSize);
-    for (std::size_t i = 0; i < frames; ++i) donate.frames.push_back(run->hpa + i * hw::kFrameSize);
-  } else {
-    for (std::size_t i = 0; i < frames; ++i) donate.frames.push_back(take_frames(1));
+std::vector<std::uint64_t> Vmm::take_donation_frames(std::size_t frames) {
+  std::vector<std::uint64_t> taken;
+  taken.reserve(frames);
+  while (taken.size() < frames) {
+    if (donation_run_.frames == 0) {
+      const std::uint64_t wanted =
+          std::max<std::uint64_t>(frames - taken.size(), npt::kEntriesPerTable);
+      const auto run = platform_.frames().allocate_aligned(wanted, kBackingBlock);
+      if (!run) {  // no aligned run left: single frames, wherever they are
+        while (taken.size() < frames) taken.push_back(take_frames(1));
+        return taken;
+      }
+      donation_run_ = *run;
+    }
+    const std::uint64_t count =
+        std::min<std::uint64_t>(frames - taken.size(), donation_run_.frames);
+    // Resident at once, as a hypervisor backs the memory it gives the PSP: the PSP writes
+    // these frames as tables and Merkle nodes, and a page fault apiece costs more than the
+    // writes (one MADV_POPULATE_WRITE for the run instead; docs/benchmarks.md).
+    platform_.memory().populate(donation_run_.hpa, count * hw::kFrameSize);
+    for (std::uint64_t i = 0; i < count; ++i)
+      taken.push_back(donation_run_.hpa + i * hw::kFrameSize);
+    donation_run_.hpa += count * hw::kFrameSize;
+    donation_run_.frames -= count;
   }
-  expect(vm, donate);
+  return taken;
+}
+
+void Vmm::donate_tables(GuestVm& vm, std::size_t frames) {
+  expect(vm, psp::NptDonate{vm.handle, take_donation_frames(frames)});
 }
 
 psp::VmHandle Vmm::launch(const LaunchRequest& request) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "hw/guest_cpu.h"
 #include "measure/policy.h"
@@ -128,6 +129,9 @@ class Vmm {
   psp::Response call(GuestVm& vm, const psp::Command& command);
   void expect(GuestVm& vm, const psp::Command& command);
   void donate_tables(GuestVm& vm, std::size_t frames);
+  // Frames for donations, taken in order from a 2 MiB-aligned run the VMM keeps for them
+  // and made resident as they are handed out.
+  std::vector<std::uint64_t> take_donation_frames(std::size_t frames);
   std::uint64_t take_frames(std::uint64_t count);
   struct Backing {
     std::uint64_t hpa = 0;
@@ -157,6 +161,11 @@ class Vmm {
   std::map<psp::VmHandle, std::unique_ptr<GuestVm>> vms_;
   std::uint64_t fault_around_ = kDefaultFaultAround;
   hw::CpuOptions cpu_options_;
+  // What is left of the run donations are taken from. Carving them from whole 2 MiB runs
+  // keeps the allocator's free space in a few large runs: donations cut from the front of
+  // the free space left a small run behind every 2 MiB, which every later aligned
+  // allocation (a guest block's backing) had to step over.
+  FrameRun donation_run_{};
 };
 
 }  // namespace cvmsim::vmm

@@ -75,6 +75,42 @@ TEST_P(BootForSuite, MemwalkChecksumMatchesTheHostInEveryGuardMode) {
   }
 }
 
+// mov rdi, 64 MiB; mov ecx, blocks; l: mov [rdi], dil; add rdi, 2 MiB; dec ecx; jnz l;
+// mov eax, 0; mov dx, 0x501; out dx, eax; hlt: one store in each of `blocks` 2 MiB blocks.
+Bytes one_store_per_block(std::uint32_t blocks) {
+  Bytes code = {0x48, 0xc7, 0xc7, 0x00, 0x00, 0x00, 0x04, 0xb9};
+  for (int i = 0; i < 4; ++i) code.push_back(static_cast<std::uint8_t>(blocks >> (8 * i)));
+  code.insert(code.end(), {0x40, 0x88, 0x3f,                          // l: mov [rdi], dil
+                           0x48, 0x81, 0xc7, 0x00, 0x00, 0x20, 0x00,  // add rdi, 2 MiB
+                           0xff, 0xc9, 0x75, 0xf2,                    // dec ecx; jnz l
+                           0xb8, 0x00, 0x00, 0x00, 0x00,              // mov eax, 0
+                           0x66, 0xba, 0x01, 0x05, 0xef, 0xf4});      // out 0x501; hlt
+  return code;
+}
+
+// Every fresh block takes a leaf table and a Merkle frame from the VM's donated pool, so a
+// guest that touches many blocks makes the VMM donate again and again. Donations come out
+// of 2 MiB runs kept for them, so the host's free frames stay in a few large runs; cut from
+// the front of the free space, each left a small run behind at the next aligned backing
+// allocation, and every later one had to step over them all.
+TEST_P(BootForSuite, ManyDonationsLeaveTheHostsFreeFramesInFewRuns) {
+  World world(GetParam());
+  Vmm vmm(*world.platform);
+  measure::Policy policy;
+  policy.guard = measure::GuardMode::detect;
+  policy.npt_integrity = measure::NptIntegrity::merkle;
+  vmm.set_fault_around(1);
+  LaunchRequest request = world.request(one_store_per_block(1000), policy);
+  request.memory_size = 4ull << 30;
+  const auto vm = vmm.launch(request);
+  const std::size_t runs_at_launch = world.platform->frames().free_runs();
+  const RunResult r = vmm.run(vm);
+  ASSERT_EQ(r.fate, VmFate::exited) << r.detail;
+  EXPECT_GE(r.stats.pages_mapped, 1000u);
+  EXPECT_GE(world.platform->psp().vm_info(vm)->table_pages, 1000u);  // so about 60 donations
+  EXPECT_LE(world.platform->frames().free_runs(), runs_at_launch + 1);
+}
+
 TEST_P(BootForSuite, TamperedOrReorderedFirmwareIsRefusedAtLaunchVerify) {
   World world(GetParam());
   Vmm vmm(*world.platform);
