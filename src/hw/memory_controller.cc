@@ -55,15 +55,16 @@ bool MemoryController::is_alias(std::uint64_t hpa) const noexcept {
 
 FrameTag MemoryController::tag(std::uint64_t hpa) const {
   if (hpa >= memory_.size()) return FrameTag{};
-  const auto* chunk = tags_.find(hpa / kChunkSize);
-  return chunk == nullptr || !*chunk ? FrameTag{} : (**chunk)[hpa % kChunkSize / kFrameSize];
+  const ChunkTags* const* chunk = tags_.find(hpa / kChunkSize);
+  return chunk == nullptr || *chunk == nullptr ? FrameTag{}
+                                               : (**chunk)[hpa % kChunkSize / kFrameSize];
 }
 
 void MemoryController::store_tag(std::uint64_t frame_hpa, const FrameTag& t) {
-  auto& chunk = tags_.at(frame_hpa / kChunkSize);
-  if (!chunk) {
+  ChunkTags*& chunk = tags_.at(frame_hpa / kChunkSize);
+  if (chunk == nullptr) {
     if (t == FrameTag{}) return;
-    chunk = std::make_unique<ChunkTags>();
+    chunk = tag_chunks_.make<ChunkTags>();
   }
   (*chunk)[frame_hpa % kChunkSize / kFrameSize] = t;
 }
@@ -84,8 +85,8 @@ void MemoryController::remove_tag_observer(std::uint64_t id) {
 
 std::vector<std::uint64_t> MemoryController::frames_of(std::uint32_t owner) const {
   std::vector<std::uint64_t> out;
-  tags_.for_each([&](std::uint64_t chunk_number, const std::unique_ptr<ChunkTags>& chunk) {
-    if (!chunk) return;
+  tags_.for_each([&](std::uint64_t chunk_number, const ChunkTags* chunk) {
+    if (chunk == nullptr) return;
     for (std::size_t i = 0; i < chunk->size(); ++i) {
       const FrameTag& t = (*chunk)[i];
       if (t.owner == owner && t.use != FrameUse::host) {
@@ -319,8 +320,8 @@ void MemoryController::clear_key(PspPasskey, std::uint32_t asid) {
   if (!keys_.contains(asid)) return;
   trace_key("clear_vek", asid);
   // Frames still kept under this key keep their DRAM content: it becomes raw ciphertext.
-  tags_.for_each([&](std::uint64_t chunk_number, std::unique_ptr<ChunkTags>& chunk) {
-    if (!chunk) return;
+  tags_.for_each([&](std::uint64_t chunk_number, ChunkTags* chunk) {
+    if (chunk == nullptr) return;
     for (std::size_t i = 0; i < chunk->size(); ++i) {
       FrameTag& t = (*chunk)[i];
       if (t.asid != asid) continue;

@@ -38,6 +38,7 @@
 #include "crypto/suite_id.h"
 #include "crypto/xts.h"
 #include "hw/host_memory.h"
+#include "hw/slab_arena.h"
 #include "hw/sparse_table.h"
 #include "trace/trace.h"
 
@@ -230,7 +231,8 @@ class MemoryController {
   // The tags of one 2 MiB chunk's frames; chunks never re-tagged have none (all host).
   using ChunkTags = std::array<FrameTag, kChunkSize / kFrameSize>;
   void store_tag(std::uint64_t frame_hpa, const FrameTag& tag);
-  SparseTable<std::unique_ptr<ChunkTags>> tags_;  // by chunk number
+  SlabArena tag_chunks_{sizeof(ChunkTags), alignof(ChunkTags)};  // owns every ChunkTags
+  SparseTable<ChunkTags*> tags_;                                 // by chunk number
   std::unordered_map<std::uint32_t, std::unique_ptr<crypto::XtsCipher>> keys_;
   std::unordered_map<std::uint32_t, SlotProtection> protections_;  // slots with any
   std::map<std::uint64_t, WriteObserver> observers_;
