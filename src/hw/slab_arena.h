@@ -33,7 +33,8 @@ class SlabArena {
   T* make() {
     static_assert(std::is_trivially_destructible_v<T>, "the arena never runs destructors");
     if (sizeof(T) != object_size_ || alignof(T) > alignment_) throw std::bad_alloc();
-    return new (allocate()) T();
+    // Placement new into the arena's storage: the arena owns it, T needs no destructor.
+    return new (allocate()) T();  // NOLINT(cppcoreguidelines-owning-memory)
   }
 
   // Bytes of slabs mapped (reported, e.g. in host memory accounting).

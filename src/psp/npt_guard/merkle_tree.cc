@@ -91,7 +91,7 @@ void MerkleTree::commit() {
 Bytes MerkleTree::root_of(NodeHasher& hasher, Bytes leaves) {
   const std::size_t d = hasher.digest_size();
   const Bytes zero(d, 0);
-  if (leaves.empty()) return zero;
+  if (leaves.empty()) return Bytes(d, 0);
   std::uint64_t count = leaves.size() / d;
   while (count > 1) {
     const std::uint64_t parents = (count + kArity - 1) / kArity;
