@@ -132,7 +132,8 @@ struct FrameTag {
 // system call per run; the next touch of each page faults a zeroed one in): for frames
 // that may stay untouched. `in_place` writes the zeros: for frames the host keeps resident
 // and the PSP writes next (NPT and Merkle frames), where a page fault costs far more than
-// the write (10-25 us per fault on a virtualised host, docs/benchmarks.md).
+// the write (tens of microseconds per fault on a virtualised host: docs/benchmarks.md,
+// "Fresh-block faults").
 enum class Zeroing : std::uint8_t { release, in_place };
 
 class MemoryController {

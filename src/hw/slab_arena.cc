@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace cvmsim::hw {
 
@@ -33,10 +34,10 @@ void* SlabArena::allocate() {
         (kSlabSize - reinterpret_cast<std::uintptr_t>(reserved) % kSlabSize) % kSlabSize;
     if (head > 0) ::munmap(reserved, head);
     ::munmap(reserved + head + kSlabSize, kSlabSize - head);
-    std::byte* const slab = reserved + head;
-    slabs_.emplace_back(slab);
+    std::unique_ptr<std::byte, Unmap> slab(reserved + head);  // unmapped should the push throw
+    slabs_.push_back(std::move(slab));
     // A hint: where transparent huge pages are off, the slab keeps 4 KiB pages.
-    (void)::madvise(slab, kSlabSize, MADV_HUGEPAGE);
+    (void)::madvise(slabs_.back().get(), kSlabSize, MADV_HUGEPAGE);
     used_in_last_ = 0;
   }
   void* object = slabs_.back().get() + used_in_last_;

@@ -4,8 +4,8 @@
 // Why not the heap: the memory controller's frame-tag table grows by one 6 KiB chunk for
 // every 2 MiB of host memory it first re-tags, that is once per fresh guest block. From
 // the heap each chunk cost a malloc, whose search grows with a fragmented heap, and one or
-// two page faults, which cost 10-35 us each on a virtualised host (docs/benchmarks.md,
-// "Fresh-block faults"). A slab asks the kernel for a transparent huge page
+// two page faults, which cost tens of microseconds each on a virtualised host
+// (docs/benchmarks.md, "Fresh-block faults"). A slab asks the kernel for a transparent huge page
 // (MADV_HUGEPAGE), so one fault backs 341 chunks; where the kernel has none to give, its
 // pages fault in as the heap's would, without the heap's bookkeeping.
 #pragma once
