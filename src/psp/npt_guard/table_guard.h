@@ -134,7 +134,8 @@ class TableGuard {
   std::size_t committed_ = 0;                               // tables_[0, committed_) hashed
   std::vector<std::uint64_t> noted_;                        // chunk hpas written
   Bytes full_value_;
-  // One table page read back at a time; kept, so that a command allocates nothing.
+  // The buffer every table page is read back into, one at a time: kept, so that reading a
+  // page allocates nothing.
   Bytes page_;
   std::uint64_t sweep_position_ = 0;
   bool tampered_ = false;
